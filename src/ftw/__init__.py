@@ -1,0 +1,1 @@
+"""FairTradeWorker: the home-services marketplace API."""

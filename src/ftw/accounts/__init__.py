@@ -1,0 +1,1 @@
+"""Accounts: people, their roles and plans, and their sessions."""

@@ -1,0 +1,69 @@
+"""API shapes of accounts and sessions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+from ftw.accounts.models import Role
+
+SignupRole = Literal["homeowner", "contractor", "operator"]
+
+
+class Signup(BaseModel):
+    email: EmailStr
+    password: str = Field(min_length=1, max_length=200)
+    full_name: str = Field(min_length=2, max_length=120)
+    role: SignupRole = "homeowner"
+    zip: str | None = Field(default=None, pattern=r"^\d{5}$")
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9 ()-]{7,20}$")
+    referral_code: str | None = Field(default=None, max_length=12)
+
+    @field_validator("full_name")
+    @classmethod
+    def strip_name(cls, value: str) -> str:
+        return value.strip()
+
+
+class Login(BaseModel):
+    email: EmailStr
+    password: str = Field(min_length=1, max_length=200)
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: str = Field(min_length=10, max_length=200)
+
+
+class LogoutRequest(RefreshRequest):
+    everywhere: bool = False
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds until the access token expires")
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    email: str
+    full_name: str
+    role: Role
+    is_pro: bool
+    is_available: bool
+    zip: str | None
+    territory_fips: str | None
+    referral_code: str
+    created_at: datetime
+
+
+class ProfileUpdate(BaseModel):
+    full_name: str | None = Field(default=None, min_length=2, max_length=120)
+    zip: str | None = Field(default=None, pattern=r"^\d{5}$")
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9 ()-]{7,20}$")
+    is_available: bool | None = None

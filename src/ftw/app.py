@@ -1,0 +1,68 @@
+"""create_app(): routers, middleware and lifespan; nothing else."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
+
+from ftw.accounts.routes import router as accounts_router
+from ftw.config import Settings, get_settings
+from ftw.core import errors
+from ftw.core.db import Database
+from ftw.core.embedded import start_embedded
+from ftw.core.logging import configure
+from ftw.integrations.storage import LocalStorage
+from ftw.jobs.routes import router as jobs_router
+from ftw.ops.health import router as health_router
+from ftw.scoping.routes import router as scoping_router
+from ftw.territories.routes import router as territories_router
+
+
+def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure(json=settings.log_json, level=settings.log_level)
+    media = settings.media_path
+    media.mkdir(parents=True, exist_ok=True)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if database is not None:
+            yield
+            return
+        db = Database.connect(settings.database_url or start_embedded(settings.data_dir), settings)
+        app.state.db = db
+        yield
+        await db.dispose()
+
+    app = FastAPI(
+        title="FairTradeWorker API",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Home-services marketplace: homeowners post jobs, contractors bid, operators run counties.",
+    )
+    app.state.settings = settings
+    if database is not None:
+        app.state.db = database
+    app.state.storage = LocalStorage(media)
+    errors.install(app)
+
+    @app.middleware("http")
+    async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
+        structlog.contextvars.bind_contextvars(request_id=rid)
+        try:
+            response = await call_next(request)
+        finally:
+            structlog.contextvars.clear_contextvars()
+        response.headers["X-Request-ID"] = rid
+        return response
+
+    for router in (health_router, accounts_router, territories_router, jobs_router, scoping_router):
+        app.include_router(router)
+    app.mount("/media", StaticFiles(directory=media), name="media")
+    return app

@@ -1,0 +1,263 @@
+"""Every tunable of the service, with the launch defaults of DESIGN.md.
+
+Each value can be overridden by an environment variable with the ``FTW_`` prefix;
+nested blocks use ``__`` (for example ``FTW_POOL__MAX_SIZE=50``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class LaunchTargets(BaseModel):
+    users: int = 400_000
+    dau_ratio: float = 0.40
+    concurrent_ratio: float = 0.125
+    jobs_per_day: int = 1_500
+    bids_per_day: int = 7_500
+    messages_per_day: int = 15_000
+
+
+class GrowthPhase(BaseModel):
+    name: str
+    max_users: int
+    start_month: int
+    end_month: int
+
+
+def _default_phases() -> list[GrowthPhase]:
+    return [
+        GrowthPhase(name="launch", max_users=400_000, start_month=0, end_month=1),
+        GrowthPhase(name="stabilize", max_users=500_000, start_month=1, end_month=3),
+        GrowthPhase(name="growth", max_users=750_000, start_month=4, end_month=6),
+        GrowthPhase(name="scale", max_users=1_000_000, start_month=7, end_month=12),
+    ]
+
+
+class CacheTTL(BaseModel):
+    """Seconds each kind of cached data lives."""
+
+    live_stats: int = 30
+    fresh_jobs: int = 180
+    contractor_stats: int = 600
+    job_listings: int = 120
+    user_profile: int = 1_800
+    territory_metrics: int = 300
+    search_results: int = 600
+
+
+class RateTiers(BaseModel):
+    """Requests per minute by caller tier."""
+
+    anonymous: int = 60
+    authenticated: int = 200
+    pro: int = 500
+    operator: int = 1_000
+
+
+class EndpointLimits(BaseModel):
+    """Per-endpoint limits in the `limits` library's notation."""
+
+    post_job: str = "10/hour"
+    post_bid: str = "50/hour"
+    post_invoice: str = "30/hour"
+    post_message: str = "100/hour"
+    contractor_invite: str = "10/30days"
+    scope: str = "20/hour"
+    list_jobs: str = "200/minute"
+    list_bids: str = "200/minute"
+
+
+class PerformanceTargets(BaseModel):
+    api_p50_ms: int = 150
+    api_p95_ms: int = 800
+    page_load_p95_ms: int = 1_500
+    uptime_percent: float = 99.5
+    max_error_percent: float = 1.0
+
+
+class PoolSettings(BaseModel):
+    """Database pool of one process; PgBouncer multiplexes many of these."""
+
+    min_size: int = 20
+    max_size: int = 100
+    connect_timeout_s: float = 30.0
+    idle_timeout_s: float = 600.0
+    statement_timeout_s: float = 30.0
+    pgbouncer_pool_size: int = 25
+    pgbouncer_max_clients: int = 10_000
+
+
+class Autoscale(BaseModel):
+    min_instances: int = 8
+    max_instances: int = 50
+    scale_up_cpu_percent: int = 70
+    scale_up_p95_ms: int = 800
+    scale_down_cpu_percent: int = 30
+    cooldown_s: int = 180
+
+
+class Breaker(BaseModel):
+    failures: int
+    call_timeout_s: float
+    reset_timeout_s: float
+    successes_to_close: int = 2
+
+
+class Breakers(BaseModel):
+    database: Breaker = Breaker(failures=5, call_timeout_s=10, reset_timeout_s=30)
+    llm: Breaker = Breaker(failures=3, call_timeout_s=30, reset_timeout_s=60)
+    payments: Breaker = Breaker(failures=5, call_timeout_s=15, reset_timeout_s=30)
+    sms: Breaker = Breaker(failures=5, call_timeout_s=10, reset_timeout_s=30)
+    email: Breaker = Breaker(failures=5, call_timeout_s=10, reset_timeout_s=30)
+    storage: Breaker = Breaker(failures=5, call_timeout_s=15, reset_timeout_s=30)
+
+
+class Threshold(BaseModel):
+    warning: float
+    critical: float
+
+
+class Alerts(BaseModel):
+    p95_seconds: Threshold = Threshold(warning=1.0, critical=2.0)
+    error_percent: Threshold = Threshold(warning=2.0, critical=5.0)
+    cpu_percent: Threshold = Threshold(warning=70, critical=90)
+    db_connections_percent: Threshold = Threshold(warning=80, critical=95)
+    memory_percent: Threshold = Threshold(warning=75, critical=90)
+    disk_percent: Threshold = Threshold(warning=80, critical=95)
+    min_cache_hit_percent: float = 70.0
+
+
+class FeePolicy(BaseModel):
+    """Every fee the platform charges, in integer cents or basis points."""
+
+    contractor_fee_bps: int = 0
+    homeowner_platform_fee_cents: int = 2_000
+    operator_share_bps: int = 1_000  # of the platform fee
+    instant_payout_bps: int = 100
+    instant_payout_cap_cents: int = 500
+    standard_payout_cents: int = 0
+    boost_price_cents: int = 500
+    contractor_pro_monthly_cents: int = 5_900
+    homeowner_pro_monthly_cents: int = 2_500
+
+
+class RuralityBand(BaseModel):
+    name: str
+    max_population: int | None  # None: no upper bound
+    claim_price_cents: int
+    monthly_cents: int
+
+
+def _default_bands() -> list[RuralityBand]:
+    return [
+        RuralityBand(name="rural", max_population=50_000, claim_price_cents=250_000, monthly_cents=9_900),
+        RuralityBand(name="small", max_population=150_000, claim_price_cents=500_000, monthly_cents=19_900),
+        RuralityBand(name="medium", max_population=500_000, claim_price_cents=1_000_000, monthly_cents=39_900),
+        RuralityBand(name="metro", max_population=None, claim_price_cents=2_500_000, monthly_cents=79_900),
+    ]
+
+
+class TerritoryPolicy(BaseModel):
+    bands: list[RuralityBand] = Field(default_factory=_default_bands)
+    free_claims: int = 300
+    territories_per_operator: int = 1
+
+
+class JobRules(BaseModel):
+    title_min: int = 5
+    title_max: int = 120
+    description_min: int = 20
+    description_max: int = 5_000
+    max_photos: int = 20
+    max_photo_bytes: int = 10 * 1024 * 1024
+    photo_types: list[str] = Field(default_factory=lambda: ["image/jpeg", "image/png", "image/webp", "image/heic"])
+    urgent_deadline_minutes: int = 120
+    size_small_max_cents: int = 30_000
+    size_medium_max_cents: int = 150_000
+    tier_quick_fix_max_cents: int = 50_000
+    tier_standard_max_cents: int = 500_000
+    page_size_default: int = 20
+    page_size_max: int = 100
+
+
+class BidRules(BaseModel):
+    min_factor_of_low: float = 0.5
+    max_factor_of_high: float = 3.0
+    message_min: int = 10
+    lightning_minutes: int = 10
+    boost_hours: int = 24
+    max_live_boosts_per_job: int = 2
+
+
+class InvoiceRules(BaseModel):
+    reminder_days_overdue: list[int] = Field(default_factory=lambda: [3, 7, 14])
+    late_fee_bps: int = 150
+    late_fee_after_days: int = 30
+
+
+class CrmRules(BaseModel):
+    follow_up_days: list[int] = Field(default_factory=lambda: [1, 3, 7, 30])
+
+
+DEV_SECRET = "dev-only-secret-never-use-in-production-0000"
+
+
+class AuthSettings(BaseModel):
+    secret_key: SecretStr = SecretStr(DEV_SECRET)
+    algorithm: str = "HS256"
+    access_token_minutes: int = 15
+    refresh_token_days: int = 7
+    password_min_length: int = 10
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FTW_", env_nested_delimiter="__", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    # No URL: the app starts a private PostgreSQL from the pgserver wheel under data_dir.
+    database_url: str | None = None
+    redis_url: str | None = None
+    data_dir: Path = Path(".ftw")
+    media_dir: Path | None = None  # default: data_dir / "media"
+    public_url: str = "http://127.0.0.1:8000"
+    log_json: bool = False
+    log_level: str = "INFO"
+
+    launch: LaunchTargets = LaunchTargets()
+    growth_phases: list[GrowthPhase] = Field(default_factory=_default_phases)
+    cache_ttl: CacheTTL = CacheTTL()
+    rate_limits: RateTiers = RateTiers()
+    endpoint_limits: EndpointLimits = EndpointLimits()
+    performance: PerformanceTargets = PerformanceTargets()
+    pool: PoolSettings = PoolSettings()
+    autoscale: Autoscale = Autoscale()
+    breakers: Breakers = Breakers()
+    alerts: Alerts = Alerts()
+    fees: FeePolicy = FeePolicy()
+    territories: TerritoryPolicy = TerritoryPolicy()
+    jobs: JobRules = JobRules()
+    bids: BidRules = BidRules()
+    invoices: InvoiceRules = InvoiceRules()
+    crm: CrmRules = CrmRules()
+    auth: AuthSettings = AuthSettings()
+
+    @model_validator(mode="after")
+    def _production_has_secrets(self) -> Settings:
+        if self.environment == "production" and self.auth.secret_key.get_secret_value() == DEV_SECRET:
+            raise ValueError("FTW_AUTH__SECRET_KEY must be set in production")
+        return self
+
+    @property
+    def media_path(self) -> Path:
+        return self.media_dir or self.data_dir / "media"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

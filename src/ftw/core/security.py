@@ -1,0 +1,77 @@
+"""Password hashing (argon2), access tokens (JWT) and opaque refresh tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerifyMismatchError
+
+from ftw.config import AuthSettings
+
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: int
+    role: str
+    pro: bool
+    expires_at: datetime
+
+
+def issue_access_token(auth: AuthSettings, *, user_id: int, role: str, pro: bool) -> tuple[str, datetime]:
+    expires_at = datetime.now(UTC) + timedelta(minutes=auth.access_token_minutes)
+    payload: dict[str, Any] = {"sub": str(user_id), "role": role, "pro": pro, "exp": expires_at, "typ": "access"}
+    token = jwt.encode(payload, auth.secret_key.get_secret_value(), algorithm=auth.algorithm)
+    return token, expires_at
+
+
+def read_access_token(auth: AuthSettings, token: str) -> AccessClaims | None:
+    """The token's claims, or None when it is forged, expired or not an access token."""
+    try:
+        payload = jwt.decode(
+            token,
+            auth.secret_key.get_secret_value(),
+            algorithms=[auth.algorithm],
+            options={"require": ["exp", "sub"]},
+        )
+    except jwt.PyJWTError:
+        return None
+    if payload.get("typ") != "access":
+        return None
+    return AccessClaims(
+        user_id=int(payload["sub"]),
+        role=str(payload["role"]),
+        pro=bool(payload.get("pro")),
+        expires_at=datetime.fromtimestamp(payload["exp"], UTC),
+    )
+
+
+def new_refresh_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def digest(token: str) -> str:
+    """Refresh tokens are stored only as their SHA-256, so a database leak reveals none."""
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,1 @@
+"""Vendor services behind Protocols: a real adapter and a local sandbox each."""

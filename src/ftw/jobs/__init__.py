@@ -1,0 +1,1 @@
+"""Jobs: what homeowners post, with their estimate and photos."""

@@ -1,0 +1,111 @@
+"""HTTP layer of jobs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, UploadFile, status
+
+from ftw.accounts.auth import Anyone, Homeowner
+from ftw.core.deps import SessionDep, SettingsDep, StorageDep
+from ftw.core.errors import Invalid
+from ftw.jobs import service
+from ftw.jobs.models import JobStatus
+from ftw.jobs.schemas import JobCreate, JobOut, JobPage, JobUpdate, PhotoOut
+from ftw.scoping.estimator import JobSize
+from ftw.scoping.trades import Trade
+
+router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def post_job(
+    data: JobCreate, session: SessionDep, settings: SettingsDep, storage: StorageDep, principal: Homeowner
+) -> JobOut:
+    job = await service.post(session=session, settings=settings, homeowner_id=principal.user_id, data=data)
+    await session.refresh(job)
+    return service.present(job, [], storage)
+
+
+@router.get("")
+async def browse(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Anyone,
+    q: Annotated[str | None, Query(min_length=2, max_length=200, description="Full-text, websearch syntax")] = None,
+    territory: Annotated[str | None, Query(pattern=r"^\d{5}$")] = None,
+    mine: Annotated[bool, Query(description="Only the caller's own jobs (homeowners)")] = False,
+    status: JobStatus = JobStatus.OPEN,
+    size: JobSize | None = None,
+    trade: Trade | None = None,
+    urgent: bool | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+) -> JobPage:
+    """Browse a county's jobs newest first, or search them (``q``) best match first."""
+    rules = settings.jobs
+    page = min(limit or rules.page_size_default, rules.page_size_max)
+    if q is not None:
+        items, next_cursor = await service.search(
+            session=session, text_query=q, territory=territory, status=status,
+            size=size, trade=trade, urgent=urgent, cursor=cursor, limit=page,
+        )  # fmt: skip
+        return JobPage(items=items, next_cursor=next_cursor)
+    homeowner_id = None
+    if mine:
+        if principal is None:
+            raise Invalid("Sign in to list your own jobs", field="mine")
+        homeowner_id = principal.user_id
+    elif territory is None:
+        raise Invalid("Choose a territory to browse, or search with q", field="territory")
+    items, next_cursor = await service.browse(
+        session=session, territory=territory, homeowner_id=homeowner_id, status=status,
+        size=size, trade=trade, urgent=urgent, cursor=cursor, limit=page,
+    )  # fmt: skip
+    return JobPage(items=items, next_cursor=next_cursor)
+
+
+@router.get("/{job_id}")
+async def detail(job_id: int, session: SessionDep, storage: StorageDep, _: Anyone) -> JobOut:
+    job = await service.get(session=session, job_id=job_id)
+    return service.present(job, await service.photos_of(session=session, job_id=job_id), storage)
+
+
+@router.patch("/{job_id}")
+async def edit(
+    job_id: int,
+    data: JobUpdate,
+    session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+    principal: Homeowner,
+) -> JobOut:
+    job = await service.update(session=session, settings=settings, principal=principal, job_id=job_id, data=data)
+    return service.present(job, await service.photos_of(session=session, job_id=job_id), storage)
+
+
+@router.post("/{job_id}/cancel")
+async def cancel(job_id: int, session: SessionDep, storage: StorageDep, principal: Homeowner) -> JobOut:
+    job = await service.cancel(session=session, principal=principal, job_id=job_id)
+    return service.present(job, await service.photos_of(session=session, job_id=job_id), storage)
+
+
+@router.post("/{job_id}/photos", status_code=status.HTTP_201_CREATED)
+async def upload_photos(
+    job_id: int,
+    files: list[UploadFile],
+    session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+    principal: Homeowner,
+) -> list[PhotoOut]:
+    limit = settings.jobs.max_photo_bytes
+    # Read one byte past the limit: enough to refuse an oversized file without holding all of it.
+    payload = [(f.filename or "photo", await f.read(limit + 1)) for f in files]
+    photos = await service.add_photos(
+        session=session, settings=settings, storage=storage, principal=principal, job_id=job_id, files=payload
+    )
+    return [
+        PhotoOut(id=p.id, url=storage.url(p.storage_key), content_type=p.content_type, size_bytes=p.size_bytes)
+        for p in photos
+    ]

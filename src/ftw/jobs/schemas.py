@@ -1,0 +1,96 @@
+"""API shapes of jobs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ftw.jobs.models import JobStatus, Urgency
+from ftw.scoping.estimator import JobSize, JobTier
+from ftw.scoping.trades import Trade
+
+# Length bounds mirror config.JobRules; the service re-checks against the live settings.
+
+
+class _Text(BaseModel):
+    @field_validator("title", "description", mode="before", check_fields=False)
+    @classmethod
+    def strip(cls, value: object) -> object:
+        return value.strip() if isinstance(value, str) else value
+
+
+class JobCreate(_Text):
+    title: str = Field(min_length=1, max_length=120)
+    description: str = Field(min_length=1, max_length=5_000)
+    trade: Trade
+    zip: str = Field(pattern=r"^\d{5}$")
+    territory_fips: str | None = Field(
+        default=None, pattern=r"^\d{5}$", description="County; derived from the ZIP when omitted"
+    )
+    urgency: Urgency = Urgency.NORMAL
+
+
+class JobUpdate(_Text):
+    title: str | None = Field(default=None, min_length=1, max_length=120)
+    description: str | None = Field(default=None, min_length=1, max_length=5_000)
+    trade: Trade | None = None
+    urgency: Urgency | None = None
+
+
+class EstimateOut(BaseModel):
+    price_low_cents: int
+    price_high_cents: int
+    size: JobSize
+    tier: JobTier
+    confidence: float
+    materials: list[str]
+    source: str
+
+
+class PhotoOut(BaseModel):
+    id: int
+    url: str
+    content_type: str
+    size_bytes: int
+
+
+class JobSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    title: str
+    trade: Trade
+    status: JobStatus
+    urgency: Urgency
+    territory_fips: str
+    zip: str
+    size: JobSize
+    tier: JobTier
+    price_low_cents: int
+    price_high_cents: int
+    deadline_at: datetime | None
+    created_at: datetime
+    rank: float | None = None
+
+
+class JobOut(BaseModel):
+    id: int
+    homeowner_id: int
+    title: str
+    description: str
+    trade: Trade
+    status: JobStatus
+    urgency: Urgency
+    territory_fips: str
+    zip: str
+    deadline_at: datetime | None
+    estimate: EstimateOut
+    photos: list[PhotoOut]
+    created_at: datetime
+    updated_at: datetime
+
+
+class JobPage(BaseModel):
+    items: list[JobSummary]
+    next_cursor: str | None

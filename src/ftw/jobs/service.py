@@ -1,0 +1,310 @@
+"""Jobs: posting with an estimate, editing, cancelling, photos, browse and search."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import filetype
+from sqlalchemy import Select, and_, func, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ftw.accounts.models import Role
+from ftw.config import JobRules, Settings
+from ftw.core import pagination
+from ftw.core.db import on_rollback
+from ftw.core.errors import Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, UnsupportedMediaType
+from ftw.core.security import AccessClaims
+from ftw.integrations.storage import Storage
+from ftw.jobs import lifecycle
+from ftw.jobs.models import Job, JobPhoto, JobStatus, Urgency
+from ftw.jobs.schemas import EstimateOut, JobCreate, JobOut, JobSummary, JobUpdate, PhotoOut
+from ftw.scoping.estimator import Estimate, JobSize, estimate
+from ftw.scoping.trades import Trade
+from ftw.territories import service as territories
+from ftw.territories.geography import county_for_zip
+
+
+def _check_text(rules: JobRules, title: str | None, description: str | None) -> None:
+    if title is not None and len(title) < rules.title_min:
+        raise Invalid(f"Title must be at least {rules.title_min} characters", field="title")
+    if description is not None and len(description) < rules.description_min:
+        raise Invalid(f"Description must be at least {rules.description_min} characters", field="description")
+
+
+def _deadline(urgency: str, settings: Settings) -> datetime | None:
+    if urgency != Urgency.URGENT:
+        return None
+    return datetime.now(UTC) + timedelta(minutes=settings.jobs.urgent_deadline_minutes)
+
+
+def _apply_estimate(job: Job, scoped: Estimate) -> None:
+    job.price_low_cents = scoped.price_low_cents
+    job.price_high_cents = scoped.price_high_cents
+    job.size = scoped.size.value
+    job.tier = scoped.tier.value
+    job.confidence = scoped.confidence
+    job.materials = list(scoped.materials)
+    job.estimate_source = scoped.source
+
+
+async def post(*, session: AsyncSession, settings: Settings, homeowner_id: int, data: JobCreate) -> Job:
+    _check_text(settings.jobs, data.title, data.description)
+    fips = data.territory_fips or county_for_zip(data.zip)
+    if fips is None:
+        raise Invalid("Unknown ZIP code; give territory_fips", field="zip")
+    territory = await session.get(territories.Territory, fips)
+    if territory is None:
+        raise Invalid(f"No county with FIPS {fips}", field="territory_fips")
+    job = Job(
+        homeowner_id=homeowner_id,
+        territory_fips=fips,
+        zip=data.zip,
+        title=data.title,
+        description=data.description,
+        trade=data.trade.value,
+        urgency=data.urgency.value,
+        status=JobStatus.OPEN.value,
+        deadline_at=_deadline(data.urgency, settings),
+    )
+    _apply_estimate(
+        job,
+        estimate(
+            trade=data.trade, title=data.title, description=data.description, state=territory.state, rules=settings.jobs
+        ),
+    )
+    session.add(job)
+    await session.flush()
+    return job
+
+
+async def get(*, session: AsyncSession, job_id: int, for_update: bool = False) -> Job:
+    query = select(Job).where(Job.id == job_id)
+    if for_update:
+        query = query.with_for_update()
+    job = await session.scalar(query)
+    if job is None:
+        raise NotFound(f"No job {job_id}")
+    return job
+
+
+def _owned(job: Job, principal: AccessClaims) -> None:
+    if job.homeowner_id != principal.user_id and principal.role != Role.ADMIN:
+        raise Forbidden("Only the homeowner who posted this job may change it")
+
+
+async def update(
+    *, session: AsyncSession, settings: Settings, principal: AccessClaims, job_id: int, data: JobUpdate
+) -> Job:
+    job = await get(session=session, job_id=job_id, for_update=True)
+    _owned(job, principal)
+    if job.status not in lifecycle.EDITABLE:
+        raise Conflict(f"A job that is {job.status} can no longer be edited")
+    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    if not changes:
+        raise Invalid("Nothing to change", field="body")
+    _check_text(settings.jobs, changes.get("title"), changes.get("description"))
+    for name, value in changes.items():
+        setattr(job, name, value.value if isinstance(value, Trade | Urgency) else value)
+    if "urgency" in changes:
+        job.deadline_at = _deadline(job.urgency, settings)
+    if changes.keys() & {"title", "description", "trade"}:
+        territory = await territories.get(session=session, fips=job.territory_fips)
+        _apply_estimate(
+            job,
+            estimate(
+                trade=Trade(job.trade),
+                title=job.title,
+                description=job.description,
+                state=territory.state,
+                rules=settings.jobs,
+            ),
+        )
+    await session.flush()
+    await session.refresh(job)
+    return job
+
+
+async def cancel(*, session: AsyncSession, principal: AccessClaims, job_id: int) -> Job:
+    job = await get(session=session, job_id=job_id, for_update=True)
+    _owned(job, principal)
+    lifecycle.check(job.status, JobStatus.CANCELLED, Role(principal.role))
+    job.status = JobStatus.CANCELLED.value
+    job.cancelled_at = datetime.now(UTC)
+    await session.flush()
+    await session.refresh(job)
+    return job
+
+
+async def add_photos(
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    storage: Storage,
+    principal: AccessClaims,
+    job_id: int,
+    files: list[tuple[str, bytes]],
+) -> list[JobPhoto]:
+    """Store the photos and their rows; all of them or none."""
+    rules = settings.jobs
+    if not files:
+        raise Invalid("Attach at least one photo", field="files")
+    checked: list[tuple[bytes, str, str]] = []
+    for name, data in files:
+        if len(data) > rules.max_photo_bytes:
+            raise PayloadTooLarge(f"{name} is larger than {rules.max_photo_bytes // (1024 * 1024)} MB", field="files")
+        kind = filetype.guess(data)
+        if kind is None or kind.mime not in rules.photo_types:
+            allowed = ", ".join(rules.photo_types)
+            raise UnsupportedMediaType(f"{name} is not an image of an accepted type ({allowed})", field="files")
+        checked.append((data, kind.mime, kind.extension))
+    job = await get(session=session, job_id=job_id, for_update=True)
+    _owned(job, principal)
+    if job.status not in lifecycle.EDITABLE:
+        raise Conflict(f"A job that is {job.status} takes no more photos")
+    if job.photo_count + len(checked) > rules.max_photos:
+        raise Conflict(
+            f"A job holds at most {rules.max_photos} photos; this one has {job.photo_count}"
+        )
+    photos = []
+    for data, mime, extension in checked:
+        key = f"jobs/{job.id}/{uuid.uuid4().hex}.{extension}"
+        on_rollback(session, lambda key=key: storage.delete(key))  # type: ignore[misc]
+        await storage.put(key, data, mime)
+        photo = JobPhoto(job_id=job.id, storage_key=key, content_type=mime, size_bytes=len(data))
+        session.add(photo)
+        photos.append(photo)
+    job.photo_count += len(checked)
+    await session.flush()
+    return photos
+
+
+async def photos_of(*, session: AsyncSession, job_id: int) -> list[JobPhoto]:
+    return list(await session.scalars(select(JobPhoto).where(JobPhoto.job_id == job_id).order_by(JobPhoto.id)))
+
+
+def present(job: Job, photos: list[JobPhoto], storage: Storage) -> JobOut:
+    return JobOut(
+        id=job.id,
+        homeowner_id=job.homeowner_id,
+        title=job.title,
+        description=job.description,
+        trade=Trade(job.trade),
+        status=JobStatus(job.status),
+        urgency=Urgency(job.urgency),
+        territory_fips=job.territory_fips,
+        zip=job.zip,
+        deadline_at=job.deadline_at,
+        estimate=EstimateOut(
+            price_low_cents=job.price_low_cents,
+            price_high_cents=job.price_high_cents,
+            size=job.size,
+            tier=job.tier,
+            confidence=float(job.confidence),
+            materials=job.materials,
+            source=job.estimate_source,
+        ),
+        photos=[
+            PhotoOut(id=p.id, url=storage.url(p.storage_key), content_type=p.content_type, size_bytes=p.size_bytes)
+            for p in photos
+        ],
+        created_at=job.created_at,
+        updated_at=job.updated_at,
+    )
+
+
+_SUMMARY = (
+    Job.id,
+    Job.title,
+    Job.trade,
+    Job.status,
+    Job.urgency,
+    Job.territory_fips,
+    Job.zip,
+    Job.size,
+    Job.tier,
+    Job.price_low_cents,
+    Job.price_high_cents,
+    Job.deadline_at,
+    Job.created_at,
+)
+
+
+def _filters(
+    query: Select[Any], *, size: JobSize | None, trade: Trade | None, urgent: bool | None
+) -> Select[Any]:
+    if size is not None:
+        query = query.where(Job.size == size.value)
+    if trade is not None:
+        query = query.where(Job.trade == trade.value)
+    if urgent is not None:
+        query = query.where((Job.urgency == Urgency.URGENT.value) if urgent else (Job.urgency != Urgency.URGENT.value))
+    return query
+
+
+async def browse(
+    *,
+    session: AsyncSession,
+    territory: str | None,
+    homeowner_id: int | None,
+    status: JobStatus,
+    size: JobSize | None,
+    trade: Trade | None,
+    urgent: bool | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[JobSummary], str | None]:
+    """Newest first, by keyset on (created_at, id)."""
+    query = select(*_SUMMARY).where(Job.status == status.value)
+    if territory is not None:
+        query = query.where(Job.territory_fips == territory)
+    if homeowner_id is not None:
+        query = query.where(Job.homeowner_id == homeowner_id)
+    query = _filters(query, size=size, trade=trade, urgent=urgent)
+    if cursor:
+        created, last_id = pagination.decode(cursor, 2)
+        try:
+            after = (datetime.fromisoformat(created), int(last_id))
+        except (TypeError, ValueError) as exc:
+            raise Invalid("Malformed cursor", field="cursor") from exc
+        query = query.where(tuple_(Job.created_at, Job.id) < after)
+    rows = (await session.execute(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1))).all()
+    items = [JobSummary.model_validate(row._mapping) for row in rows[:limit]]
+    next_cursor = pagination.encode(items[-1].created_at.isoformat(), items[-1].id) if len(rows) > limit else None
+    return items, next_cursor
+
+
+async def search(
+    *,
+    session: AsyncSession,
+    text_query: str,
+    territory: str | None,
+    status: JobStatus,
+    size: JobSize | None,
+    trade: Trade | None,
+    urgent: bool | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[JobSummary], str | None]:
+    """Full-text search in websearch syntax, best match first, by keyset on (rank, id)."""
+    tsquery = func.websearch_to_tsquery("english", text_query)
+    rank = func.ts_rank_cd(Job.search, tsquery, 32).label("rank")
+    query = select(*_SUMMARY, rank).where(Job.search.bool_op("@@")(tsquery), Job.status == status.value)
+    if territory is not None:
+        query = query.where(Job.territory_fips == territory)
+    query = _filters(query, size=size, trade=trade, urgent=urgent)
+    if cursor:
+        last_rank, last_id = pagination.decode(cursor, 2)
+        try:
+            last_rank, last_id = float(last_rank), int(last_id)
+        except (TypeError, ValueError) as exc:
+            raise Invalid("Malformed cursor", field="cursor") from exc
+        query = query.where(or_(rank < last_rank, and_(rank == last_rank, Job.id < last_id)))
+    rows = (await session.execute(query.order_by(rank.desc(), Job.id.desc()).limit(limit + 1))).all()
+    items = [JobSummary.model_validate(row._mapping) for row in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = pagination.encode(last.rank, last.id)
+    return items, next_cursor

@@ -1,0 +1,40 @@
+"""HTTP layer of scoping."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from ftw.accounts.auth import SignedIn
+from ftw.core.deps import SessionDep, SettingsDep
+from ftw.core.errors import Invalid
+from ftw.scoping.estimator import estimate
+from ftw.scoping.schemas import ScopeOut, ScopeRequest
+from ftw.territories import service as territories
+from ftw.territories.geography import county_for_zip
+
+router = APIRouter(prefix="/api/v1", tags=["scoping"])
+
+
+@router.post("/scope")
+async def scope(data: ScopeRequest, session: SessionDep, settings: SettingsDep, _: SignedIn) -> ScopeOut:
+    """Estimate a job without posting it."""
+    state = data.state.upper() if data.state else None
+    if data.zip:
+        fips = county_for_zip(data.zip)
+        if fips is None:
+            raise Invalid("Unknown ZIP code", field="zip")
+        state = (await territories.get(session=session, fips=fips)).state
+    result = estimate(
+        trade=data.trade, title=data.title, description=data.description, state=state, rules=settings.jobs
+    )
+    return ScopeOut(
+        price_low_cents=result.price_low_cents,
+        price_high_cents=result.price_high_cents,
+        size=result.size,
+        tier=result.tier,
+        confidence=result.confidence,
+        materials=list(result.materials),
+        source=result.source,
+        degraded=result.degraded,
+        rationale=list(result.rationale),
+    )

@@ -1,0 +1,1 @@
+"""Territories: US counties that operators claim and run."""

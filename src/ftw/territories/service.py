@@ -1,0 +1,124 @@
+"""Territories: the county list, and claiming one (race-safe, first claims free)."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime
+from importlib import resources
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ftw.accounts.models import Role, User
+from ftw.config import Settings
+from ftw.core.errors import Conflict, Forbidden, NotFound
+from ftw.territories.models import Territory
+from ftw.territories.pricing import band_for
+from ftw.territories.schemas import ClaimOut, TerritoryOut
+
+# Serialises claims so the count of earlier claims (for the free-claim promotion) is exact.
+_CLAIM_LOCK = 0x46545754  # "FTWT"
+
+
+def load_counties() -> list[tuple[str, str, str, int]]:
+    """The shipped county list (see territories/data/SOURCE.md)."""
+    source = resources.files("ftw.territories") / "data" / "counties.csv"
+    with source.open(encoding="utf-8") as handle:
+        return [(r["fips"], r["state"], r["name"], int(r["population"])) for r in csv.DictReader(handle)]
+
+
+async def ensure_loaded(*, session: AsyncSession) -> int:
+    """Insert the counties once; safe to run again. Returns how many exist."""
+    count = await session.scalar(select(func.count()).select_from(Territory))
+    if not count:
+        rows = load_counties()
+        await session.execute(
+            Territory.__table__.insert(),
+            [{"fips": f, "state": s, "name": n, "population": p} for f, s, n, p in rows],
+        )
+        count = len(rows)
+    return int(count or 0)
+
+
+def present(territory: Territory, settings: Settings) -> TerritoryOut:
+    band = band_for(territory.population, settings.territories)
+    return TerritoryOut(
+        fips=territory.fips,
+        state=territory.state,
+        name=territory.name,
+        population=territory.population,
+        rurality=band.name,
+        claim_price_cents=band.claim_price_cents if territory.claim_price_cents is None else territory.claim_price_cents,
+        monthly_cents=band.monthly_cents if territory.monthly_cents is None else territory.monthly_cents,
+        claimed=territory.operator_id is not None,
+        operator_id=territory.operator_id,
+        claimed_at=territory.claimed_at,
+    )
+
+
+async def get(*, session: AsyncSession, fips: str) -> Territory:
+    territory = await session.get(Territory, fips)
+    if territory is None:
+        raise NotFound(f"No county with FIPS {fips}")
+    return territory
+
+
+async def browse(
+    *,
+    session: AsyncSession,
+    state: str | None,
+    unclaimed: bool | None,
+    after: str | None,
+    limit: int,
+) -> list[Territory]:
+    query = select(Territory).order_by(Territory.fips).limit(limit)
+    if state:
+        query = query.where(Territory.state == state.upper())
+    if unclaimed is True:
+        query = query.where(Territory.operator_id.is_(None))
+    elif unclaimed is False:
+        query = query.where(Territory.operator_id.is_not(None))
+    if after:
+        query = query.where(Territory.fips > after)
+    return list(await session.scalars(query))
+
+
+async def claim(*, session: AsyncSession, settings: Settings, fips: str, operator_id: int) -> ClaimOut:
+    operator = await session.get(User, operator_id)
+    if operator is None or operator.role not in (Role.OPERATOR, Role.ADMIN):
+        raise Forbidden("Only an operator may claim a territory")
+    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CLAIM_LOCK})
+    territory = await get(session=session, fips=fips)
+    held = await session.scalar(select(func.count()).where(Territory.operator_id == operator_id))
+    if held and held >= settings.territories.territories_per_operator:
+        raise Conflict("You already run a territory")
+    earlier = await session.scalar(select(func.count()).where(Territory.claim_number.is_not(None))) or 0
+    number = earlier + 1
+    band = band_for(territory.population, settings.territories)
+    free = number <= settings.territories.free_claims
+    try:
+        async with session.begin_nested():
+            claimed = await session.scalar(
+                update(Territory)
+                .where(Territory.fips == fips, Territory.operator_id.is_(None))
+                .values(
+                    operator_id=operator_id,
+                    claimed_at=datetime.now(UTC),
+                    claim_number=number,
+                    claim_price_cents=0 if free else band.claim_price_cents,
+                    monthly_cents=band.monthly_cents,
+                )
+                .returning(Territory)
+            )
+    except IntegrityError as exc:  # the operator's other claim committed first
+        raise Conflict("You already run a territory") from exc
+    if claimed is None:
+        raise Conflict(f"{territory.name}, {territory.state} is already claimed")
+    await session.refresh(claimed)
+    out = present(claimed, settings)
+    return ClaimOut(
+        **out.model_dump(),
+        claim_number=number,
+        free_claim=free,
+    )

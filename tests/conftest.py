@@ -1,0 +1,133 @@
+"""Fixtures: a real PostgreSQL database per test worker, built by `alembic upgrade head`;
+every test runs inside a transaction that is rolled back afterwards.
+
+Set FTW_TEST_DATABASE_URL to use another server (default: the local one on 5432).
+A missing server fails the run; nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+
+from ftw.app import create_app
+from ftw.config import Settings
+from ftw.core import migrations
+from ftw.core.db import Database, create_engine, sync_libpq_url
+
+SERVER_URL = os.environ.get("FTW_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PASSWORD = "correct horse battery"
+
+
+async def _recreate(database: str) -> None:
+    conn = await asyncpg.connect(sync_libpq_url(SERVER_URL))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{database}"')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    """A fresh database for this xdist worker, migrated to head."""
+    name = f"ftw_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    asyncio.run(_recreate(name))
+    url = make_url(SERVER_URL).set(database=name).render_as_string(hide_password=False)
+    migrations.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    data = tmp_path_factory.mktemp("ftw")
+    return Settings(environment="test", database_url=database_url, data_dir=data, media_dir=data / "media")
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str, settings: Settings) -> AsyncIterator[object]:
+    engine = create_engine(database_url, settings, pool_size=4)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def connection(engine) -> AsyncIterator[AsyncConnection]:  # type: ignore[no-untyped-def]
+    """The test's connection, inside a transaction that is always rolled back."""
+    async with engine.connect() as conn:
+        transaction = await conn.begin()
+        yield conn
+        await transaction.rollback()
+
+
+@pytest.fixture
+async def session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
+    """A session for arranging and checking data directly; its commits are savepoints."""
+    async with AsyncSession(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False) as s:
+        yield s
+
+
+@pytest.fixture
+def database(engine, connection: AsyncConnection) -> Database:  # type: ignore[no-untyped-def]
+    """What the app uses: each request gets its own session on the test's connection."""
+    sessions = async_sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    return Database(engine, sessions)
+
+
+@pytest.fixture
+async def client(settings: Settings, database: Database) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, database=database)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
+        yield c
+
+
+@dataclass
+class Account:
+    id: int
+    email: str
+    role: str
+    headers: dict[str, str]
+    refresh_token: str
+
+
+SignUp = Callable[..., Awaitable[Account]]
+
+
+@pytest.fixture
+def sign_up(client: httpx.AsyncClient) -> SignUp:
+    """Sign up through the API and log in; returns the account and its auth headers."""
+    counter = iter(range(1_000_000))
+
+    async def make(role: str = "homeowner", *, zip: str | None = "10001", **extra: object) -> Account:
+        email = f"{role}{next(counter)}-{os.urandom(3).hex()}@example.com"
+        body = {"email": email, "password": PASSWORD, "full_name": f"Test {role.title()}", "role": role, **extra}
+        if zip:
+            body["zip"] = zip
+        created = await client.post("/api/v1/auth/signup", json=body)
+        assert created.status_code == 201, created.text
+        tokens = await client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+        assert tokens.status_code == 200, tokens.text
+        pair = tokens.json()
+        return Account(
+            id=created.json()["id"],
+            email=email,
+            role=role,
+            headers={"Authorization": f"Bearer {pair['access_token']}"},
+            refresh_token=pair["refresh_token"],
+        )
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def media_root(settings: Settings) -> Path:
+    return settings.media_path

@@ -72,14 +72,18 @@ async def connection(engine) -> AsyncIterator[AsyncConnection]:  # type: ignore[
 @pytest.fixture
 async def session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
     """A session for arranging and checking data directly; its commits are savepoints."""
-    async with AsyncSession(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False) as s:
+    async with AsyncSession(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    ) as s:
         yield s
 
 
 @pytest.fixture
 def database(engine, connection: AsyncConnection) -> Database:  # type: ignore[no-untyped-def]
     """What the app uses: each request gets its own session on the test's connection."""
-    sessions = async_sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    sessions = async_sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
     return Database(engine, sessions)
 
 
@@ -109,7 +113,13 @@ def sign_up(client: httpx.AsyncClient) -> SignUp:
 
     async def make(role: str = "homeowner", *, zip: str | None = "10001", **extra: object) -> Account:
         email = f"{role}{next(counter)}-{os.urandom(3).hex()}@example.com"
-        body = {"email": email, "password": PASSWORD, "full_name": f"Test {role.title()}", "role": role, **extra}
+        body = {
+            "email": email,
+            "password": PASSWORD,
+            "full_name": f"Test {role.title()}",
+            "role": role,
+            **extra,
+        }
         if zip:
             body["zip"] = zip
         created = await client.post("/api/v1/auth/signup", json=body)

@@ -22,6 +22,9 @@ from ftw.ops.health import router as health_router
 from ftw.scoping.routes import router as scoping_router
 from ftw.territories.routes import router as territories_router
 
+DESCRIPTION = "Home-services marketplace: homeowners post jobs, contractors bid, operators run counties."
+ROUTERS = (health_router, accounts_router, territories_router, jobs_router, scoping_router)
+
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
@@ -43,7 +46,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         title="FairTradeWorker API",
         version="0.1.0",
         lifespan=lifespan,
-        description="Home-services marketplace: homeowners post jobs, contractors bid, operators run counties.",
+        description=DESCRIPTION,
+        summary="FairTradeWorker marketplace API",
     )
     app.state.settings = settings
     if database is not None:
@@ -62,7 +66,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         response.headers["X-Request-ID"] = rid
         return response
 
-    for router in (health_router, accounts_router, territories_router, jobs_router, scoping_router):
+    for router in ROUTERS:
         app.include_router(router)
     app.mount("/media", StaticFiles(directory=media), name="media")
     return app

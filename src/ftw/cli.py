@@ -62,15 +62,23 @@ def serve(
     get_settings.cache_clear()
     base = f"http://{host}:{port}"
     console.print(f"[bold]FairTradeWorker API[/] on {base}  —  docs at {base}/docs")
-    uvicorn.run("ftw.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
+    uvicorn.run(
+        "ftw.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning"
+    )
 
 
 @app.command()
 def seed(
-    users: Annotated[int, typer.Option(help="Users to create (60% homeowners, 35% contractors, 5% operators)")] = 1_000,
-    jobs: Annotated[int | None, typer.Option(help="Jobs to create; default: a year of jobs scaled to users")] = None,
+    users: Annotated[
+        int, typer.Option(help="Users to create (60% homeowners, 35% contractors, 5% operators)")
+    ] = 1_000,
+    jobs: Annotated[
+        int | None, typer.Option(help="Jobs to create; default: a year of jobs scaled to users")
+    ] = None,
     batch: Annotated[int, typer.Option(help="Rows per COPY batch")] = 20_000,
-    random_seed: Annotated[int, typer.Option("--seed", help="Random seed, for a reproducible population")] = 7,
+    random_seed: Annotated[
+        int, typer.Option("--seed", help="Random seed, for a reproducible population")
+    ] = 7,
 ) -> None:
     """Load a synthetic population with COPY (400,000 users and a year of jobs in minutes)."""
     from ftw.ops.seed import seed_population

@@ -158,7 +158,9 @@ def _default_bands() -> list[RuralityBand]:
     return [
         RuralityBand(name="rural", max_population=50_000, claim_price_cents=250_000, monthly_cents=9_900),
         RuralityBand(name="small", max_population=150_000, claim_price_cents=500_000, monthly_cents=19_900),
-        RuralityBand(name="medium", max_population=500_000, claim_price_cents=1_000_000, monthly_cents=39_900),
+        RuralityBand(
+            name="medium", max_population=500_000, claim_price_cents=1_000_000, monthly_cents=39_900
+        ),
         RuralityBand(name="metro", max_population=None, claim_price_cents=2_500_000, monthly_cents=79_900),
     ]
 
@@ -176,7 +178,9 @@ class JobRules(BaseModel):
     description_max: int = 5_000
     max_photos: int = 20
     max_photo_bytes: int = 10 * 1024 * 1024
-    photo_types: list[str] = Field(default_factory=lambda: ["image/jpeg", "image/png", "image/webp", "image/heic"])
+    photo_types: list[str] = Field(
+        default_factory=lambda: ["image/jpeg", "image/png", "image/webp", "image/heic"]
+    )
     urgent_deadline_minutes: int = 120
     size_small_max_cents: int = 30_000
     size_medium_max_cents: int = 150_000
@@ -205,7 +209,7 @@ class CrmRules(BaseModel):
     follow_up_days: list[int] = Field(default_factory=lambda: [1, 3, 7, 30])
 
 
-DEV_SECRET = "dev-only-secret-never-use-in-production-0000"
+DEV_SECRET = "dev-only-secret-never-use-in-production-0000"  # noqa: S105 - refused in production
 
 
 class AuthSettings(BaseModel):

@@ -6,7 +6,15 @@ from fastapi import APIRouter, status
 
 from ftw.accounts import service
 from ftw.accounts.auth import Anyone, SignedIn
-from ftw.accounts.schemas import Login, LogoutRequest, ProfileUpdate, RefreshRequest, Signup, TokenPair, UserOut
+from ftw.accounts.schemas import (
+    Login,
+    LogoutRequest,
+    ProfileUpdate,
+    RefreshRequest,
+    Signup,
+    TokenPair,
+    UserOut,
+)
 from ftw.core.deps import SessionDep, SettingsDep
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])

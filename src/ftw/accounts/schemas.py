@@ -43,7 +43,7 @@ class LogoutRequest(RefreshRequest):
 class TokenPair(BaseModel):
     access_token: str
     refresh_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 scheme name
     expires_in: int = Field(description="Seconds until the access token expires")
 
 

@@ -53,7 +53,9 @@ async def signup(*, session: AsyncSession, settings: Settings, data: Signup) -> 
             raise Invalid("Unknown ZIP code", field="zip")
     referrer_id = None
     if data.referral_code:
-        referrer_id = await session.scalar(select(User.id).where(User.referral_code == data.referral_code.upper()))
+        referrer_id = await session.scalar(
+            select(User.id).where(User.referral_code == data.referral_code.upper())
+        )
         if referrer_id is None:
             raise Invalid("Unknown referral code", field="referral_code")
     user = User(
@@ -66,7 +68,7 @@ async def signup(*, session: AsyncSession, settings: Settings, data: Signup) -> 
         territory_fips=territory,
         referral_code=new_referral_code(),
         referred_by_id=referrer_id,
-        is_available=data.role == Role.CONTRACTOR,
+        is_available=data.role == Role.CONTRACTOR.value,
     )
     session.add(user)
     try:
@@ -105,7 +107,7 @@ async def refresh(*, session: AsyncSession, settings: Settings, token: str) -> T
         raise Unauthorized("Unknown refresh token")
     if stored.used_at is not None or stored.revoked_at is not None:
         await _revoke_family(session=session, family_id=stored.family_id, now=now)
-        raise Unauthorized("This refresh token was already used or revoked; sign in again")
+        raise Unauthorized("This refresh token was already used or revoked; sign in again", keep_writes=True)
     if stored.expires_at <= now:
         raise Unauthorized("The refresh token has expired; sign in again")
     user = await session.get(User, stored.user_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ftw.config import Settings
+from ftw.core.errors import DomainError
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -98,11 +100,20 @@ class Database:
     async def dispose(self) -> None:
         await self.engine.dispose()
 
+    @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work: committed when the block ends, rolled back when it raises."""
         async with self.sessions() as session:
             try:
                 yield session
                 await session.commit()
+            except DomainError as refusal:
+                if refusal.keep_writes:
+                    await session.commit()
+                else:
+                    await session.rollback()
+                    await _undo(session)
+                raise
             except BaseException:
                 await session.rollback()
                 await _undo(session)

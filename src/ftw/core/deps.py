@@ -19,7 +19,7 @@ def get_settings_dep(request: Request) -> Settings:
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request, committed before the response is sent."""
-    async for session in request.app.state.db.session():
+    async with request.app.state.db.session() as session:
         yield session
 
 

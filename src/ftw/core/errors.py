@@ -20,10 +20,12 @@ class DomainError(Exception):
     status = 400
     title = "Bad request"
 
-    def __init__(self, detail: str, *, field: str | None = None) -> None:
+    def __init__(self, detail: str, *, field: str | None = None, keep_writes: bool = False) -> None:
         super().__init__(detail)
         self.detail = detail
         self.field = field
+        # True when the refusal itself must be recorded (e.g. revoking a replayed token).
+        self.keep_writes = keep_writes
 
 
 class Unauthorized(DomainError):

@@ -42,7 +42,13 @@ class AccessClaims:
 
 def issue_access_token(auth: AuthSettings, *, user_id: int, role: str, pro: bool) -> tuple[str, datetime]:
     expires_at = datetime.now(UTC) + timedelta(minutes=auth.access_token_minutes)
-    payload: dict[str, Any] = {"sub": str(user_id), "role": role, "pro": pro, "exp": expires_at, "typ": "access"}
+    payload: dict[str, Any] = {
+        "sub": str(user_id),
+        "role": role,
+        "pro": pro,
+        "exp": expires_at,
+        "typ": "access",
+    }
     token = jwt.encode(payload, auth.secret_key.get_secret_value(), algorithm=auth.algorithm)
     return token, expires_at
 

@@ -92,11 +92,25 @@ class Job(Timestamped, Base):
             text("id DESC"),
             postgresql_where=text("status = 'open'"),
             postgresql_include=[
-                "title", "trade", "size", "urgency", "tier", "price_low_cents", "price_high_cents", "zip", "deadline_at",
+                "title",
+                "trade",
+                "size",
+                "urgency",
+                "tier",
+                "price_low_cents",
+                "price_high_cents",
+                "zip",
+                "deadline_at",
             ],
         ),
         # Browse by any other status (awarded, completed, ...).
-        Index("ix_jobs_territory_status_recent", "territory_fips", "status", text("created_at DESC"), text("id DESC")),
+        Index(
+            "ix_jobs_territory_status_recent",
+            "territory_fips",
+            "status",
+            text("created_at DESC"),
+            text("id DESC"),
+        ),
         Index(
             "ix_jobs_urgent_open",
             "territory_fips",

@@ -32,7 +32,9 @@ async def browse(
     session: SessionDep,
     settings: SettingsDep,
     principal: Anyone,
-    q: Annotated[str | None, Query(min_length=2, max_length=200, description="Full-text, websearch syntax")] = None,
+    q: Annotated[
+        str | None, Query(min_length=2, max_length=200, description="Full-text, websearch syntax")
+    ] = None,
     territory: Annotated[str | None, Query(pattern=r"^\d{5}$")] = None,
     mine: Annotated[bool, Query(description="Only the caller's own jobs (homeowners)")] = False,
     status: JobStatus = JobStatus.OPEN,
@@ -80,7 +82,9 @@ async def edit(
     storage: StorageDep,
     principal: Homeowner,
 ) -> JobOut:
-    job = await service.update(session=session, settings=settings, principal=principal, job_id=job_id, data=data)
+    job = await service.update(
+        session=session, settings=settings, principal=principal, job_id=job_id, data=data
+    )
     return service.present(job, await service.photos_of(session=session, job_id=job_id), storage)
 
 
@@ -106,6 +110,8 @@ async def upload_photos(
         session=session, settings=settings, storage=storage, principal=principal, job_id=job_id, files=payload
     )
     return [
-        PhotoOut(id=p.id, url=storage.url(p.storage_key), content_type=p.content_type, size_bytes=p.size_bytes)
+        PhotoOut(
+            id=p.id, url=storage.url(p.storage_key), content_type=p.content_type, size_bytes=p.size_bytes
+        )
         for p in photos
     ]

@@ -24,6 +24,7 @@ from ftw.scoping.estimator import Estimate, JobSize, estimate
 from ftw.scoping.trades import Trade
 from ftw.territories import service as territories
 from ftw.territories.geography import county_for_zip
+from ftw.territories.models import Territory
 
 
 def _check_text(rules: JobRules, title: str | None, description: str | None) -> None:
@@ -54,7 +55,7 @@ async def post(*, session: AsyncSession, settings: Settings, homeowner_id: int, 
     fips = data.territory_fips or county_for_zip(data.zip)
     if fips is None:
         raise Invalid("Unknown ZIP code; give territory_fips", field="zip")
-    territory = await session.get(territories.Territory, fips)
+    territory = await session.get(Territory, fips)
     if territory is None:
         raise Invalid(f"No county with FIPS {fips}", field="territory_fips")
     job = Job(
@@ -71,7 +72,11 @@ async def post(*, session: AsyncSession, settings: Settings, homeowner_id: int, 
     _apply_estimate(
         job,
         estimate(
-            trade=data.trade, title=data.title, description=data.description, state=territory.state, rules=settings.jobs
+            trade=data.trade,
+            title=data.title,
+            description=data.description,
+            state=territory.state,
+            rules=settings.jobs,
         ),
     )
     session.add(job)
@@ -153,20 +158,22 @@ async def add_photos(
     checked: list[tuple[bytes, str, str]] = []
     for name, data in files:
         if len(data) > rules.max_photo_bytes:
-            raise PayloadTooLarge(f"{name} is larger than {rules.max_photo_bytes // (1024 * 1024)} MB", field="files")
+            raise PayloadTooLarge(
+                f"{name} is larger than {rules.max_photo_bytes // (1024 * 1024)} MB", field="files"
+            )
         kind = filetype.guess(data)
         if kind is None or kind.mime not in rules.photo_types:
             allowed = ", ".join(rules.photo_types)
-            raise UnsupportedMediaType(f"{name} is not an image of an accepted type ({allowed})", field="files")
+            raise UnsupportedMediaType(
+                f"{name} is not an image of an accepted type ({allowed})", field="files"
+            )
         checked.append((data, kind.mime, kind.extension))
     job = await get(session=session, job_id=job_id, for_update=True)
     _owned(job, principal)
     if job.status not in lifecycle.EDITABLE:
         raise Conflict(f"A job that is {job.status} takes no more photos")
     if job.photo_count + len(checked) > rules.max_photos:
-        raise Conflict(
-            f"A job holds at most {rules.max_photos} photos; this one has {job.photo_count}"
-        )
+        raise Conflict(f"A job holds at most {rules.max_photos} photos; this one has {job.photo_count}")
     photos = []
     for data, mime, extension in checked:
         key = f"jobs/{job.id}/{uuid.uuid4().hex}.{extension}"
@@ -181,7 +188,9 @@ async def add_photos(
 
 
 async def photos_of(*, session: AsyncSession, job_id: int) -> list[JobPhoto]:
-    return list(await session.scalars(select(JobPhoto).where(JobPhoto.job_id == job_id).order_by(JobPhoto.id)))
+    return list(
+        await session.scalars(select(JobPhoto).where(JobPhoto.job_id == job_id).order_by(JobPhoto.id))
+    )
 
 
 def present(job: Job, photos: list[JobPhoto], storage: Storage) -> JobOut:
@@ -206,7 +215,9 @@ def present(job: Job, photos: list[JobPhoto], storage: Storage) -> JobOut:
             source=job.estimate_source,
         ),
         photos=[
-            PhotoOut(id=p.id, url=storage.url(p.storage_key), content_type=p.content_type, size_bytes=p.size_bytes)
+            PhotoOut(
+                id=p.id, url=storage.url(p.storage_key), content_type=p.content_type, size_bytes=p.size_bytes
+            )
             for p in photos
         ],
         created_at=job.created_at,
@@ -232,14 +243,16 @@ _SUMMARY = (
 
 
 def _filters(
-    query: Select[Any], *, size: JobSize | None, trade: Trade | None, urgent: bool | None
-) -> Select[Any]:
+    query: Select[*tuple[Any, ...]], *, size: JobSize | None, trade: Trade | None, urgent: bool | None
+) -> Select[*tuple[Any, ...]]:
     if size is not None:
         query = query.where(Job.size == size.value)
     if trade is not None:
         query = query.where(Job.trade == trade.value)
     if urgent is not None:
-        query = query.where((Job.urgency == Urgency.URGENT.value) if urgent else (Job.urgency != Urgency.URGENT.value))
+        query = query.where(
+            (Job.urgency == Urgency.URGENT.value) if urgent else (Job.urgency != Urgency.URGENT.value)
+        )
     return query
 
 
@@ -256,7 +269,7 @@ async def browse(
     limit: int,
 ) -> tuple[list[JobSummary], str | None]:
     """Newest first, by keyset on (created_at, id)."""
-    query = select(*_SUMMARY).where(Job.status == status.value)
+    query: Select[*tuple[Any, ...]] = select(*_SUMMARY).where(Job.status == status.value)
     if territory is not None:
         query = query.where(Job.territory_fips == territory)
     if homeowner_id is not None:
@@ -269,9 +282,13 @@ async def browse(
         except (TypeError, ValueError) as exc:
             raise Invalid("Malformed cursor", field="cursor") from exc
         query = query.where(tuple_(Job.created_at, Job.id) < after)
-    rows = (await session.execute(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1))).all()
+    rows = (
+        await session.execute(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1))
+    ).all()
     items = [JobSummary.model_validate(row._mapping) for row in rows[:limit]]
-    next_cursor = pagination.encode(items[-1].created_at.isoformat(), items[-1].id) if len(rows) > limit else None
+    next_cursor = (
+        pagination.encode(items[-1].created_at.isoformat(), items[-1].id) if len(rows) > limit else None
+    )
     return items, next_cursor
 
 
@@ -290,7 +307,9 @@ async def search(
     """Full-text search in websearch syntax, best match first, by keyset on (rank, id)."""
     tsquery = func.websearch_to_tsquery("english", text_query)
     rank = func.ts_rank_cd(Job.search, tsquery, 32).label("rank")
-    query = select(*_SUMMARY, rank).where(Job.search.bool_op("@@")(tsquery), Job.status == status.value)
+    query: Select[*tuple[Any, ...]] = select(*_SUMMARY, rank).where(
+        Job.search.bool_op("@@")(tsquery), Job.status == status.value
+    )
     if territory is not None:
         query = query.where(Job.territory_fips == territory)
     query = _filters(query, size=size, trade=trade, urgent=urgent)

@@ -194,7 +194,8 @@ def _size_evidence(raw: str, text: str, typical_sqft: int | None) -> _Sizing:
     large = [w for w in LARGE_WORDS if _has_phrase(w, text)]
     area = max((int(m.group(1).replace(",", "")) for m in _AREA.finditer(raw)), default=0)
     # A count of one is no measurement: "one" and "single" are size words.
-    count = max((n for m in _COUNT.finditer(text) if (n := _count_value(m.group(1))) > 1), default=0)
+    counts = ((_count_value(m.group(1)), m.group(0)) for m in _COUNT.finditer(text))
+    count, counted = max(((n, words) for n, words in counts if n > 1), default=(0, ""))
     reasons: list[str] = []
 
     if area and typical_sqft:
@@ -202,7 +203,7 @@ def _size_evidence(raw: str, text: str, typical_sqft: int | None) -> _Sizing:
         reasons.append(f"area {area:,} sq ft vs {typical_sqft:,} typical (x{factor:.2f})")
     elif count:
         factor = min(1 + EXTRA_UNIT_SHARE * (count - 1), MAX_COUNT_FACTOR)
-        reasons.append(f"count of {count} (x{factor:.2f})")
+        reasons.append(f"count '{counted}' (x{factor:.2f})")
     elif small and not large:
         factor = SMALL_WORD_FACTOR
         reasons.append(f"size words {_quoted(small)} (x{factor:.2f})")
@@ -217,15 +218,14 @@ def _size_evidence(raw: str, text: str, typical_sqft: int | None) -> _Sizing:
         reasons.append(f"area {area:,} sq ft noted; this scope is not priced by area")
 
     measured = bool((area and typical_sqft) or count)
-    signals = {-1 if small else 0, 1 if large else 0}
-    if measured:
-        signals.add(-1 if factor < 0.9 else 1 if factor > 1.1 else 0)
+    says_smaller = bool(small) or (measured and factor < 1)
+    says_larger = bool(large) or (measured and factor > 1)
     return _Sizing(
         factor=factor,
         reasons=tuple(reasons),
         measured=measured,
         worded=bool(small or large),
-        conflicting={-1, 1} <= signals,
+        conflicting=says_smaller and says_larger,
     )
 
 

@@ -493,7 +493,19 @@ _PROFILES = (
         rules=(
             ScopeRule(
                 scope="drywall repair",
-                phrases=("drywall", "hole in the wall", "hole in wall", "sheetrock"),
+                # Not "drywall" alone: "mount a TV on drywall" is no repair.
+                phrases=(
+                    "drywall repair",
+                    "drywall patch",
+                    "patch drywall",
+                    "patch the drywall",
+                    "hole in the drywall",
+                    "holes in the drywall",
+                    "hole in the wall",
+                    "holes in the wall",
+                    "sheetrock",
+                    "patch",
+                ),
                 low_cents=15_000,
                 high_cents=60_000,
                 materials=("drywall patch", "joint compound", "mesh tape", "primer and paint"),

@@ -16,7 +16,7 @@ _SUCCESSOR = {"02063": "02261", "02066": "02261"}
 def county_for_zip(zip_code: str) -> str | None:
     """The five-digit FIPS of the county a ZIP code lies in, or None if unknown."""
     try:
-        matches = zipcodes.matching(zip_code)
+        matches = zipcodes.matching(zip_code)  # type: ignore[no-untyped-call]
     except (TypeError, ValueError):
         return None
     for match in matches:

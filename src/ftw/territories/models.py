@@ -25,7 +25,12 @@ class Territory(Base):
 
     __table_args__ = (
         # One territory per operator, enforced by the database as well as the service.
-        Index("uq_territories_operator", "operator_id", unique=True, postgresql_where=text("operator_id IS NOT NULL")),
+        Index(
+            "uq_territories_operator",
+            "operator_id",
+            unique=True,
+            postgresql_where=text("operator_id IS NOT NULL"),
+        ),
         Index("uq_territories_claim_number", "claim_number", unique=True),
         Index("ix_territories_state_name", "state", "name"),
     )

@@ -28,9 +28,13 @@ async def browse(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> TerritoryPage:
     after = str(pagination.decode(cursor, 1)[0]) if cursor else None
-    rows = await service.browse(session=session, state=state, unclaimed=unclaimed, after=after, limit=limit + 1)
+    rows = await service.browse(
+        session=session, state=state, unclaimed=unclaimed, after=after, limit=limit + 1
+    )
     items = [service.present(t, settings) for t in rows[:limit]]
-    return TerritoryPage(items=items, next_cursor=pagination.encode(items[-1].fips) if len(rows) > limit else None)
+    return TerritoryPage(
+        items=items, next_cursor=pagination.encode(items[-1].fips) if len(rows) > limit else None
+    )
 
 
 @router.get("/{fips}")

@@ -6,7 +6,7 @@ import csv
 from datetime import UTC, datetime
 from importlib import resources
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,7 +34,7 @@ async def ensure_loaded(*, session: AsyncSession) -> int:
     if not count:
         rows = load_counties()
         await session.execute(
-            Territory.__table__.insert(),
+            insert(Territory),
             [{"fips": f, "state": s, "name": n, "population": p} for f, s, n, p in rows],
         )
         count = len(rows)
@@ -49,7 +49,9 @@ def present(territory: Territory, settings: Settings) -> TerritoryOut:
         name=territory.name,
         population=territory.population,
         rurality=band.name,
-        claim_price_cents=band.claim_price_cents if territory.claim_price_cents is None else territory.claim_price_cents,
+        claim_price_cents=band.claim_price_cents
+        if territory.claim_price_cents is None
+        else territory.claim_price_cents,
         monthly_cents=band.monthly_cents if territory.monthly_cents is None else territory.monthly_cents,
         claimed=territory.operator_id is not None,
         operator_id=territory.operator_id,

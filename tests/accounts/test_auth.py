@@ -1,0 +1,196 @@
+"""Sign-up, log-in, refresh rotation, log-out and who may call what."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+from fastapi.routing import APIRoute
+from sqlalchemy import func, select
+
+from ftw.accounts.auth import ACCESS_DEPENDENCIES
+from ftw.accounts.models import RefreshToken, User
+from ftw.app import ROUTERS
+from tests.conftest import PASSWORD
+
+
+def _signup_body(**overrides: object) -> dict[str, object]:
+    return {
+        "email": "Pat.Doe@Example.com",
+        "password": PASSWORD,
+        "full_name": "Pat Doe",
+        "role": "contractor",
+        "zip": "60601",
+    } | overrides
+
+
+async def test_signup_creates_an_account_in_the_zip_county(client):
+    created = await client.post("/api/v1/auth/signup", json=_signup_body())
+    assert created.status_code == 201
+    body = created.json()
+    assert body["email"] == "pat.doe@example.com"
+    assert body["territory_fips"] == "17031"  # Cook County, IL
+    assert body["role"] == "contractor"
+    assert body["is_available"] is True
+    assert "password" not in str(body)
+
+
+async def test_password_is_stored_as_an_argon2_hash(client, session):
+    await client.post("/api/v1/auth/signup", json=_signup_body())
+    stored = await session.scalar(select(User.password_hash).where(User.email == "pat.doe@example.com"))
+    assert stored.startswith("$argon2id$")
+    assert PASSWORD not in stored
+
+
+async def test_duplicate_email_is_a_conflict_whatever_its_case(client):
+    assert (await client.post("/api/v1/auth/signup", json=_signup_body())).status_code == 201
+    again = await client.post("/api/v1/auth/signup", json=_signup_body(email="PAT.DOE@example.com"))
+    assert again.status_code == 409
+    assert again.headers["content-type"] == "application/problem+json"
+    assert again.json()["errors"] == [
+        {"field": "email", "message": "An account with this e-mail already exists"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"email": "not-an-email"}, "email"),
+        ({"password": "short"}, "password"),
+        ({"role": "admin"}, "role"),
+        ({"zip": "ABCDE"}, "zip"),
+        ({"zip": "00000"}, "zip"),
+        ({"full_name": ""}, "full_name"),
+        ({"referral_code": "NOPE1234"}, "referral_code"),
+    ],
+)
+async def test_bad_signup_names_the_field_and_writes_nothing(client, session, overrides, field):
+    response = await client.post("/api/v1/auth/signup", json=_signup_body(**overrides))
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["status"] == 422
+    assert field in [e["field"] for e in problem["errors"]]
+    assert await session.scalar(select(func.count()).select_from(User)) == 0
+
+
+async def test_referral_links_the_new_user_to_the_referrer(client, sign_up, session):
+    referrer = await sign_up("contractor")
+    code = (await client.get("/api/v1/me", headers=referrer.headers)).json()["referral_code"]
+    created = await client.post("/api/v1/auth/signup", json=_signup_body(referral_code=code.lower()))
+    assert created.status_code == 201
+    referred_by = await session.scalar(select(User.referred_by_id).where(User.id == created.json()["id"]))
+    assert referred_by == referrer.id
+
+
+async def test_login_with_wrong_password_or_unknown_email_is_401(client, sign_up):
+    account = await sign_up()
+    wrong = await client.post(
+        "/api/v1/auth/login", json={"email": account.email, "password": "wrong password!"}
+    )
+    unknown = await client.post(
+        "/api/v1/auth/login", json={"email": "nobody@example.com", "password": PASSWORD}
+    )
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json()["detail"] == unknown.json()["detail"]
+
+
+async def test_access_token_lasts_fifteen_minutes(client, sign_up, settings):
+    account = await sign_up()
+    token = account.headers["Authorization"].split()[1]
+    claims = jwt.decode(token, options={"verify_signature": False})
+    lifetime = datetime.fromtimestamp(claims["exp"], UTC) - datetime.now(UTC)
+    assert timedelta(minutes=14) < lifetime <= timedelta(minutes=settings.auth.access_token_minutes)
+
+
+async def test_refresh_rotates_and_a_reused_token_revokes_the_session(client, sign_up):
+    account = await sign_up()
+    first = await client.post("/api/v1/auth/refresh", json={"refresh_token": account.refresh_token})
+    assert first.status_code == 200
+    rotated = first.json()["refresh_token"]
+    assert rotated != account.refresh_token
+    me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {first.json()['access_token']}"})
+    assert me.status_code == 200
+
+    replay = await client.post("/api/v1/auth/refresh", json={"refresh_token": account.refresh_token})
+    assert replay.status_code == 401
+    # The replay burned the whole family: the legitimately rotated token is dead too.
+    after = await client.post("/api/v1/auth/refresh", json={"refresh_token": rotated})
+    assert after.status_code == 401
+
+
+async def test_expired_refresh_token_is_refused(client, sign_up, session):
+    account = await sign_up()
+    token = await session.scalar(select(RefreshToken).where(RefreshToken.user_id == account.id))
+    token.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+    await session.flush()
+    response = await client.post("/api/v1/auth/refresh", json={"refresh_token": account.refresh_token})
+    assert response.status_code == 401
+
+
+async def test_logout_revokes_the_refresh_token(client, sign_up):
+    account = await sign_up()
+    out = await client.post("/api/v1/auth/logout", json={"refresh_token": account.refresh_token})
+    assert out.status_code == 204
+    again = await client.post("/api/v1/auth/refresh", json={"refresh_token": account.refresh_token})
+    assert again.status_code == 401
+
+
+async def test_logout_everywhere_ends_every_session(client, sign_up):
+    account = await sign_up()
+    second = await client.post("/api/v1/auth/login", json={"email": account.email, "password": PASSWORD})
+    other_device = second.json()["refresh_token"]
+    out = await client.post(
+        "/api/v1/auth/logout", json={"refresh_token": account.refresh_token, "everywhere": True}
+    )
+    assert out.status_code == 204
+    assert (
+        await client.post("/api/v1/auth/refresh", json={"refresh_token": other_device})
+    ).status_code == 401
+
+
+async def test_me_requires_a_valid_token(client, settings):
+    anonymous = await client.get("/api/v1/me")
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    garbage = await client.get("/api/v1/me", headers={"Authorization": "Bearer not-a-token"})
+    assert garbage.status_code == 401
+    expired = jwt.encode(
+        {"sub": "1", "role": "admin", "typ": "access", "exp": datetime.now(UTC) - timedelta(minutes=1)},
+        settings.auth.secret_key.get_secret_value(),
+        algorithm="HS256",
+    )
+    assert (await client.get("/api/v1/me", headers={"Authorization": f"Bearer {expired}"})).status_code == 401
+    forged = jwt.encode(
+        {"sub": "1", "role": "admin", "typ": "access", "exp": datetime.now(UTC) + timedelta(minutes=5)},
+        "someone-else's-secret-that-is-long-enough",
+        algorithm="HS256",
+    )
+    assert (await client.get("/api/v1/me", headers={"Authorization": f"Bearer {forged}"})).status_code == 401
+
+
+async def test_profile_update_moves_the_user_to_the_new_county(client, sign_up):
+    account = await sign_up("contractor")
+    moved = await client.patch(
+        "/api/v1/me", headers=account.headers, json={"zip": "90012", "is_available": False}
+    )
+    assert moved.status_code == 200
+    assert moved.json()["territory_fips"] == "06037"
+    assert moved.json()["is_available"] is False
+
+
+async def test_only_contractors_have_an_availability(client, sign_up):
+    account = await sign_up("homeowner")
+    response = await client.patch("/api/v1/me", headers=account.headers, json={"is_available": True})
+    assert response.status_code == 422
+
+
+def _declares_access(dependant) -> bool:  # type: ignore[no-untyped-def]
+    return any(d.call in ACCESS_DEPENDENCIES or _declares_access(d) for d in dependant.dependencies)
+
+
+def test_every_api_route_declares_who_may_call_it():
+    routes = [r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)]
+    assert len(routes) >= 15
+    undeclared = [f"{sorted(r.methods)} {r.path}" for r in routes if not _declares_access(r.dependant)]
+    assert undeclared == []

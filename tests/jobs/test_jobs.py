@@ -7,13 +7,15 @@ import zlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from ftw.accounts.models import User
 from ftw.config import JobRules
 from ftw.core.db import on_rollback
 from ftw.integrations.storage import LocalStorage
 from ftw.jobs.models import Job, JobPhoto
 from ftw.scoping.estimator import size_for
+from tests.conftest import PASSWORD
 
 
 def png(width: int = 2, height: int = 2) -> bytes:
@@ -241,3 +243,14 @@ async def test_a_failed_transaction_removes_the_files_it_stored(database, media_
     with pytest.raises(RuntimeError):
         await store_then_fail()
     assert not (media_root / "jobs" / "x" / "orphan.png").exists()
+
+
+async def test_an_admin_may_cancel_any_job(client, sign_up, session):
+    owner, admin = await sign_up(), await sign_up()
+    await session.execute(update(User).where(User.id == admin.id).values(role="admin"))
+    tokens = await client.post("/api/v1/auth/login", json={"email": admin.email, "password": PASSWORD})
+    headers = {"Authorization": f"Bearer {tokens.json()['access_token']}"}
+    job = await post(client, owner)
+    cancelled = await client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=headers)
+    assert cancelled.status_code == 200
+    assert cancelled.json()["status"] == "cancelled"

@@ -24,7 +24,11 @@ LAUNCH_INDEXES = {
 
 
 async def test_database_is_at_head_and_matches_the_models(connection):
-    diff = await connection.run_sync(lambda c: compare_metadata(MigrationContext.configure(c), metadata))
+    diff = await connection.run_sync(
+        lambda c: compare_metadata(
+            MigrationContext.configure(c, opts={"include_name": migrations.include_name}), metadata
+        )
+    )
     assert diff == []
     revision = await connection.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
     assert revision == migrations.head_revision()

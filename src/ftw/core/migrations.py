@@ -13,6 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 ROOT = Path(__file__).resolve().parents[3]
 
 
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Compare only our tables: the task queue's belong to pgqueuer."""
+    return not (type_ == "table" and name is not None and name.startswith("pgqueuer"))
+
+
 def alembic_config(url: str) -> Config:
     config = Config(str(ROOT / "alembic.ini"))
     config.attributes["url"] = url

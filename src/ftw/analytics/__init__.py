@@ -1,0 +1,1 @@
+"""Analytics: read-mostly figures for contractors, operators and the platform."""

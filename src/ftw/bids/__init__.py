@@ -1,0 +1,1 @@
+"""Bids: contractors' offers on open jobs, blind to each other."""

@@ -1,0 +1,1 @@
+"""Billing: charges, the ledger, balances, payouts and invoices."""

@@ -1,0 +1,1 @@
+"""CRM: a contractor's customers, interactions and follow-up sequences."""

@@ -1,0 +1,74 @@
+"""Customers (one per contractor and homeowner), interactions and follow-ups."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Identity, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ftw.core.db import Base, Timestamped
+
+
+class Stage(StrEnum):
+    LEAD = "lead"
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    ADVOCATE = "advocate"
+    INACTIVE = "inactive"
+
+
+class Customer(Timestamped, Base):
+    __tablename__ = "crm_customers"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    contractor_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"))
+    homeowner_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"))
+    first_job_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("jobs.id"))
+    stage: Mapped[str] = mapped_column(String(12), server_default=Stage.ACTIVE.value)
+    lifetime_value_cents: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    jobs_count: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    last_interaction_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        CheckConstraint("stage IN ('lead', 'active', 'completed', 'advocate', 'inactive')", name="stage"),
+        Index("uq_crm_customers_pair", "contractor_id", "homeowner_id", unique=True),
+        # The pipeline: a contractor's customers by stage, most recently touched first.
+        Index("ix_crm_pipeline", "contractor_id", "stage", text("last_interaction_at DESC NULLS LAST")),
+    )
+
+
+class Interaction(Base):
+    __tablename__ = "crm_interactions"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("crm_customers.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # note, call, email, sms, visit, reply
+    direction: Mapped[str] = mapped_column(String(8), server_default="outbound")
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+    __table_args__ = (
+        CheckConstraint("direction IN ('inbound', 'outbound')", name="direction"),
+        Index("ix_crm_interactions_customer", "customer_id", text("id DESC")),
+    )
+
+
+class FollowUp(Base):
+    """One step of a follow-up sequence (day 1, 3, 7, 30 after the job)."""
+
+    __tablename__ = "crm_followups"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("crm_customers.id"))
+    day: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(10), server_default="scheduled")
+    sent_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        CheckConstraint("status IN ('scheduled', 'sent', 'paused', 'cancelled')", name="status"),
+        Index("uq_crm_followups_step", "customer_id", "day", unique=True),
+        Index("ix_crm_followups_due", "due_at", postgresql_where=text("status = 'scheduled'")),
+    )

@@ -1,0 +1,1 @@
+"""Messaging: job threads between a homeowner and each bidder, and notifications."""

@@ -1,0 +1,1 @@
+"""Reviews: a homeowner's rating of the contractor after a completed job."""

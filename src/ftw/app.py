@@ -11,22 +11,45 @@ from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 from ftw.accounts.routes import router as accounts_router
+from ftw.analytics.routes import router as analytics_router
+from ftw.bids.routes import router as bids_router
+from ftw.billing.routes import router as billing_router
 from ftw.config import Settings, get_settings
 from ftw.core import errors
 from ftw.core.db import Database
 from ftw.core.embedded import start_embedded
 from ftw.core.logging import configure
-from ftw.integrations.storage import LocalStorage
+from ftw.crm.routes import router as crm_router
+from ftw.integrations import Integrations, build
 from ftw.jobs.routes import router as jobs_router
+from ftw.messaging.routes import router as messaging_router
 from ftw.ops.health import router as health_router
+from ftw.reviews.routes import router as reviews_router
 from ftw.scoping.routes import router as scoping_router
 from ftw.territories.routes import router as territories_router
 
 DESCRIPTION = "Home-services marketplace: homeowners post jobs, contractors bid, operators run counties."
-ROUTERS = (health_router, accounts_router, territories_router, jobs_router, scoping_router)
+ROUTERS = (
+    health_router,
+    accounts_router,
+    territories_router,
+    jobs_router,
+    scoping_router,
+    bids_router,
+    billing_router,
+    messaging_router,
+    reviews_router,
+    crm_router,
+    analytics_router,
+)
 
 
-def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    integrations: Integrations | None = None,
+) -> FastAPI:
     settings = settings or get_settings()
     configure(json=settings.log_json, level=settings.log_level)
     media = settings.media_path
@@ -52,7 +75,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.settings = settings
     if database is not None:
         app.state.db = database
-    app.state.storage = LocalStorage(media)
+    app.state.integrations = integrations or build(settings)
+    app.state.storage = app.state.integrations.storage
     errors.install(app)
 
     @app.middleware("http")

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.config import Settings
+from ftw.integrations import Integrations
 from ftw.integrations.storage import Storage
 
 
@@ -28,8 +29,14 @@ def get_storage(request: Request) -> Storage:
     return storage
 
 
+def get_integrations(request: Request) -> Integrations:
+    integrations: Integrations = request.app.state.integrations
+    return integrations
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 # scope="function": commit (or roll back) before the response leaves, so a failed
 # commit is reported to the caller instead of after a 2xx was sent.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 StorageDep = Annotated[Storage, Depends(get_storage)]
+IntegrationsDep = Annotated[Integrations, Depends(get_integrations)]

@@ -8,13 +8,33 @@ rolled-back request leaves no task behind. Handlers must be safe to run twice.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import asyncpg
 from pgqueuer.db import AsyncpgDriver
 from pgqueuer.queries import Queries
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from ftw.config import Settings
+
+if TYPE_CHECKING:
+    from ftw.core.db import Database
+    from ftw.integrations import Integrations
+
+
+@dataclass
+class TaskContext:
+    """What a task handler gets besides its payload."""
+
+    db: Database
+    settings: Settings
+    integrations: Integrations
+
+
+Handler = Callable[[TaskContext, dict[str, Any]], Awaitable[None]]
 
 
 async def raw_connection(session: AsyncSession) -> asyncpg.Connection:

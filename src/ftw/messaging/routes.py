@@ -1,0 +1,7 @@
+"""HTTP layer of messaging."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/v1", tags=["messaging"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,14 +37,27 @@ async def _recreate(database: str) -> None:
         await conn.close()
 
 
+async def _drop(database: str) -> None:
+    conn = await asyncpg.connect(sync_libpq_url(SERVER_URL))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
 @pytest.fixture(scope="session")
-def database_url() -> str:
-    """A fresh database for this xdist worker, migrated to head."""
-    name = f"ftw_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+def database_url() -> Iterator[str]:
+    """A fresh database for this test process, migrated to head, dropped afterwards.
+
+    The name carries the xdist worker and the process id, so concurrent runs on one
+    server never share a database.
+    """
+    name = f"ftw_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
     asyncio.run(_recreate(name))
     url = make_url(SERVER_URL).set(database=name).render_as_string(hide_password=False)
     migrations.upgrade(url)
-    return url
+    yield url
+    asyncio.run(_drop(name))
 
 
 @pytest.fixture(scope="session")

@@ -154,6 +154,7 @@ def upgrade() -> None:
         unique=False,
         postgresql_where=sa.text("status = 'open'"),
         postgresql_include=[
+            "status",
             "title",
             "trade",
             "size",
@@ -172,6 +173,14 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index("ix_jobs_search", "jobs", ["search"], unique=False, postgresql_using="gin")
+    op.create_index(
+        "ix_jobs_search_open",
+        "jobs",
+        ["search"],
+        unique=False,
+        postgresql_using="gin",
+        postgresql_where=sa.text("status = 'open'"),
+    )
     op.create_index(
         "ix_jobs_territory_status_recent",
         "jobs",
@@ -232,6 +241,7 @@ def downgrade() -> None:
         postgresql_where=sa.text("urgency = 'urgent' AND status = 'open'"),
     )
     op.drop_index("ix_jobs_territory_status_recent", table_name="jobs")
+    op.drop_index("ix_jobs_search_open", table_name="jobs")
     op.drop_index("ix_jobs_search", table_name="jobs", postgresql_using="gin")
     op.drop_index("ix_jobs_homeowner_recent", table_name="jobs")
     op.drop_index(
@@ -239,6 +249,7 @@ def downgrade() -> None:
         table_name="jobs",
         postgresql_where=sa.text("status = 'open'"),
         postgresql_include=[
+            "status",
             "title",
             "trade",
             "size",

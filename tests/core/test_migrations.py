@@ -14,6 +14,7 @@ LAUNCH_INDEXES = {
     "ix_jobs_territory_status_recent",
     "ix_jobs_urgent_open",
     "ix_jobs_search",
+    "ix_jobs_search_open",
     "ix_jobs_homeowner_recent",
     "ix_users_role_territory",
     "ix_users_available_contractors",

@@ -92,6 +92,7 @@ class Job(Timestamped, Base):
             text("id DESC"),
             postgresql_where=text("status = 'open'"),
             postgresql_include=[
+                "status",
                 "title",
                 "trade",
                 "size",
@@ -101,7 +102,7 @@ class Job(Timestamped, Base):
                 "price_high_cents",
                 "zip",
                 "deadline_at",
-            ],
+            ],  # fmt: skip
         ),
         # Browse by any other status (awarded, completed, ...).
         Index(
@@ -118,6 +119,10 @@ class Job(Timestamped, Base):
             postgresql_where=text("urgency = 'urgent' AND status = 'open'"),
         ),
         Index("ix_jobs_search", "search", postgresql_using="gin"),
+        # Search of open jobs across all counties: skips the closed majority of the table.
+        Index(
+            "ix_jobs_search_open", "search", postgresql_using="gin", postgresql_where=text("status = 'open'")
+        ),
         Index("ix_jobs_homeowner_recent", "homeowner_id", text("created_at DESC"), text("id DESC")),
     )
 

@@ -102,7 +102,7 @@ class Job(Timestamped, Base):
                 "price_high_cents",
                 "zip",
                 "deadline_at",
-            ],  # fmt: skip
+            ],
         ),
         # Browse by any other status (awarded, completed, ...).
         Index(

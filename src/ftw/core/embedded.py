@@ -13,11 +13,11 @@ from typing import Any
 
 
 def _server(data_dir: Path) -> Any:
-    from pgserver import get_server  # type: ignore[attr-defined]
-
     data_dir.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on servers
         warnings.simplefilter("ignore")
+        from pgserver import get_server  # type: ignore[attr-defined]
+
         return get_server(data_dir.resolve() / "pgdata", cleanup_mode="stop")
 
 

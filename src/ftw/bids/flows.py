@@ -1,0 +1,344 @@
+"""Award and pay: the flow from an accepted bid to money in the contractor's balance.
+
+accept   the homeowner accepts a bid: bid + platform fee is charged and held in escrow, the
+         job becomes awarded, the other bids are rejected: one transaction under a lock
+         on the job row, so two tabs or a doubled request award once and charge once.
+retry    a charge the provider could not take is retried by a background task with the
+         same idempotency key, and completes the award the same way, or fails.
+start    the winning contractor starts the work.
+complete the homeowner confirms the work: escrow is released to the contractor, the
+         territory's operator (its share of the fee) and the platform.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ftw.accounts.models import Role
+from ftw.bids import service as bids
+from ftw.bids.models import Bid, BidStatus
+from ftw.billing import ledger
+from ftw.billing import payments as charging
+from ftw.billing.ledger import Entry, Kind
+from ftw.billing.models import Account, Payment, PaymentPurpose, PaymentStatus
+from ftw.billing.payments import Outcome, PaymentRequired, ProviderDown
+from ftw.config import Settings
+from ftw.core import tasks
+from ftw.core.errors import Conflict, Forbidden
+from ftw.core.security import AccessClaims
+from ftw.crm import service as crm
+from ftw.integrations.payments import Payments
+from ftw.jobs import lifecycle
+from ftw.jobs import service as jobs
+from ftw.jobs.models import Job, JobStatus
+from ftw.messaging.notifications import notify
+from ftw.reviews import service as reviews
+from ftw.territories.models import Territory
+
+
+def _describe(job: Job) -> str:
+    return f"Job {job.id}: {job.title}"
+
+
+@dataclass(frozen=True)
+class Award:
+    status: Literal["awarded", "pending"]
+    job_id: int
+    bid_id: int
+    payment: Payment
+
+
+async def _payment_of(session: AsyncSession, bid: Bid, status: PaymentStatus) -> Payment | None:
+    payment: Payment | None = await session.scalar(
+        select(Payment)
+        .where(
+            Payment.job_id == bid.job_id,  # ix_payments_job
+            Payment.bid_id == bid.id,
+            Payment.purpose == PaymentPurpose.AWARD,
+            Payment.status == status,
+        )
+        .order_by(Payment.id)
+        .limit(1)
+    )
+    return payment
+
+
+async def accept(
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    payments: Payments,
+    principal: AccessClaims,
+    bid_id: int,
+    payment_method: str,
+    client_key: str | None,
+) -> Award:
+    """Accept ``bid_id`` and charge for it; repeating the call returns the same award."""
+    found = await bids.get(session=session, bid_id=bid_id)
+    job = await jobs.get(session=session, job_id=found.job_id, for_update=True)
+    if job.homeowner_id != principal.user_id:
+        raise Forbidden("Only the homeowner who posted the job may accept its bids")
+    bid = await bids.get(session=session, bid_id=bid_id)  # as it is now that the job is locked
+    if bid.status == BidStatus.ACCEPTED:
+        captured = await _payment_of(session, bid, PaymentStatus.SUCCEEDED)
+        assert captured is not None, f"accepted bid {bid.id} has no captured payment"
+        return Award("awarded", job.id, bid.id, captured)
+    if job.status != JobStatus.OPEN:
+        raise Conflict(f"The job is {job.status}; no other bid can be accepted")
+    if bid.status != BidStatus.PENDING:
+        raise Conflict(f"The bid is {bid.status}; only a pending bid can be accepted")
+    payment = await _payment_to_try(
+        session, settings, payments, principal, job, bid, payment_method=payment_method, client_key=client_key
+    )
+    outcome = await charging.attempt(
+        session,
+        settings=settings,
+        payments=payments,
+        payment=payment,
+        description=_describe(job),
+    )
+    if outcome is Outcome.SUCCEEDED:
+        await _award(session, job, bid, payment)
+        return Award("awarded", job.id, bid.id, payment)
+    if outcome is Outcome.DECLINED:
+        raise PaymentRequired(
+            f"{payment.failure_reason}. The job stays open and the bid pending: "
+            "accept it again with another payment method",
+            field="payment_method",
+            keep_writes=True,
+        )
+    if not await _retry_later(session, job, bid, payment):
+        raise ProviderDown(
+            f"{payment.failure_reason}. The job stays open; accept the bid again later", keep_writes=True
+        )
+    return Award("pending", job.id, bid.id, payment)
+
+
+async def _payment_to_try(
+    session: AsyncSession,
+    settings: Settings,
+    payments: Payments,
+    principal: AccessClaims,
+    job: Job,
+    bid: Bid,
+    *,
+    payment_method: str,
+    client_key: str | None,
+) -> Payment:
+    """The pending charge for this bid if there is one (never a second), else a new one."""
+    pending = await _payment_of(session, bid, PaymentStatus.PENDING)
+    if pending is not None:
+        return pending
+    base = f"award:{job.id}:{bid.id}"
+    if client_key is not None:
+        replay = await charging.by_key(
+            session, charging.idempotency_key(base, client_key=client_key, earlier=0)
+        )
+        if replay is not None:  # neither pending nor captured: it failed
+            raise PaymentRequired(replay.failure_reason or "This payment failed", field="payment_method")
+    earlier = await charging.count_payments(
+        session, Payment.job_id == job.id, Payment.bid_id == bid.id, Payment.purpose == PaymentPurpose.AWARD
+    )
+    fee = settings.fees.homeowner_platform_fee_cents
+    return await charging.open_payment(
+        session,
+        payer_id=principal.user_id,
+        purpose=PaymentPurpose.AWARD,
+        amount_cents=bid.amount_cents + fee,
+        fee_cents=fee,
+        payment_method=payment_method,
+        idempotency_key=charging.idempotency_key(base, client_key=client_key, earlier=earlier),
+        provider=payments.name,
+        job_id=job.id,
+        bid_id=bid.id,
+    )
+
+
+async def _award(session: AsyncSession, job: Job, bid: Bid, payment: Payment) -> None:
+    """The captured charge goes to escrow; the job is awarded and the other bids rejected."""
+    lifecycle.check(job.status, JobStatus.AWARDED, Role.HOMEOWNER)
+    await ledger.post(
+        session,
+        kind=Kind.AWARD_CAPTURE,
+        entries=[
+            Entry(Account.CARD, payment.payer_id, -payment.amount_cents),
+            Entry(Account.ESCROW, job.id, payment.amount_cents),
+        ],
+        payment_id=payment.id,
+        job_id=job.id,
+    )
+    now = datetime.now(UTC)
+    await session.execute(
+        update(Bid)
+        .where(Bid.job_id == job.id, Bid.status == BidStatus.PENDING, Bid.id != bid.id)
+        .values(status=BidStatus.REJECTED.value, decided_at=now)
+    )
+    job.status = JobStatus.AWARDED.value
+    bid.status = BidStatus.ACCEPTED.value
+    bid.decided_at = now
+    await session.flush()
+    await crm.on_award(session, contractor_id=bid.contractor_id, homeowner_id=job.homeowner_id, job_id=job.id)
+    await notify(
+        session,
+        user_id=bid.contractor_id,
+        kind="bid.accepted",
+        payload={"job_id": job.id, "bid_id": bid.id, "amount_cents": bid.amount_cents},
+    )
+
+
+async def _retry_later(session: AsyncSession, job: Job, bid: Bid, payment: Payment) -> bool:
+    """Queue the next attempt of a charge the provider could not take; False once exhausted."""
+    delay = charging.retry_delay(payment.attempts)
+    about = {
+        "job_id": job.id,
+        "bid_id": bid.id,
+        "payment_id": payment.id,
+        "amount_cents": payment.amount_cents,
+    }
+    if delay is None:
+        charging.fail(
+            session,
+            payment,
+            reason=f"The payments provider could not be reached in {payment.attempts} attempts",
+            event="abandoned",
+        )
+        await notify(session, user_id=payment.payer_id, kind="payment.failed", payload=about)
+        return False
+    await tasks.enqueue(
+        session,
+        charging.RETRY_TASK,
+        {"payment_id": payment.id, "attempt": payment.attempts},
+        delay=delay,
+        dedupe_key=charging.retry_dedupe_key(payment),
+    )
+    if payment.attempts == 1:
+        await notify(session, user_id=payment.payer_id, kind="payment.pending", payload=about)
+    return True
+
+
+async def retry(
+    *, session: AsyncSession, settings: Settings, payments: Payments, payment_id: int, attempt: int
+) -> None:
+    """One background attempt of a pending award charge; a no-op unless it is still due.
+
+    If the job was meanwhile awarded to another bid or cancelled, the charge is abandoned
+    without calling the provider: nothing was taken, nothing is owed.
+    """
+    found = await session.get(Payment, payment_id)
+    if found is None or found.purpose != PaymentPurpose.AWARD or found.job_id is None or found.bid_id is None:
+        return
+    job = await jobs.get(session=session, job_id=found.job_id, for_update=True)
+    payment = await session.scalar(
+        select(Payment)
+        .where(Payment.id == payment_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if payment is None or payment.status != PaymentStatus.PENDING or payment.attempts != attempt:
+        return
+    bid = await bids.get(session=session, bid_id=found.bid_id)
+    if job.status != JobStatus.OPEN or bid.status != BidStatus.PENDING:
+        charging.fail(
+            session,
+            payment,
+            reason=f"Not charged: the job is {job.status} and the bid {bid.status}",
+            event="superseded",
+        )
+        await session.flush()
+        return
+    outcome = await charging.attempt(
+        session,
+        settings=settings,
+        payments=payments,
+        payment=payment,
+        description=_describe(job),
+    )
+    if outcome is Outcome.SUCCEEDED:
+        await _award(session, job, bid, payment)
+    elif outcome is Outcome.DECLINED:
+        await notify(
+            session,
+            user_id=payment.payer_id,
+            kind="payment.failed",
+            payload={
+                "job_id": job.id,
+                "bid_id": bid.id,
+                "payment_id": payment.id,
+                "reason": payment.failure_reason,
+            },
+        )
+    else:
+        await _retry_later(session, job, bid, payment)
+    await session.flush()
+
+
+async def accepted_bid(session: AsyncSession, job_id: int) -> Bid | None:
+    bid: Bid | None = await session.scalar(
+        select(Bid).where(Bid.job_id == job_id, Bid.status == BidStatus.ACCEPTED)
+    )
+    return bid
+
+
+async def start(*, session: AsyncSession, principal: AccessClaims, job_id: int) -> Job:
+    job = await jobs.get(session=session, job_id=job_id, for_update=True)
+    bid = await accepted_bid(session, job.id)
+    if bid is None or bid.contractor_id != principal.user_id:
+        raise Forbidden("Only the contractor whose bid was accepted may start this job")
+    lifecycle.check(job.status, JobStatus.IN_PROGRESS, Role(principal.role))
+    job.status = JobStatus.IN_PROGRESS.value
+    await session.flush()
+    await session.refresh(job)
+    return job
+
+
+async def complete(*, session: AsyncSession, settings: Settings, principal: AccessClaims, job_id: int) -> Job:
+    """The homeowner confirms the work; the escrow is released, once (uq_ledger_once)."""
+    job = await jobs.get(session=session, job_id=job_id, for_update=True)
+    if job.homeowner_id != principal.user_id:
+        raise Forbidden("Only the homeowner who posted the job may mark it complete")
+    lifecycle.check(job.status, JobStatus.COMPLETED, Role(principal.role))
+    bid = await accepted_bid(session, job.id)
+    assert bid is not None, f"job {job.id} is {job.status} without an accepted bid"
+    payment = await _payment_of(session, bid, PaymentStatus.SUCCEEDED)
+    assert payment is not None, f"accepted bid {bid.id} has no captured payment"
+    await _release(session, settings, job, bid, payment)
+    job.status = JobStatus.COMPLETED.value
+    await session.flush()
+    await reviews.on_job_completed(session, contractor_id=bid.contractor_id)
+    await crm.schedule_follow_ups(
+        session, settings=settings, contractor_id=bid.contractor_id, homeowner_id=job.homeowner_id
+    )
+    await session.refresh(job)
+    return job
+
+
+async def _release(session: AsyncSession, settings: Settings, job: Job, bid: Bid, payment: Payment) -> None:
+    """Escrow -> contractor (the bid, less the contractor fee: 0 %), operator, platform.
+
+    The platform fee is the one charged at award time; the operator who runs the
+    territory when the job completes earns its share.
+    """
+    fees = settings.fees
+    held = await ledger.balance(session, account=Account.ESCROW, owner_id=job.id)
+    platform_fee = payment.fee_cents
+    contractor_fee = (held - platform_fee) * fees.contractor_fee_bps // 10_000
+    operator_id = await session.scalar(
+        select(Territory.operator_id).where(Territory.fips == job.territory_fips)
+    )
+    operator_share = platform_fee * fees.operator_share_bps // 10_000 if operator_id is not None else 0
+    await ledger.post(
+        session,
+        kind=Kind.RELEASE,
+        entries=[
+            Entry(Account.ESCROW, job.id, -held),
+            Entry(Account.CONTRACTOR, bid.contractor_id, held - platform_fee - contractor_fee),
+            Entry(Account.OPERATOR, operator_id, operator_share),
+            Entry(Account.PLATFORM, None, platform_fee - operator_share + contractor_fee),
+        ],
+        job_id=job.id,
+    )

@@ -1,0 +1,322 @@
+"""Bids: placing, editing and withdrawing them, boosts, and who may see which.
+
+Bidding is blind: a contractor sees only its own bids; the job's homeowner, the operator
+of the job's territory and admins see all of a job's bids.
+
+Writes that depend on the job being open hold a lock on the job row: FOR SHARE for bids
+(many contractors may bid at once), FOR UPDATE for boosts and awards (bids/flows.py), so
+an award never races a bid placed, edited or withdrawn at the same moment.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import ColumnElement, Select, and_, case, func, select, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ftw.accounts.models import Role
+from ftw.analytics import service as analytics
+from ftw.bids.models import Bid, BidBoost, BidStatus
+from ftw.bids.schemas import BidCreate, BidUpdate
+from ftw.billing import ledger, paging
+from ftw.billing import payments as charging
+from ftw.billing.ledger import Entry, Kind
+from ftw.billing.models import Account, Payment, PaymentPurpose, PaymentStatus
+from ftw.billing.payments import Outcome, PaymentRequired, ProviderDown
+from ftw.config import BidRules, Settings
+from ftw.core import metrics, pagination
+from ftw.core.errors import Conflict, Forbidden, Invalid, NotFound
+from ftw.core.security import AccessClaims
+from ftw.core.validation import MAX_ID
+from ftw.integrations.payments import Payments
+from ftw.jobs import service as jobs
+from ftw.jobs.models import Job, JobStatus
+from ftw.messaging.notifications import notify
+from ftw.territories.models import Territory
+
+
+def _dollars(cents: int) -> str:
+    return f"${cents / 100:,.2f}"
+
+
+def amount_range(job: Job, rules: BidRules) -> tuple[int, int]:
+    """The amounts a bid on ``job`` may ask: 0.5 x the estimate's low to 3 x its high."""
+    return (
+        math.ceil(job.price_low_cents * rules.min_factor_of_low),
+        math.floor(job.price_high_cents * rules.max_factor_of_high),
+    )
+
+
+def _check(job: Job, rules: BidRules, *, amount_cents: int | None, message: str | None) -> None:
+    if amount_cents is not None:
+        low, high = amount_range(job, rules)
+        if not low <= amount_cents <= high:
+            raise Invalid(
+                f"Bid between {_dollars(low)} and {_dollars(high)} on this job", field="amount_cents"
+            )
+    if message is not None and len(message) < rules.message_min:
+        raise Invalid(f"The message must be at least {rules.message_min} characters", field="message")
+
+
+async def _open_job(session: AsyncSession, job_id: int) -> Job:
+    """The job, share-locked against a concurrent award; 409 unless it is open."""
+    job = await session.scalar(select(Job).where(Job.id == job_id).with_for_update(read=True))
+    if job is None:
+        raise NotFound(f"No job {job_id}")
+    if job.status != JobStatus.OPEN:
+        raise Conflict(f"The job is {job.status}; it takes no bids")
+    return job
+
+
+async def get(*, session: AsyncSession, bid_id: int, for_update: bool = False) -> Bid:
+    query = select(Bid).where(Bid.id == bid_id).execution_options(populate_existing=True)
+    if for_update:
+        query = query.with_for_update()
+    bid = await session.scalar(query)
+    if bid is None:
+        raise NotFound(f"No bid {bid_id}")
+    return bid
+
+
+async def _own_pending(session: AsyncSession, principal: AccessClaims, bid_id: int) -> tuple[Bid, Job]:
+    """The caller's pending bid on an open job, locked in the order job, then bid."""
+    bid = await get(session=session, bid_id=bid_id)
+    if bid.contractor_id != principal.user_id:
+        raise Forbidden("Only the contractor who placed this bid may change it")
+    job = await _open_job(session, bid.job_id)
+    bid = await get(session=session, bid_id=bid_id, for_update=True)
+    if bid.status != BidStatus.PENDING:
+        raise Conflict(f"The bid is {bid.status}; only a pending bid can change")
+    paying = await charging.count_payments(
+        session,
+        Payment.job_id == job.id,
+        Payment.bid_id == bid.id,
+        Payment.purpose == PaymentPurpose.AWARD,
+        Payment.status == PaymentStatus.PENDING,
+    )
+    if paying:
+        raise Conflict("The homeowner is paying for this bid; it cannot change now")
+    return bid, job
+
+
+async def place(
+    *, session: AsyncSession, settings: Settings, principal: AccessClaims, job_id: int, data: BidCreate
+) -> Bid:
+    if principal.role != Role.CONTRACTOR:
+        raise Forbidden("Only contractors bid")
+    job = await _open_job(session, job_id)
+    _check(job, settings.bids, amount_cents=data.amount_cents, message=data.message)
+    live = await session.scalar(
+        select(Bid.id).where(
+            Bid.job_id == job.id, Bid.contractor_id == principal.user_id, Bid.status == BidStatus.PENDING
+        )
+    )
+    if live is not None:
+        raise Conflict(f"You already have a live bid ({live}) on this job; edit or withdraw it")
+    now = datetime.now(UTC)
+    bid = Bid(
+        job_id=job.id,
+        contractor_id=principal.user_id,
+        amount_cents=data.amount_cents,
+        message=data.message,
+        status=BidStatus.PENDING.value,
+        is_lightning=now - job.created_at <= timedelta(minutes=settings.bids.lightning_minutes),
+    )
+    try:
+        async with session.begin_nested():
+            session.add(bid)
+            await session.flush()
+    except IntegrityError as exc:  # the same contractor's other request won (uq_bids_live)
+        raise Conflict("You already have a live bid on this job; edit or withdraw it") from exc
+    await analytics.record_bid(session, job_id=job.id, at=now)
+    metrics.count("bids", session=session)
+    await notify(
+        session,
+        user_id=job.homeowner_id,
+        kind="bid.new",
+        payload={"job_id": job.id, "bid_id": bid.id, "amount_cents": bid.amount_cents},
+    )
+    await session.refresh(bid)
+    return bid
+
+
+async def edit(
+    *, session: AsyncSession, settings: Settings, principal: AccessClaims, bid_id: int, data: BidUpdate
+) -> Bid:
+    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    if not changes:
+        raise Invalid("Nothing to change", field="body")
+    bid, job = await _own_pending(session, principal, bid_id)
+    _check(job, settings.bids, amount_cents=changes.get("amount_cents"), message=changes.get("message"))
+    for name, value in changes.items():
+        setattr(bid, name, value)
+    await session.flush()
+    await session.refresh(bid)
+    return bid
+
+
+async def withdraw(*, session: AsyncSession, principal: AccessClaims, bid_id: int) -> Bid:
+    bid, _ = await _own_pending(session, principal, bid_id)
+    bid.status = BidStatus.WITHDRAWN.value
+    bid.decided_at = datetime.now(UTC)
+    await session.flush()
+    await session.refresh(bid)
+    return bid
+
+
+async def boost(
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    payments: Payments,
+    principal: AccessClaims,
+    bid_id: int,
+    payment_method: str,
+    client_key: str | None,
+) -> Bid:
+    """Charge the boost price and show the bid above others for ``boost_hours``.
+
+    The job row is locked FOR UPDATE so the count of live boosts cannot race.
+    """
+    rules, price = settings.bids, settings.fees.boost_price_cents
+    bid = await get(session=session, bid_id=bid_id)
+    if bid.contractor_id != principal.user_id:
+        raise Forbidden("Only the contractor who placed this bid may boost it")
+    job = await jobs.get(session=session, job_id=bid.job_id, for_update=True)
+    bid = await get(session=session, bid_id=bid_id)
+    base = f"boost:{bid.id}"
+    if client_key is not None:
+        replay = await charging.by_key(
+            session, charging.idempotency_key(base, client_key=client_key, earlier=0)
+        )
+        if replay is not None and replay.status == PaymentStatus.SUCCEEDED:
+            return bid
+        if replay is not None:
+            raise PaymentRequired(replay.failure_reason or "This payment failed")
+    if job.status != JobStatus.OPEN or bid.status != BidStatus.PENDING:
+        raise Conflict("Only a pending bid on an open job can be boosted")
+    now = datetime.now(UTC)
+    if bid.boosted_until is not None and bid.boosted_until > now:
+        raise Conflict(f"The bid is already boosted until {bid.boosted_until.isoformat()}")
+    live = await session.scalar(select(func.count()).where(BidBoost.job_id == job.id, BidBoost.ends_at > now))
+    if (live or 0) >= rules.max_live_boosts_per_job:
+        raise Conflict(f"This job already has {rules.max_live_boosts_per_job} boosted bids; try later")
+    earlier = await charging.count_payments(
+        session, Payment.job_id == job.id, Payment.bid_id == bid.id, Payment.purpose == PaymentPurpose.BOOST
+    )
+    payment = await charging.open_payment(
+        session,
+        payer_id=principal.user_id,
+        purpose=PaymentPurpose.BOOST,
+        amount_cents=price,
+        fee_cents=price,
+        payment_method=payment_method,
+        idempotency_key=charging.idempotency_key(base, client_key=client_key, earlier=earlier),
+        provider=payments.name,
+        job_id=job.id,
+        bid_id=bid.id,
+    )
+    outcome = await charging.attempt(
+        session, settings=settings, payments=payments, payment=payment, description=f"Boost of bid {bid.id}"
+    )
+    if outcome is Outcome.DECLINED:
+        raise PaymentRequired(f"{payment.failure_reason}; the bid is not boosted", keep_writes=True)
+    if outcome is Outcome.UNAVAILABLE:
+        raise ProviderDown("The payments provider is not answering; try again in a few minutes")
+    await ledger.post(
+        session,
+        kind=Kind.BOOST,
+        entries=[Entry(Account.CARD, principal.user_id, -price), Entry(Account.PLATFORM, None, price)],
+        payment_id=payment.id,
+        job_id=job.id,
+    )
+    ends = now + timedelta(hours=rules.boost_hours)
+    session.add(
+        BidBoost(
+            bid_id=bid.id,
+            job_id=job.id,
+            price_cents=price,
+            payment_id=payment.id,
+            starts_at=now,
+            ends_at=ends,
+        )
+    )
+    bid.boosted_until = ends
+    await session.flush()
+    await session.refresh(bid)
+    return bid
+
+
+def _rank() -> ColumnElement[int]:
+    """The homeowner's order: accepted, then live boosts, then the other pending, then the rest."""
+    return case(
+        (Bid.status == BidStatus.ACCEPTED, 0),
+        (and_(Bid.status == BidStatus.PENDING, Bid.boosted_until > func.now()), 1),
+        (Bid.status == BidStatus.PENDING, 2),
+        else_=3,
+    )
+
+
+async def _sees_all(session: AsyncSession, principal: AccessClaims, job: Job) -> bool:
+    if principal.role == Role.ADMIN or job.homeowner_id == principal.user_id:
+        return True
+    if principal.role == Role.OPERATOR:
+        operator = await session.scalar(
+            select(Territory.operator_id).where(Territory.fips == job.territory_fips)
+        )
+        if operator == principal.user_id:
+            return True
+    if principal.role == Role.CONTRACTOR:
+        return False
+    raise Forbidden("Only the job's homeowner, its territory's operator and bidders see its bids")
+
+
+async def of_job(
+    *,
+    session: AsyncSession,
+    principal: AccessClaims,
+    job_id: int,
+    status: BidStatus | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[Bid], str | None]:
+    """A job's bids in the homeowner's order, by keyset on (rank, amount, id)."""
+    job = await jobs.get(session=session, job_id=job_id)
+    rank = _rank().label("rank")
+    query: Select[Bid, int] = select(Bid, rank).where(Bid.job_id == job.id)
+    if not await _sees_all(session, principal, job):
+        query = query.where(Bid.contractor_id == principal.user_id)
+    if status is not None:
+        query = query.where(Bid.status == status.value)
+    if cursor:
+        values = pagination.decode(cursor, 3)
+        if not all(isinstance(v, int) and abs(v) <= MAX_ID for v in values):
+            raise Invalid("Malformed cursor", field="cursor")
+        query = query.where(tuple_(rank, Bid.amount_cents, Bid.id) > tuple(values))
+    rows = (await session.execute(query.order_by(rank, Bid.amount_cents, Bid.id).limit(limit + 1))).all()
+    items = [row.Bid for row in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = pagination.encode(last.rank, last.Bid.amount_cents, last.Bid.id)
+    return items, next_cursor
+
+
+async def of_contractor(
+    *,
+    session: AsyncSession,
+    contractor_id: int,
+    status: BidStatus | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[Bid], str | None]:
+    """A contractor's own bids, newest first."""
+    query = select(Bid).where(Bid.contractor_id == contractor_id)
+    if status is not None:
+        query = query.where(Bid.status == status.value)
+    return await paging.newest_first(
+        session, query, created=Bid.created_at, ident=Bid.id, cursor=cursor, limit=limit
+    )

@@ -1,0 +1,421 @@
+"""Invoices: contractors bill the homeowners of jobs they won; homeowners pay, in parts too.
+
+The status machine is declared as data below. Reminders, the overdue mark and the
+one-time late fee are applied by a daily task (``remind``) that is safe to run twice:
+each reminder and the late fee are InvoiceReminder rows whose primary key admits one.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ftw.accounts.models import Role
+from ftw.bids.models import Bid, BidStatus
+from ftw.billing import ledger, paging
+from ftw.billing import payments as charging
+from ftw.billing.ledger import Entry, Kind
+from ftw.billing.models import (
+    Account,
+    Invoice,
+    InvoiceLine,
+    InvoiceReminder,
+    InvoiceStatus,
+    Payment,
+    PaymentPurpose,
+    PaymentStatus,
+)
+from ftw.billing.payments import Outcome, PaymentRequired, ProviderDown
+from ftw.billing.payouts import lock_user
+from ftw.billing.schemas import InvoiceCreate, InvoiceLineOut, InvoiceOut, InvoiceSummary
+from ftw.config import Settings
+from ftw.core.errors import Conflict, Forbidden, Invalid, NotFound
+from ftw.core.security import AccessClaims
+from ftw.crm import service as crm
+from ftw.integrations.payments import Payments
+from ftw.jobs import service as jobs
+from ftw.messaging.notifications import notify
+
+# The due date of a sent invoice when the contractor gives none.
+DEFAULT_DUE = timedelta(days=14)
+
+
+class Actor(StrEnum):
+    CONTRACTOR = "contractor"
+    HOMEOWNER = "homeowner"
+    SCHEDULER = "scheduler"  # the daily reminders task
+
+
+S = InvoiceStatus
+C, H, T = frozenset({Actor.CONTRACTOR}), frozenset({Actor.HOMEOWNER}), frozenset({Actor.SCHEDULER})
+
+TRANSITIONS: dict[tuple[InvoiceStatus, InvoiceStatus], frozenset[Actor]] = {
+    (S.DRAFT, S.SENT): C,
+    (S.SENT, S.VIEWED): H,  # the homeowner opens it
+    (S.SENT, S.PARTIALLY_PAID): H,
+    (S.VIEWED, S.PARTIALLY_PAID): H,
+    (S.SENT, S.PAID): H,
+    (S.VIEWED, S.PAID): H,
+    (S.PARTIALLY_PAID, S.PAID): H,
+    (S.OVERDUE, S.PAID): H,  # a partial payment leaves an overdue invoice overdue
+    (S.SENT, S.OVERDUE): T,
+    (S.VIEWED, S.OVERDUE): T,
+    (S.PARTIALLY_PAID, S.OVERDUE): T,
+    (S.DRAFT, S.CANCELLED): C,  # only while nothing has been paid
+    (S.SENT, S.CANCELLED): C,
+    (S.VIEWED, S.CANCELLED): C,
+    (S.OVERDUE, S.CANCELLED): C,
+}
+
+PAYABLE = frozenset({S.SENT, S.VIEWED, S.PARTIALLY_PAID, S.OVERDUE})
+
+
+def check(current: str, target: InvoiceStatus, actor: Actor) -> None:
+    """Refuse a move the table does not allow: 409 for a wrong state, 403 for a wrong actor."""
+    actors = TRANSITIONS.get((InvoiceStatus(current), target))
+    if actors is None:
+        raise Conflict(f"An invoice that is {current} cannot become {target.value}")
+    if actor not in actors:
+        raise Forbidden(f"The {actor.value} cannot make an invoice {target.value}")
+
+
+def _bps(amount_cents: int, bps: int) -> int:
+    """``bps`` basis points of an amount, rounded half up to the cent."""
+    return (amount_cents * bps + 5_000) // 10_000
+
+
+async def create(
+    *, session: AsyncSession, settings: Settings, principal: AccessClaims, data: InvoiceCreate
+) -> Invoice:
+    if principal.role != Role.CONTRACTOR:
+        raise Forbidden("Only contractors invoice")
+    job = await jobs.get(session=session, job_id=data.job_id)
+    won = await session.scalar(
+        select(Bid.id).where(
+            Bid.job_id == job.id, Bid.contractor_id == principal.user_id, Bid.status == BidStatus.ACCEPTED
+        )
+    )
+    if won is None:
+        raise Forbidden("You can invoice only jobs whose bid you won", field="job_id")
+    await lock_user(session, principal.user_id)  # numbers are sequential per contractor
+    issued = await session.scalar(
+        select(func.count()).select_from(Invoice).where(Invoice.contractor_id == principal.user_id)
+    )
+    subtotal = sum(line.quantity * line.unit_cents for line in data.lines)
+    tax = _bps(subtotal, data.tax_rate_bps)
+    invoice = Invoice(
+        number=f"INV-{(issued or 0) + 1:06d}",
+        contractor_id=principal.user_id,
+        homeowner_id=job.homeowner_id,
+        job_id=job.id,
+        status=S.DRAFT.value,
+        subtotal_cents=subtotal,
+        tax_rate_bps=data.tax_rate_bps,
+        tax_cents=tax,
+        late_fee_cents=0,
+        total_cents=subtotal + tax,
+        paid_cents=0,
+        notes=data.notes,
+    )
+    session.add(invoice)
+    await session.flush()
+    session.add_all(
+        InvoiceLine(
+            invoice_id=invoice.id,
+            description=line.description,
+            quantity=line.quantity,
+            unit_cents=line.unit_cents,
+            amount_cents=line.quantity * line.unit_cents,
+        )
+        for line in data.lines
+    )
+    await session.flush()
+    await session.refresh(invoice)
+    return invoice
+
+
+async def _get(session: AsyncSession, invoice_id: int, *, for_update: bool = False) -> Invoice:
+    query = select(Invoice).where(Invoice.id == invoice_id).execution_options(populate_existing=True)
+    if for_update:
+        query = query.with_for_update()
+    invoice = await session.scalar(query)
+    if invoice is None:
+        raise NotFound(f"No invoice {invoice_id}")
+    return invoice
+
+
+def _actor(invoice: Invoice, principal: AccessClaims) -> Actor | None:
+    """Who the caller is to this invoice; a homeowner cannot see a draft (404)."""
+    if principal.user_id == invoice.contractor_id:
+        return Actor.CONTRACTOR
+    if principal.user_id == invoice.homeowner_id:
+        if invoice.status == S.DRAFT:
+            raise NotFound(f"No invoice {invoice.id}")
+        return Actor.HOMEOWNER
+    if principal.role == Role.ADMIN:
+        return None
+    raise Forbidden("Only the contractor and the homeowner of an invoice may see it")
+
+
+async def _as(session: AsyncSession, principal: AccessClaims, invoice_id: int, actor: Actor) -> Invoice:
+    """The invoice locked for a change only ``actor`` may make."""
+    invoice = await _get(session, invoice_id)
+    if _actor(invoice, principal) is not actor:
+        raise Forbidden(f"Only the invoice's {actor.value} may do this")
+    return await _get(session, invoice_id, for_update=True)
+
+
+async def lines_of(session: AsyncSession, invoice_id: int) -> list[InvoiceLine]:
+    return list(
+        await session.scalars(
+            select(InvoiceLine).where(InvoiceLine.invoice_id == invoice_id).order_by(InvoiceLine.id)
+        )
+    )
+
+
+async def present(session: AsyncSession, invoice: Invoice) -> InvoiceOut:
+    lines = await lines_of(session, invoice.id)
+    return InvoiceOut(
+        **InvoiceSummary.model_validate(invoice).model_dump(),
+        subtotal_cents=invoice.subtotal_cents,
+        tax_rate_bps=invoice.tax_rate_bps,
+        tax_cents=invoice.tax_cents,
+        late_fee_cents=invoice.late_fee_cents,
+        balance_due_cents=invoice.total_cents - invoice.paid_cents,
+        notes=invoice.notes,
+        sent_at=invoice.sent_at,
+        viewed_at=invoice.viewed_at,
+        paid_at=invoice.paid_at,
+        lines=[InvoiceLineOut.model_validate(line) for line in lines],
+    )
+
+
+async def view(*, session: AsyncSession, principal: AccessClaims, invoice_id: int) -> Invoice:
+    """The invoice; the homeowner opening a sent invoice marks it viewed."""
+    invoice = await _get(session, invoice_id)
+    if _actor(invoice, principal) is Actor.HOMEOWNER and invoice.status == S.SENT:
+        check(invoice.status, S.VIEWED, Actor.HOMEOWNER)
+        await session.execute(
+            update(Invoice)
+            .where(Invoice.id == invoice.id, Invoice.status == S.SENT)  # a payment may have won the race
+            .values(status=S.VIEWED.value, viewed_at=datetime.now(UTC))
+        )
+        invoice = await _get(session, invoice_id)
+    return invoice
+
+
+async def send(
+    *, session: AsyncSession, principal: AccessClaims, invoice_id: int, due_at: datetime | None
+) -> Invoice:
+    invoice = await _as(session, principal, invoice_id, Actor.CONTRACTOR)
+    check(invoice.status, S.SENT, Actor.CONTRACTOR)
+    now = datetime.now(UTC)
+    if due_at is not None and due_at <= now:
+        raise Invalid("The due date must be in the future", field="due_at")
+    invoice.status = S.SENT.value
+    invoice.sent_at = now
+    invoice.due_at = due_at or now + DEFAULT_DUE
+    await notify(
+        session,
+        user_id=invoice.homeowner_id,
+        kind="invoice.sent",
+        payload={
+            "invoice_id": invoice.id,
+            "number": invoice.number,
+            "total_cents": invoice.total_cents,
+            "due_at": invoice.due_at.isoformat(),
+        },
+    )
+    await session.flush()
+    await session.refresh(invoice)
+    return invoice
+
+
+async def cancel(*, session: AsyncSession, principal: AccessClaims, invoice_id: int) -> Invoice:
+    invoice = await _as(session, principal, invoice_id, Actor.CONTRACTOR)
+    check(invoice.status, S.CANCELLED, Actor.CONTRACTOR)
+    if invoice.paid_cents:
+        raise Conflict("Part of this invoice is paid; it can no longer be cancelled")
+    invoice.status = S.CANCELLED.value
+    await session.flush()
+    await session.refresh(invoice)
+    return invoice
+
+
+async def pay(
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    payments: Payments,
+    principal: AccessClaims,
+    invoice_id: int,
+    amount_cents: int,
+    payment_method: str,
+    client_key: str | None,
+) -> Invoice:
+    """Charge the homeowner ``amount_cents`` (all or part of what is due) for the invoice."""
+    invoice = await _as(session, principal, invoice_id, Actor.HOMEOWNER)
+    base = f"invoice:{invoice.id}"
+    if client_key is not None:
+        replay = await charging.by_key(
+            session, charging.idempotency_key(base, client_key=client_key, earlier=0)
+        )
+        if replay is not None and replay.status == PaymentStatus.SUCCEEDED:
+            return invoice
+        if replay is not None:
+            raise PaymentRequired(replay.failure_reason or "This payment failed", field="payment_method")
+    if invoice.status not in PAYABLE:
+        raise Conflict(f"An invoice that is {invoice.status} takes no payment")
+    due = invoice.total_cents - invoice.paid_cents
+    if amount_cents > due:
+        raise Invalid(f"At most {due} cents are due on this invoice", field="amount_cents")
+    earlier = await charging.count_payments(
+        session,
+        Payment.job_id == invoice.job_id,  # ix_payments_job
+        Payment.invoice_id == invoice.id,
+        Payment.purpose == PaymentPurpose.INVOICE,
+    )
+    payment = await charging.open_payment(
+        session,
+        payer_id=principal.user_id,
+        purpose=PaymentPurpose.INVOICE,
+        amount_cents=amount_cents,
+        fee_cents=0,
+        payment_method=payment_method,
+        idempotency_key=charging.idempotency_key(base, client_key=client_key, earlier=earlier),
+        provider=payments.name,
+        job_id=invoice.job_id,
+        invoice_id=invoice.id,
+    )
+    outcome = await charging.attempt(
+        session,
+        settings=settings,
+        payments=payments,
+        payment=payment,
+        description=f"Invoice {invoice.number}",
+    )
+    if outcome is Outcome.DECLINED:
+        raise PaymentRequired(
+            f"{payment.failure_reason}; nothing was paid", field="payment_method", keep_writes=True
+        )
+    if outcome is Outcome.UNAVAILABLE:
+        raise ProviderDown("The payments provider is not answering; nothing was paid, try again later")
+    contractor_fee = amount_cents * settings.fees.contractor_fee_bps // 10_000
+    await ledger.post(
+        session,
+        kind=Kind.INVOICE_PAYMENT,
+        entries=[
+            Entry(Account.CARD, principal.user_id, -amount_cents),
+            Entry(Account.CONTRACTOR, invoice.contractor_id, amount_cents - contractor_fee),
+            Entry(Account.PLATFORM, None, contractor_fee),
+        ],
+        payment_id=payment.id,
+        job_id=invoice.job_id,
+    )
+    invoice.paid_cents += amount_cents
+    now = datetime.now(UTC)
+    if invoice.paid_cents == invoice.total_cents:
+        check(invoice.status, S.PAID, Actor.HOMEOWNER)
+        invoice.status = S.PAID.value
+        invoice.paid_at = now
+    elif invoice.status != S.OVERDUE:
+        check(invoice.status, S.PARTIALLY_PAID, Actor.HOMEOWNER)
+        invoice.status = S.PARTIALLY_PAID.value
+    await crm.on_invoice_paid(
+        session,
+        contractor_id=invoice.contractor_id,
+        homeowner_id=invoice.homeowner_id,
+        amount_cents=amount_cents,
+    )
+    await session.flush()
+    await session.refresh(invoice)
+    return invoice
+
+
+async def browse(
+    *,
+    session: AsyncSession,
+    principal: AccessClaims,
+    status: InvoiceStatus | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[Invoice], str | None]:
+    """A contractor's own invoices, or those addressed to a homeowner; admins see all."""
+    query = select(Invoice)
+    if principal.role == Role.CONTRACTOR:
+        query = query.where(Invoice.contractor_id == principal.user_id)
+    elif principal.role == Role.HOMEOWNER:
+        query = query.where(Invoice.homeowner_id == principal.user_id, Invoice.status != S.DRAFT)
+    if status is not None:
+        query = query.where(Invoice.status == status.value)
+    return await paging.newest_first(
+        session, query, created=Invoice.created_at, ident=Invoice.id, cursor=cursor, limit=limit
+    )
+
+
+async def remind(
+    *, session: AsyncSession, settings: Settings, now: datetime, after_id: int, limit: int
+) -> int | None:
+    """One batch of the daily run over unpaid invoices past due, in id order.
+
+    Marks them overdue, sends the reminder of the latest threshold reached (3, 7, 14 days)
+    and applies the one-time late fee at 30 days. Returns the last id handled, or None
+    when the batch was the last.
+    """
+    rules = settings.invoices
+    marks = sorted({*rules.reminder_days_overdue, rules.late_fee_after_days})
+    batch = list(
+        await session.scalars(
+            select(Invoice)
+            .where(
+                Invoice.status.in_([s.value for s in PAYABLE]),
+                Invoice.due_at < now,
+                Invoice.id > after_id,
+            )
+            .order_by(Invoice.id)
+            .limit(limit)
+            .with_for_update()
+        )
+    )
+    for invoice in batch:
+        assert invoice.due_at is not None
+        if invoice.status != S.OVERDUE:
+            check(invoice.status, S.OVERDUE, Actor.SCHEDULER)
+            invoice.status = S.OVERDUE.value
+        days = (now - invoice.due_at).days
+        reached = [d for d in marks if d <= days]
+        if not reached:
+            continue
+        new = set(
+            await session.scalars(
+                insert(InvoiceReminder)
+                .values([{"invoice_id": invoice.id, "days_overdue": d} for d in reached])
+                .on_conflict_do_nothing()
+                .returning(InvoiceReminder.days_overdue)
+            )
+        )
+        if not new:
+            continue
+        late_fee = 0
+        if rules.late_fee_after_days in new and invoice.late_fee_cents == 0:
+            late_fee = _bps(invoice.total_cents - invoice.paid_cents, rules.late_fee_bps)
+            invoice.late_fee_cents = late_fee
+            invoice.total_cents += late_fee
+        await notify(
+            session,
+            user_id=invoice.homeowner_id,
+            kind="invoice.reminder",
+            payload={
+                "invoice_id": invoice.id,
+                "number": invoice.number,
+                "days_overdue": max(new),
+                "balance_due_cents": invoice.total_cents - invoice.paid_cents,
+                "late_fee_cents": late_fee,
+            },
+        )
+    await session.flush()
+    return batch[-1].id if len(batch) == limit else None

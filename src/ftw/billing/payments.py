@@ -1,0 +1,165 @@
+"""Charging a card through the payments Protocol, with its outcome logged as events.
+
+A Payment row exists before the provider is called; its status and the append-only
+PaymentEvent log record each attempt. Every charge carries an idempotency key derived
+from what is being paid for, so a retried request or task charges at most once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ftw.accounts.models import Role
+from ftw.billing.models import Payment, PaymentEvent, PaymentPurpose, PaymentStatus
+from ftw.config import Settings
+from ftw.core import metrics
+from ftw.core.errors import DomainError, Forbidden, NotFound
+from ftw.core.security import AccessClaims
+from ftw.integrations.payments import PaymentDeclined, Payments, ProviderUnavailable
+
+RETRY_TASK = "billing.retry_payment"
+# Delay before each automatic retry of a charge the provider could not take; the charge
+# fails for good after the attempt that follows the last delay.
+RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
+MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+
+
+class PaymentRequired(DomainError):
+    status = 402
+    title = "Payment required"
+
+
+class ProviderDown(DomainError):
+    status = 503
+    title = "Payments provider unavailable"
+
+
+class Outcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    DECLINED = "declined"
+    UNAVAILABLE = "unavailable"
+
+
+def record(session: AsyncSession, payment: Payment, kind: str, **data: Any) -> None:
+    session.add(PaymentEvent(payment_id=payment.id, kind=kind, data=data))
+
+
+async def open_payment(
+    session: AsyncSession,
+    *,
+    payer_id: int,
+    purpose: PaymentPurpose,
+    amount_cents: int,
+    fee_cents: int,
+    payment_method: str,
+    idempotency_key: str,
+    provider: str,
+    job_id: int | None = None,
+    bid_id: int | None = None,
+    invoice_id: int | None = None,
+) -> Payment:
+    payment = Payment(
+        payer_id=payer_id,
+        purpose=purpose.value,
+        job_id=job_id,
+        bid_id=bid_id,
+        invoice_id=invoice_id,
+        amount_cents=amount_cents,
+        fee_cents=fee_cents,
+        payment_method=payment_method,
+        idempotency_key=idempotency_key,
+        status=PaymentStatus.PENDING.value,
+        provider=provider,
+        attempts=0,
+    )
+    session.add(payment)
+    await session.flush()
+    record(session, payment, "created", amount_cents=amount_cents, fee_cents=fee_cents)
+    return payment
+
+
+def idempotency_key(base: str, *, client_key: str | None, earlier: int) -> str:
+    """The provider key of a new charge for ``base`` (e.g. ``award:12:34``).
+
+    A client's Idempotency-Key names the attempt; without one, attempts are numbered by the
+    ``earlier`` payments for ``base`` that were kept, so a request retried after its
+    transaction was lost reuses the key of the lost charge.
+    """
+    if client_key is not None:
+        return f"{base}:key-{client_key}"
+    return f"{base}:attempt-{earlier + 1}"
+
+
+async def count_payments(session: AsyncSession, *conditions: Any) -> int:
+    return int(await session.scalar(select(func.count()).select_from(Payment).where(*conditions)) or 0)
+
+
+async def by_key(session: AsyncSession, key: str) -> Payment | None:
+    payment: Payment | None = await session.scalar(select(Payment).where(Payment.idempotency_key == key))
+    return payment
+
+
+async def attempt(
+    session: AsyncSession, *, settings: Settings, payments: Payments, payment: Payment, description: str
+) -> Outcome:
+    """Call the provider once for ``payment`` and record what happened.
+
+    A timeout counts as the provider being unavailable; the idempotency key makes a later
+    attempt return the charge if the provider did take it.
+    """
+    payment.attempts += 1
+    record(session, payment, "attempt", attempt=payment.attempts, payment_method=payment.payment_method)
+    try:
+        async with asyncio.timeout(settings.breakers.payments.call_timeout_s):
+            charge = await payments.charge(
+                amount_cents=payment.amount_cents,
+                payment_method=payment.payment_method,
+                idempotency_key=payment.idempotency_key,
+                description=description,
+            )
+    except PaymentDeclined as declined:
+        fail(session, payment, reason=str(declined), event="declined")
+        metrics.count("payments", "declined")
+        return Outcome.DECLINED
+    except (ProviderUnavailable, TimeoutError) as down:
+        record(session, payment, "unavailable", reason=str(down) or "timed out")
+        metrics.count("payments", "unavailable")
+        await session.flush()
+        return Outcome.UNAVAILABLE
+    payment.status = PaymentStatus.SUCCEEDED.value
+    payment.provider_ref = charge.reference
+    record(session, payment, "succeeded", reference=charge.reference, amount_cents=charge.amount_cents)
+    metrics.count("payments", session=session)
+    await session.flush()
+    return Outcome.SUCCEEDED
+
+
+def fail(session: AsyncSession, payment: Payment, *, reason: str, event: str) -> None:
+    payment.status = PaymentStatus.FAILED.value
+    payment.failure_reason = reason
+    record(session, payment, event, reason=reason)
+
+
+def retry_delay(attempts: int) -> timedelta | None:
+    """How long to wait after ``attempts`` failed attempts; None once they are exhausted."""
+    return RETRY_DELAYS[attempts - 1] if attempts <= len(RETRY_DELAYS) else None
+
+
+def retry_dedupe_key(payment: Payment) -> str:
+    """One queued retry per payment and attempt (a running task still holds its own key)."""
+    return f"retry_payment:{payment.id}:{payment.attempts}"
+
+
+async def get_own(*, session: AsyncSession, principal: AccessClaims, payment_id: int) -> Payment:
+    payment = await session.get(Payment, payment_id)
+    if payment is None:
+        raise NotFound(f"No payment {payment_id}")
+    if payment.payer_id != principal.user_id and principal.role != Role.ADMIN:
+        raise Forbidden("Only the payer may see this payment")
+    return payment

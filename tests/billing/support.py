@@ -1,0 +1,237 @@
+"""Shared by the bids, billing and journey tests: a sandbox that counts charges, the app
+around it, market helpers, and the clean-up of data that concurrency tests commit."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import delete, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from ftw.app import create_app
+from ftw.config import Settings
+from ftw.core.db import Database
+from ftw.integrations import Integrations, build
+from ftw.integrations.payments import Charge, SandboxPayments
+from ftw.models import metadata
+from tests.conftest import PASSWORD, Account, SignUp
+
+JOB = {
+    "title": "Leaking kitchen faucet",
+    "description": "The kitchen faucet drips constantly and the handle is loose.",
+    "trade": "plumbing",
+    "zip": "10001",
+}
+MESSAGE = "Licensed plumber, I can come tomorrow morning."
+
+
+class CountingSandbox(SandboxPayments):
+    """The sandbox, also listing each charge it really made (a repeated key makes none)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.charges: list[Charge] = []
+        self._seen: set[str] = set()
+        self.payouts: list[str] = []
+
+    async def charge(
+        self, *, amount_cents: int, payment_method: str, idempotency_key: str, description: str
+    ) -> Charge:
+        made = await super().charge(
+            amount_cents=amount_cents,
+            payment_method=payment_method,
+            idempotency_key=idempotency_key,
+            description=description,
+        )
+        if idempotency_key not in self._seen:
+            self._seen.add(idempotency_key)
+            self.charges.append(made)
+        return made
+
+    async def payout(self, *, amount_cents: int, destination: str, idempotency_key: str) -> str:
+        if idempotency_key not in self.payouts:
+            self.payouts.append(idempotency_key)
+        return await super().payout(
+            amount_cents=amount_cents, destination=destination, idempotency_key=idempotency_key
+        )
+
+
+@pytest.fixture
+def sandbox() -> CountingSandbox:
+    return CountingSandbox()
+
+
+@pytest.fixture
+def integrations(settings: Settings, sandbox: CountingSandbox) -> Integrations:
+    built = build(settings)
+    built.payments = sandbox
+    return built
+
+
+@pytest.fixture
+async def client(
+    settings: Settings, database: Database, integrations: Integrations
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app on the test's rolled-back transaction, with the counting sandbox."""
+    app = create_app(settings, database=database, integrations=integrations)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+async def committing_client(
+    engine: AsyncEngine, settings: Settings, integrations: Integrations
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app on real, separate connections: each request commits. Clean up with ``purge``."""
+    database = Database(engine, async_sessionmaker(engine, expire_on_commit=False))
+    app = create_app(settings, database=database, integrations=integrations)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
+        yield c
+
+
+async def queue_mark(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int(await conn.scalar(text("SELECT coalesce(max(id), 0) FROM pgqueuer")) or 0)
+
+
+async def purge(engine: AsyncEngine, user_ids: set[int], *, queue_after: int) -> None:
+    """Delete every committed row reachable through foreign keys from these users, the ledger
+    transactions touching their accounts, and the tasks queued since ``queue_after``.
+    Counties are shared: never deleted."""
+    tables = [t for t in metadata.sorted_tables if t.name != "territories"]
+    users = metadata.tables["users"]
+    doomed: dict[Any, set[int]] = {users: set(user_ids)}
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "DELETE FROM ledger_entries WHERE txn_id IN (SELECT txn_id FROM ledger_entries "
+                "WHERE account IN ('card', 'contractor', 'operator', 'bank') AND owner_id = ANY(:ids))"
+            ),
+            {"ids": list(user_ids)},
+        )
+        grown = True
+        while grown:
+            grown = False
+            for table in tables:
+                keys = list(table.primary_key.columns)
+                if len(keys) != 1:
+                    continue
+                for fk in table.foreign_keys:
+                    parents = doomed.get(fk.column.table)
+                    if not parents:
+                        continue
+                    found = set((await conn.execute(select(keys[0]).where(fk.parent.in_(parents)))).scalars())
+                    fresh = found - doomed.setdefault(table, set())
+                    if fresh:
+                        doomed[table] |= fresh
+                        grown = True
+        for table in reversed(tables):
+            conditions = [
+                fk.parent.in_(doomed[fk.column.table])
+                for fk in table.foreign_keys
+                if doomed.get(fk.column.table)
+            ]
+            if doomed.get(table):
+                conditions.append(next(iter(table.primary_key.columns)).in_(doomed[table]))
+            if conditions:
+                await conn.execute(delete(table).where(or_(*conditions)))
+        await conn.execute(text("DELETE FROM pgqueuer WHERE id > :mark"), {"mark": queue_after})
+
+
+@pytest.fixture
+async def committed_sign_up(
+    committing_client: httpx.AsyncClient, engine: AsyncEngine
+) -> AsyncIterator[SignUp]:
+    """``sign_up`` for ``committing_client``: the accounts and all they lead to are purged after."""
+    mark = await queue_mark(engine)
+    made: set[int] = set()
+
+    async def make(role: str = "homeowner", *, zip: str = "10001", **_: object) -> Account:
+        email = f"committed-{role}-{uuid.uuid4().hex[:12]}@example.com"
+        body = {"email": email, "password": PASSWORD, "full_name": "Racer", "role": role, "zip": zip}
+        created = await committing_client.post("/api/v1/auth/signup", json=body)
+        assert created.status_code == 201, created.text
+        made.add(created.json()["id"])
+        login = {"email": email, "password": PASSWORD}
+        tokens = (await committing_client.post("/api/v1/auth/login", json=login)).json()
+        headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+        return Account(created.json()["id"], email, role, headers, tokens["refresh_token"])
+
+    yield make
+    await purge(engine, made, queue_after=mark)
+
+
+@dataclass
+class Market:
+    homeowner: Account
+    contractor: Account
+    job: dict[str, Any]
+    bid: dict[str, Any]
+
+
+async def post_job(client: httpx.AsyncClient, homeowner: Account, **overrides: Any) -> dict[str, Any]:
+    response = await client.post("/api/v1/jobs", json=JOB | overrides, headers=homeowner.headers)
+    assert response.status_code == 201, response.text
+    job: dict[str, Any] = response.json()
+    return job
+
+
+async def place_bid(
+    client: httpx.AsyncClient,
+    contractor: Account,
+    job: dict[str, Any],
+    *,
+    amount_cents: int | None = None,
+    message: str = MESSAGE,
+) -> dict[str, Any]:
+    amount = amount_cents or job["estimate"]["price_low_cents"]
+    response = await client.post(
+        f"/api/v1/jobs/{job['id']}/bids",
+        json={"amount_cents": amount, "message": message},
+        headers=contractor.headers,
+    )
+    assert response.status_code == 201, response.text
+    bid: dict[str, Any] = response.json()
+    return bid
+
+
+async def accept(
+    client: httpx.AsyncClient,
+    homeowner: Account,
+    bid: dict[str, Any],
+    *,
+    method: str | None = None,
+    key: str | None = None,
+) -> httpx.Response:
+    headers = homeowner.headers | ({"Idempotency-Key": key} if key else {})
+    body = {"payment_method": method} if method else None
+    return await client.post(f"/api/v1/bids/{bid['id']}/accept", json=body, headers=headers)
+
+
+async def market(client: httpx.AsyncClient, sign_up: SignUp, *, zip: str = "10001") -> Market:
+    """A homeowner's open job with one contractor's pending bid."""
+    homeowner, contractor = await sign_up("homeowner", zip=zip), await sign_up("contractor", zip=zip)
+    job = await post_job(client, homeowner, zip=zip)
+    return Market(homeowner, contractor, job, await place_bid(client, contractor, job))
+
+
+async def awarded(client: httpx.AsyncClient, sign_up: SignUp, *, zip: str = "10001") -> Market:
+    deal = await market(client, sign_up, zip=zip)
+    response = await accept(client, deal.homeowner, deal.bid)
+    assert response.status_code == 200, response.text
+    return deal
+
+
+async def completed(client: httpx.AsyncClient, sign_up: SignUp, *, zip: str = "10001") -> Market:
+    deal = await awarded(client, sign_up, zip=zip)
+    job_id = deal.job["id"]
+    started = await client.post(f"/api/v1/jobs/{job_id}/start", headers=deal.contractor.headers)
+    assert started.status_code == 200, started.text
+    done = await client.post(f"/api/v1/jobs/{job_id}/complete", headers=deal.homeowner.headers)
+    assert done.status_code == 200, done.text
+    return deal

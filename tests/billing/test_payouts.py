@@ -1,0 +1,175 @@
+"""Balances and payouts: fees, limits, idempotency, and racing payouts."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ftw.billing import ledger
+from ftw.billing.ledger import Entry
+from ftw.billing.models import Account, LedgerEntry, Payout
+from ftw.messaging.models import Notification
+from tests.billing.support import awarded, completed
+
+
+async def _credit(session: AsyncSession, user_id: int, cents: int) -> None:
+    """Give a contractor a balance, as a paid invoice would (once per test and user)."""
+    await ledger.post(
+        session,
+        kind="test_credit",
+        entries=[Entry(Account.CARD, user_id, -cents), Entry(Account.CONTRACTOR, user_id, cents)],
+    )
+
+
+async def _balance(client, user) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    response = await client.get("/api/v1/balance", headers=user.headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, int] = response.json()
+    return body
+
+
+async def test_escrow_is_pending_until_completion_then_available(client, sign_up):
+    deal = await awarded(client, sign_up)
+    bid = deal.bid["amount_cents"]
+    assert await _balance(client, deal.contractor) == {"available_cents": 0, "pending_cents": bid}
+    await client.post(f"/api/v1/jobs/{deal.job['id']}/start", headers=deal.contractor.headers)
+    await client.post(f"/api/v1/jobs/{deal.job['id']}/complete", headers=deal.homeowner.headers)
+    assert await _balance(client, deal.contractor) == {"available_cents": bid, "pending_cents": 0}
+
+
+async def test_an_operator_sees_its_pending_share(client, sign_up):
+    operator = await sign_up("operator")
+    await client.post("/api/v1/territories/36061/claim", headers=operator.headers)
+    await awarded(client, sign_up)  # ZIP 10001: New York County, 36061
+    assert await _balance(client, operator) == {"available_cents": 0, "pending_cents": 200}
+
+
+async def test_only_contractors_and_operators_have_a_balance(client, sign_up):
+    assert (await client.get("/api/v1/balance")).status_code == 401
+    assert (await client.get("/api/v1/balance", headers=(await sign_up()).headers)).status_code == 403
+    body = {"amount_cents": 100}
+    assert (await client.post("/api/v1/payouts", json=body)).status_code == 401
+    assert (
+        await client.post("/api/v1/payouts", json=body, headers=(await sign_up()).headers)
+    ).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("amount", "speed", "fee"),
+    [(10_000, "standard", 0), (10_000, "instant", 100), (100_000, "instant", 500), (99, "instant", 0)],
+)
+async def test_payout_fees(client, sign_up, session, sandbox, amount, speed, fee):
+    contractor = await sign_up("contractor")
+    await _credit(session, contractor.id, 200_000)
+    response = await client.post(
+        "/api/v1/payouts", json={"amount_cents": amount, "speed": speed}, headers=contractor.headers
+    )
+    assert response.status_code == 201, response.text
+    payout = response.json()
+    assert (payout["amount_cents"], payout["fee_cents"], payout["status"]) == (amount, fee, "paid")
+    entries = await session.execute(
+        select(LedgerEntry.account, LedgerEntry.amount_cents).where(LedgerEntry.payout_id == payout["id"])
+    )
+    expected = {"contractor": -amount, "bank": amount - fee} | ({"platform": fee} if fee else {})
+    assert dict(entries.all()) == expected
+    assert (await _balance(client, contractor))["available_cents"] == 200_000 - amount
+    assert len(sandbox.payouts) == 1
+    note = await session.scalar(select(Notification).where(Notification.user_id == contractor.id))
+    assert (note.kind, note.payload["payout_id"]) == ("payout.paid", payout["id"])
+
+
+async def test_a_payout_beyond_the_balance_is_refused_and_writes_nothing(client, sign_up, session, sandbox):
+    contractor = await sign_up("contractor")
+    await _credit(session, contractor.id, 5_000)
+    response = await client.post("/api/v1/payouts", json={"amount_cents": 5_001}, headers=contractor.headers)
+    assert response.status_code == 409
+    assert response.json()["errors"][0]["field"] == "amount_cents"
+    assert "$50.00" in response.json()["detail"]
+    assert await session.scalar(select(func.count()).select_from(Payout)) == 0
+    assert sandbox.payouts == []
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"amount_cents": 0}, "amount_cents"),
+        ({"amount_cents": -5}, "amount_cents"),
+        ({"amount_cents": 100, "speed": "warp"}, "speed"),
+        ({}, "amount_cents"),
+        ({"amount_cents": 1, "speed": "standard"}, None),  # valid shape; see below
+    ],
+)
+async def test_payout_input_is_validated(client, sign_up, session, body, field):
+    contractor = await sign_up("contractor")
+    response = await client.post("/api/v1/payouts", json=body, headers=contractor.headers)
+    if field is None:
+        assert response.status_code == 409  # nothing to pay out yet
+    else:
+        assert (response.status_code, response.json()["errors"][0]["field"]) == (422, field)
+
+
+async def test_a_payout_repeated_with_its_key_pays_once(client, sign_up, session, sandbox):
+    contractor = await sign_up("contractor")
+    await _credit(session, contractor.id, 10_000)
+    headers = contractor.headers | {"Idempotency-Key": "payout-7"}
+    first = await client.post("/api/v1/payouts", json={"amount_cents": 6_000}, headers=headers)
+    again = await client.post("/api/v1/payouts", json={"amount_cents": 6_000}, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json() == again.json()
+    other = await client.post("/api/v1/payouts", json={"amount_cents": 1_000}, headers=headers)
+    assert (other.status_code, other.json()["errors"][0]["field"]) == (409, "Idempotency-Key")
+    assert len(sandbox.payouts) == 1
+    assert (await _balance(client, contractor))["available_cents"] == 4_000
+
+
+async def test_payout_history_pages_newest_first(client, sign_up, session):
+    contractor = await sign_up("contractor")
+    await _credit(session, contractor.id, 10_000)
+    made = []
+    for amount in (100, 200, 300):
+        response = await client.post(
+            "/api/v1/payouts", json={"amount_cents": amount}, headers=contractor.headers
+        )
+        made.append(response.json()["id"])
+    first = (await client.get("/api/v1/payouts", params={"limit": 2}, headers=contractor.headers)).json()
+    rest = await client.get(
+        "/api/v1/payouts", params={"cursor": first["next_cursor"]}, headers=contractor.headers
+    )
+    assert [p["id"] for p in first["items"] + rest.json()["items"]] == made[::-1]
+    assert rest.json()["next_cursor"] is None
+    stranger = await sign_up("contractor")
+    assert (await client.get("/api/v1/payouts", headers=stranger.headers)).json()["items"] == []
+
+
+async def test_the_contractor_of_a_completed_job_is_paid_out(client, sign_up):
+    deal = await completed(client, sign_up)
+    bid = deal.bid["amount_cents"]
+    response = await client.post(
+        "/api/v1/payouts", json={"amount_cents": bid, "speed": "instant"}, headers=deal.contractor.headers
+    )
+    assert response.status_code == 201
+    assert await _balance(client, deal.contractor) == {"available_cents": 0, "pending_cents": 0}
+
+
+async def test_two_payouts_racing_never_overdraw(committing_client, committed_sign_up, engine, sandbox):
+    """Four payouts of $40 race for a $100 balance on separate connections: two win."""
+    contractor = await committed_sign_up("contractor")
+    async with AsyncSession(engine) as s:
+        await _credit(s, contractor.id, 10_000)
+        await s.commit()
+    responses = await asyncio.gather(
+        *(
+            committing_client.post(
+                "/api/v1/payouts", json={"amount_cents": 4_000}, headers=contractor.headers
+            )
+            for _ in range(4)
+        )
+    )
+    assert sorted(r.status_code for r in responses) == [201, 201, 409, 409]
+    async with AsyncSession(engine) as s:
+        assert await ledger.balance(s, account=Account.CONTRACTOR, owner_id=contractor.id) == 2_000
+        assert (await ledger.check(s)).ok
+    assert len(sandbox.payouts) == 2

@@ -1,7 +1,57 @@
-"""HTTP layer of analytics."""
+"""HTTP layer of analytics: read-only figures on their own session."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import AsyncIterator
+from typing import Annotated
 
-router = APIRouter(prefix="/api/v1", tags=["analytics"])
+from fastapi import APIRouter, Depends, Path, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ftw.accounts.auth import Admin, Contractor, Operator, SignedIn
+from ftw.analytics import service
+from ftw.analytics.schemas import ContractorFigures, JobFigures, PlatformFigures, TerritoryFigures
+
+router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
+
+
+async def get_analytics_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The session analytics reads through: the primary for now, a read replica next.
+
+    Nothing written through it is intended to survive; analytics routes only read.
+    """
+    async with request.app.state.db.session() as session:
+        yield session
+
+
+AnalyticsSession = Annotated[AsyncSession, Depends(get_analytics_session)]
+Days = Annotated[int, Query(ge=1, le=366, description="The window: this many days up to today (UTC)")]
+
+
+@router.get("/jobs/{job_id}")
+async def job(job_id: int, session: AnalyticsSession, principal: SignedIn) -> JobFigures:
+    """Views, bids and time to first bid of a job (its homeowner, its territory's operator)."""
+    return await service.job_figures(session=session, principal=principal, job_id=job_id)
+
+
+@router.get("/contractor")
+async def contractor(session: AnalyticsSession, principal: Contractor, days: Days = 30) -> ContractorFigures:
+    """The calling contractor's bids, win rate, response time, revenue and rating."""
+    return await service.contractor_figures(session=session, contractor_id=principal.user_id, days=days)
+
+
+@router.get("/territory/{fips}")
+async def territory(
+    fips: Annotated[str, Path(pattern=r"^\d{5}$")],
+    session: AnalyticsSession,
+    principal: Operator,
+    days: Days = 30,
+) -> TerritoryFigures:
+    """The operator's dashboard of its county (admins: any county)."""
+    return await service.territory_figures(session=session, principal=principal, fips=fips, days=days)
+
+
+@router.get("/platform")
+async def platform(session: AnalyticsSession, _: Admin, days: Days = 30) -> PlatformFigures:
+    """Platform-wide daily figures."""
+    return await service.platform_figures(session=session, days=days)

@@ -36,6 +36,12 @@ class Customer(Timestamped, Base):
         Index("uq_crm_customers_pair", "contractor_id", "homeowner_id", unique=True),
         # The pipeline: a contractor's customers by stage, most recently touched first.
         Index("ix_crm_pipeline", "contractor_id", "stage", text("last_interaction_at DESC NULLS LAST")),
+        # The daily sweep for customers gone quiet (crm.mark_inactive).
+        Index(
+            "ix_crm_customers_idle",
+            "last_interaction_at",
+            postgresql_where=text("stage IN ('lead', 'completed', 'advocate')"),
+        ),
     )
 
 

@@ -1,7 +1,96 @@
-"""HTTP layer of crm."""
+"""HTTP layer of the CRM: a contractor's own customers, nobody else's."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter(prefix="/api/v1", tags=["crm"])
+from fastapi import APIRouter, Query, status
+
+from ftw.accounts.auth import Contractor
+from ftw.config import Settings
+from ftw.core.deps import SessionDep, SettingsDep
+from ftw.crm import service
+from ftw.crm.models import Stage
+from ftw.crm.schemas import (
+    CustomerDetail,
+    CustomerOut,
+    CustomerPage,
+    InteractionIn,
+    InteractionOut,
+    InteractionPage,
+    LeadIn,
+    StageIn,
+)
+
+router = APIRouter(prefix="/api/v1/crm", tags=["crm"])
+
+Limit = Annotated[int | None, Query(ge=1)]
+
+
+def _page(settings: Settings, limit: int | None) -> int:
+    return min(limit or settings.jobs.page_size_default, settings.jobs.page_size_max)
+
+
+@router.get("/customers")
+async def customers(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Contractor,
+    stage: Stage | None = None,
+    cursor: str | None = None,
+    limit: Limit = None,
+) -> CustomerPage:
+    """The pipeline: leads, active, completed, advocates, inactive; most recently touched first."""
+    items, next_cursor = await service.customers(
+        session=session, contractor_id=principal.user_id, stage=stage, cursor=cursor,
+        limit=_page(settings, limit),
+    )  # fmt: skip
+    return CustomerPage(items=items, next_cursor=next_cursor)
+
+
+@router.post("/customers", status_code=status.HTTP_201_CREATED)
+async def add_lead(data: LeadIn, session: SessionDep, principal: Contractor) -> CustomerOut:
+    """Add a lead: a homeowner whose job you bid on (customers also appear when a bid is accepted)."""
+    return await service.add_lead(
+        session=session, contractor_id=principal.user_id, homeowner_id=data.homeowner_id
+    )
+
+
+@router.get("/customers/{customer_id}")
+async def customer(customer_id: int, session: SessionDep, principal: Contractor) -> CustomerDetail:
+    return await service.customer(session=session, contractor_id=principal.user_id, customer_id=customer_id)
+
+
+@router.patch("/customers/{customer_id}")
+async def set_stage(
+    customer_id: int, data: StageIn, session: SessionDep, principal: Contractor
+) -> CustomerOut:
+    return await service.set_stage(
+        session=session, contractor_id=principal.user_id, customer_id=customer_id, stage=data.stage
+    )
+
+
+@router.post("/customers/{customer_id}/interactions", status_code=status.HTTP_201_CREATED)
+async def add_interaction(
+    customer_id: int, data: InteractionIn, session: SessionDep, principal: Contractor
+) -> InteractionOut:
+    """Log a touch; an inbound one (the customer replied) pauses the follow-up sequence."""
+    return await service.add_interaction(
+        session=session, contractor_id=principal.user_id, customer_id=customer_id, data=data
+    )
+
+
+@router.get("/customers/{customer_id}/interactions")
+async def interactions(
+    customer_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Contractor,
+    cursor: str | None = None,
+    limit: Limit = None,
+) -> InteractionPage:
+    items, next_cursor = await service.interactions(
+        session=session, contractor_id=principal.user_id, customer_id=customer_id, cursor=cursor,
+        limit=_page(settings, limit),
+    )  # fmt: skip
+    return InteractionPage(items=items, next_cursor=next_cursor)

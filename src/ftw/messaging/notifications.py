@@ -34,3 +34,42 @@ async def notify(session: AsyncSession, *, user_id: int, kind: str, payload: dic
         )
     await session.flush()
     return notification
+
+
+# Subject and text per kind; fields come from the notification's payload. A `<name>`
+# field missing from the payload is filled from `<name>_cents` as dollars, else left blank.
+TEMPLATES: dict[str, tuple[str, str]] = {
+    "message.new": ("New message about {job_title}", "{sender_name}: {preview}"),
+    "bid.new": ("New bid on your job", "A contractor bid {amount} on your job #{job_id}."),
+    "bid.accepted": ("Your bid was accepted", "Your bid of {amount} on job #{job_id} was accepted."),
+    "payment.pending": (
+        "Payment pending",
+        "We could not reach the payment provider yet; the payment for job #{job_id} will be retried.",
+    ),
+    "payment.failed": ("Payment problem", "The payment for job #{job_id} did not go through. {reason}"),
+    "payout.paid": ("Payout sent", "Your {speed} payout of {amount} is on its way."),
+    "invoice.sent": ("Invoice {number}", "You have a new invoice of {total}."),
+    "invoice.reminder": ("Invoice {number} is overdue", "Invoice {number} is {days_overdue} days overdue."),
+    "review.new": ("New {rating}-star review", "{homeowner_name} reviewed your work on {job_title}."),
+    "crm.follow_up": ("{contractor_name} is checking in", "{text}"),
+}
+FALLBACK = ("FairTradeWorker update", "You have a new notification in FairTradeWorker.")
+SMS_MAX = 160
+
+
+class _Fields(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        cents = self.get(f"{key}_cents")
+        return f"${cents / 100:,.2f}" if isinstance(cents, int) else ""
+
+
+def render(kind: str, payload: dict[str, Any]) -> tuple[str, str]:
+    """The subject and text of a notification, for e-mail; ``sms_text`` shortens them."""
+    subject, text = TEMPLATES.get(kind, FALLBACK)
+    fields = _Fields(payload)
+    return subject.format_map(fields).strip(), text.format_map(fields).strip()
+
+
+def sms_text(subject: str, text: str) -> str:
+    body = f"{subject}: {text}"
+    return body if len(body) <= SMS_MAX else body[: SMS_MAX - 1] + "…"

@@ -1,7 +1,119 @@
-"""HTTP layer of messaging."""
+"""HTTP layer of messaging: job threads, read markers and notifications."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, status
+
+from ftw.accounts.auth import SignedIn
+from ftw.config import Settings
+from ftw.core.deps import SessionDep, SettingsDep
+from ftw.messaging import service
+from ftw.messaging.schemas import (
+    MessageIn,
+    MessageOut,
+    MessagePage,
+    NotificationOut,
+    NotificationPage,
+    ReadAllOut,
+    ReadIn,
+    ReadOut,
+    ThreadPage,
+    UnreadOut,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["messaging"])
+
+Limit = Annotated[int | None, Query(ge=1)]
+
+
+def _page(settings: Settings, limit: int | None) -> int:
+    return min(limit or settings.jobs.page_size_default, settings.jobs.page_size_max)
+
+
+@router.get("/jobs/{job_id}/messages")
+async def job_messages(
+    job_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: SignedIn,
+    contractor_id: Annotated[int | None, Query(description="Homeowners and admins: whose thread")] = None,
+    cursor: str | None = None,
+    limit: Limit = None,
+) -> MessagePage:
+    """One thread of the job, newest message first."""
+    thread_id, items, next_cursor = await service.history(
+        session=session, principal=principal, job_id=job_id, contractor_id=contractor_id,
+        cursor=cursor, limit=_page(settings, limit),
+    )  # fmt: skip
+    return MessagePage(thread_id=thread_id, items=items, next_cursor=next_cursor)
+
+
+@router.post("/jobs/{job_id}/messages", status_code=status.HTTP_201_CREATED)
+async def send_message(job_id: int, data: MessageIn, session: SessionDep, principal: SignedIn) -> MessageOut:
+    return await service.send(session=session, principal=principal, job_id=job_id, data=data)
+
+
+@router.get("/threads")
+async def my_threads(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: SignedIn,
+    cursor: str | None = None,
+    limit: Limit = None,
+) -> ThreadPage:
+    """The caller's threads, most recent first, with unread counts and a preview."""
+    items, next_cursor = await service.threads(
+        session=session, principal=principal, cursor=cursor, limit=_page(settings, limit)
+    )
+    return ThreadPage(items=items, next_cursor=next_cursor)
+
+
+@router.get("/threads/unread")
+async def unread(session: SessionDep, principal: SignedIn) -> UnreadOut:
+    """Unread messages across all the caller's threads."""
+    return UnreadOut(unread=await service.unread_total(session=session, principal=principal))
+
+
+@router.post("/threads/{thread_id}/read")
+async def mark_read(
+    thread_id: int, session: SessionDep, principal: SignedIn, data: Annotated[ReadIn | None, Body()] = None
+) -> ReadOut:
+    marker, left = await service.mark_read(
+        session=session,
+        principal=principal,
+        thread_id=thread_id,
+        message_id=data.message_id if data else None,
+    )
+    return ReadOut(thread_id=thread_id, last_read_message_id=marker, unread=left)
+
+
+@router.get("/notifications")
+async def notifications(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: SignedIn,
+    unread_only: bool = False,
+    cursor: str | None = None,
+    limit: Limit = None,
+) -> NotificationPage:
+    items, next_cursor, unread_count = await service.notifications(
+        session=session, user_id=principal.user_id, unread_only=unread_only,
+        cursor=cursor, limit=_page(settings, limit),
+    )  # fmt: skip
+    return NotificationPage(items=items, next_cursor=next_cursor, unread=unread_count)
+
+
+@router.post("/notifications/read-all")
+async def read_all(session: SessionDep, principal: SignedIn) -> ReadAllOut:
+    return ReadAllOut(marked=await service.read_all_notifications(session=session, user_id=principal.user_id))
+
+
+@router.post("/notifications/{notification_id}/read")
+async def read_notification(
+    notification_id: int, session: SessionDep, principal: SignedIn
+) -> NotificationOut:
+    return await service.read_notification(
+        session=session, user_id=principal.user_id, notification_id=notification_id
+    )

@@ -1,0 +1,305 @@
+"""Job threads: one per job and contractor who bid on it, between that contractor and the
+homeowner. A thread row is created with its first message; read markers count unread."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, select, true, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ftw.accounts.models import Role, User
+from ftw.bids.models import Bid
+from ftw.core import metrics, pagination
+from ftw.core.errors import Forbidden, Invalid, NotFound
+from ftw.core.security import AccessClaims
+from ftw.crm import service as crm
+from ftw.jobs import service as jobs
+from ftw.jobs.models import Job
+from ftw.messaging.models import Message, Notification, Thread, ThreadRead
+from ftw.messaging.notifications import notify
+from ftw.messaging.schemas import MessageIn, MessageOut, NotificationOut, ThreadSummary
+
+PREVIEW_CHARS = 140
+
+
+def _cursor_values(cursor: str, *kinds: type) -> list[Any]:
+    values = pagination.decode(cursor, len(kinds))
+    try:
+        return [
+            datetime.fromisoformat(v) if kind is datetime else kind(v)
+            for kind, v in zip(kinds, values, strict=True)
+        ]
+    except (TypeError, ValueError) as exc:
+        raise Invalid("Malformed cursor", field="cursor") from exc
+
+
+async def _has_bid(session: AsyncSession, *, job_id: int, contractor_id: int) -> bool:
+    """Any bid, whatever its status: a withdrawn or rejected bidder keeps the conversation."""
+    query = select(Bid.id).where(Bid.job_id == job_id, Bid.contractor_id == contractor_id).limit(1)
+    return await session.scalar(query) is not None
+
+
+async def _counterpart(
+    session: AsyncSession, *, principal: AccessClaims, job: Job, contractor_id: int | None, writing: bool
+) -> int:
+    """The contractor whose thread the caller means, after checking the caller may use it."""
+    if principal.role == Role.CONTRACTOR:
+        if contractor_id not in (None, principal.user_id):
+            raise Forbidden("A contractor sees only its own thread", field="contractor_id")
+        if not await _has_bid(session, job_id=job.id, contractor_id=principal.user_id):
+            raise Forbidden("Only contractors who bid on this job may message its homeowner")
+        return principal.user_id
+    if principal.user_id != job.homeowner_id and (writing or principal.role != Role.ADMIN):
+        raise Forbidden("Only the job's homeowner and the contractors who bid on it may use its threads")
+    if contractor_id is None:
+        raise Invalid("Say which contractor's thread", field="contractor_id")
+    if not await _has_bid(session, job_id=job.id, contractor_id=contractor_id):
+        raise NotFound(f"Contractor {contractor_id} has not bid on job {job.id}", field="contractor_id")
+    return contractor_id
+
+
+async def send(*, session: AsyncSession, principal: AccessClaims, job_id: int, data: MessageIn) -> MessageOut:
+    """Post to the thread (creating it), mark it read for the sender, notify the other side."""
+    job = await jobs.get(session=session, job_id=job_id)
+    contractor_id = await _counterpart(
+        session, principal=principal, job=job, contractor_id=data.contractor_id, writing=True
+    )
+    thread_id = await session.scalar(
+        insert(Thread)
+        .values(
+            job_id=job.id,
+            homeowner_id=job.homeowner_id,
+            contractor_id=contractor_id,
+            last_message_at=func.now(),
+        )
+        .on_conflict_do_update(
+            index_elements=[Thread.job_id, Thread.contractor_id], set_={"last_message_at": func.now()}
+        )
+        .returning(Thread.id)
+    )
+    row = (
+        await session.execute(
+            insert(Message)
+            .values(thread_id=thread_id, sender_id=principal.user_id, body=data.body)
+            .returning(Message.id, Message.thread_id, Message.sender_id, Message.body, Message.created_at)
+        )
+    ).one()
+    message = MessageOut.model_validate(row._mapping)
+    await _read_up_to(session, thread_id=message.thread_id, user_id=principal.user_id, message_id=message.id)
+    sender_name = await session.scalar(select(User.full_name).where(User.id == principal.user_id))
+    from_homeowner = principal.user_id == job.homeowner_id
+    metrics.count("messages", session=session)
+    await notify(
+        session,
+        user_id=contractor_id if from_homeowner else job.homeowner_id,
+        kind="message.new",
+        payload={
+            "thread_id": message.thread_id,
+            "message_id": message.id,
+            "job_id": job.id,
+            "job_title": job.title,
+            "sender_id": principal.user_id,
+            "sender_name": sender_name,
+            "preview": message.body[:PREVIEW_CHARS],
+        },
+    )
+    if from_homeowner:
+        await crm.on_reply(session, contractor_id=contractor_id, homeowner_id=job.homeowner_id)
+    return message
+
+
+async def history(
+    *,
+    session: AsyncSession,
+    principal: AccessClaims,
+    job_id: int,
+    contractor_id: int | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[int | None, list[MessageOut], str | None]:
+    """A thread's messages newest first, by keyset on id."""
+    job = await jobs.get(session=session, job_id=job_id)
+    contractor_id = await _counterpart(
+        session, principal=principal, job=job, contractor_id=contractor_id, writing=False
+    )
+    thread_id = await session.scalar(
+        select(Thread.id).where(Thread.job_id == job.id, Thread.contractor_id == contractor_id)
+    )
+    if thread_id is None:
+        return None, [], None
+    query = select(Message).where(Message.thread_id == thread_id)
+    if cursor:
+        (before,) = _cursor_values(cursor, int)
+        query = query.where(Message.id < before)
+    rows = list(await session.scalars(query.order_by(Message.id.desc()).limit(limit + 1)))
+    items = [MessageOut.model_validate(m) for m in rows[:limit]]
+    return thread_id, items, pagination.encode(items[-1].id) if len(rows) > limit else None
+
+
+def _mine(principal: AccessClaims) -> ColumnElement[bool]:
+    """The caller's side of its threads, by the column its index starts with."""
+    column = Thread.contractor_id if principal.role == Role.CONTRACTOR else Thread.homeowner_id
+    return column == principal.user_id
+
+
+def _read_marker(user_id: int) -> ColumnElement[bool]:
+    return and_(ThreadRead.thread_id == Thread.id, ThreadRead.user_id == user_id)
+
+
+def _unread_of(user_id: int) -> ColumnElement[bool]:
+    """Messages of the thread that ``user_id`` did not send and has not read."""
+    return and_(
+        Message.thread_id == Thread.id,
+        Message.id > func.coalesce(ThreadRead.last_read_message_id, 0),
+        Message.sender_id != user_id,
+    )
+
+
+async def threads(
+    *, session: AsyncSession, principal: AccessClaims, cursor: str | None, limit: int
+) -> tuple[list[ThreadSummary], str | None]:
+    """The caller's threads, most recent first, each with its unread count and last message."""
+    me = principal.user_id
+    last = (
+        select(Message.body, Message.sender_id)
+        .where(Message.thread_id == Thread.id)
+        .order_by(Message.id.desc())
+        .limit(1)
+        .lateral("last")
+    )
+    unread = select(func.count()).select_from(Message).where(_unread_of(me)).scalar_subquery()
+    query: Select[Any] = (
+        select(
+            Thread.id,
+            Thread.job_id,
+            Job.title.label("job_title"),
+            Thread.homeowner_id,
+            Thread.contractor_id,
+            Thread.last_message_at,
+            func.left(last.c.body, PREVIEW_CHARS).label("last_message_preview"),
+            last.c.sender_id.label("last_sender_id"),
+            unread.label("unread"),
+        )
+        .join(Job, Job.id == Thread.job_id)
+        .outerjoin(ThreadRead, _read_marker(me))
+        .join(last, true())
+        .where(_mine(principal), Thread.last_message_at.is_not(None))
+    )
+    if cursor:
+        at, last_id = _cursor_values(cursor, datetime, int)
+        query = query.where(tuple_(Thread.last_message_at, Thread.id) < (at, last_id))
+    rows = (
+        await session.execute(
+            query.order_by(Thread.last_message_at.desc().nulls_last(), Thread.id.desc()).limit(limit + 1)
+        )
+    ).all()
+    items = [ThreadSummary.model_validate(row._mapping) for row in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        next_cursor = pagination.encode(items[-1].last_message_at.isoformat(), items[-1].id)
+    return items, next_cursor
+
+
+async def unread_total(*, session: AsyncSession, principal: AccessClaims) -> int:
+    me = principal.user_id
+    query = (
+        select(func.count(Message.id))
+        .select_from(Thread)
+        .outerjoin(ThreadRead, _read_marker(me))
+        .join(Message, _unread_of(me))
+        .where(_mine(principal))
+    )
+    return await session.scalar(query) or 0
+
+
+async def _read_up_to(session: AsyncSession, *, thread_id: int, user_id: int, message_id: int) -> int:
+    """Move the read marker forward (never back); returns where it now stands."""
+    statement = insert(ThreadRead).values(
+        thread_id=thread_id, user_id=user_id, last_read_message_id=message_id
+    )
+    marker = await session.scalar(
+        statement.on_conflict_do_update(
+            index_elements=[ThreadRead.thread_id, ThreadRead.user_id],
+            set_={
+                "last_read_message_id": func.greatest(
+                    ThreadRead.last_read_message_id, statement.excluded.last_read_message_id
+                )
+            },
+        ).returning(ThreadRead.last_read_message_id)
+    )
+    assert marker is not None
+    return int(marker)
+
+
+async def mark_read(
+    *, session: AsyncSession, principal: AccessClaims, thread_id: int, message_id: int | None
+) -> tuple[int, int]:
+    """Mark the thread read up to ``message_id`` (default: its latest message).
+
+    Returns the read marker and the caller's unread count left in the thread.
+    """
+    thread = await session.get(Thread, thread_id)
+    if thread is None:
+        raise NotFound(f"No thread {thread_id}")
+    me = principal.user_id
+    if me not in (thread.homeowner_id, thread.contractor_id):
+        raise Forbidden("Only the thread's participants may mark it read")
+    in_thread = select(func.max(Message.id)).where(Message.thread_id == thread_id)
+    if message_id is not None:
+        in_thread = in_thread.where(Message.id == message_id)
+    target = await session.scalar(in_thread)
+    if target is None:
+        if message_id is not None:
+            raise Invalid(f"Message {message_id} is not in thread {thread_id}", field="message_id")
+        target = 0
+    marker = await _read_up_to(session, thread_id=thread_id, user_id=me, message_id=target)
+    unread = await session.scalar(
+        select(func.count()).where(
+            Message.thread_id == thread_id, Message.id > marker, Message.sender_id != me
+        )
+    )
+    return marker, int(unread or 0)
+
+
+async def notifications(
+    *, session: AsyncSession, user_id: int, unread_only: bool, cursor: str | None, limit: int
+) -> tuple[list[NotificationOut], str | None, int]:
+    """The user's notifications newest first (keyset on id), and how many are unread."""
+    query = select(Notification).where(Notification.user_id == user_id)
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    if cursor:
+        (before,) = _cursor_values(cursor, int)
+        query = query.where(Notification.id < before)
+    rows = list(await session.scalars(query.order_by(Notification.id.desc()).limit(limit + 1)))
+    items = [NotificationOut.model_validate(n) for n in rows[:limit]]
+    unread = await session.scalar(
+        select(func.count()).where(Notification.user_id == user_id, Notification.read_at.is_(None))
+    )
+    return items, pagination.encode(items[-1].id) if len(rows) > limit else None, unread or 0
+
+
+async def read_notification(*, session: AsyncSession, user_id: int, notification_id: int) -> NotificationOut:
+    """Mark one of the user's notifications read; someone else's is a 404, as is a missing one."""
+    notification = await session.scalar(
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.user_id == user_id)
+        .values(read_at=func.coalesce(Notification.read_at, func.now()))
+        .returning(Notification)
+    )
+    if notification is None:
+        raise NotFound(f"No notification {notification_id}")
+    return NotificationOut.model_validate(notification)
+
+
+async def read_all_notifications(*, session: AsyncSession, user_id: int) -> int:
+    result = await session.execute(
+        update(Notification)
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        .values(read_at=func.now())
+        .returning(Notification.id)
+    )
+    return len(result.all())

@@ -1,0 +1,81 @@
+"""Background work of messaging: sending notifications by e-mail and SMS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ftw.accounts.models import User
+from ftw.core.tasks import Handler, TaskContext
+from ftw.integrations import Integrations
+from ftw.integrations.messages import DeliveryFailed
+from ftw.messaging.models import Delivery, Notification
+from ftw.messaging.notifications import DELIVER_TASK, render, sms_text
+
+log = structlog.get_logger(__name__)
+
+# A delivery is given up (status failed) after this many refused sends; the worker's
+# retry policy spaces them out and must allow at least as many runs.
+DELIVERY_ATTEMPTS = 5
+
+
+async def _attempt(
+    session: AsyncSession, integrations: Integrations, *, notification_id: int, channel: str
+) -> DeliveryFailed | None:
+    """Send one delivery unless it already went out; returns a failure worth retrying.
+
+    The row stays locked while the provider is called, so a second worker running the
+    same delivery waits, then finds it sent and skips it.
+    """
+    row = (
+        await session.execute(
+            select(Delivery, Notification.kind, Notification.payload, User.email, User.phone)
+            .join(Notification, Notification.id == Delivery.notification_id)
+            .join(User, User.id == Notification.user_id)
+            .where(Delivery.notification_id == notification_id, Delivery.channel == channel)
+            .with_for_update(of=Delivery)
+        )
+    ).first()
+    if row is None or row.Delivery.status != "pending":
+        return None
+    delivery = row.Delivery
+    delivery.attempts += 1
+    subject, text = render(row.kind, row.payload)
+    try:
+        if channel == "sms":
+            if not row.phone:
+                delivery.status, delivery.last_error = "failed", "The user has no phone number"
+                return None
+            reference = await integrations.sms.send(to=row.phone, body=sms_text(subject, text))
+        else:
+            reference = await integrations.email.send(to=row.email, subject=subject, body=text)
+    except DeliveryFailed as failure:
+        delivery.last_error = str(failure)[:1_000]
+        if delivery.attempts >= DELIVERY_ATTEMPTS:
+            delivery.status = "failed"
+            log.warning("delivery_failed", notification_id=notification_id, channel=channel)
+            return None
+        return failure
+    delivery.status, delivery.provider_ref, delivery.sent_at = "sent", reference, func.now()
+    delivery.last_error = None
+    return None
+
+
+async def deliver(context: TaskContext, payload: dict[str, Any]) -> None:
+    """``notifications.deliver``: the attempt is recorded even when it failed, then retried."""
+    async with context.db.session() as session:
+        failure = await _attempt(
+            session,
+            context.integrations,
+            notification_id=int(payload["notification_id"]),
+            channel=str(payload["channel"]),
+        )
+    if failure is not None:
+        raise failure
+
+
+TASKS: dict[str, Handler] = {DELIVER_TASK: deliver}
+SCHEDULES: list[tuple[str, str]] = []

@@ -27,3 +27,13 @@ test: lint
 
 clean:
 	rm -rf $(VENV) .ftw
+
+# checkov (the security scan of deploy/, tests/deploy/test_k8s.py) in a venv of its own:
+# its pinned dependencies would fight the app's.
+CHECKOV := .ftw/tools/checkov/bin/checkov
+.PHONY: deploy-tools
+deploy-tools: $(CHECKOV)
+
+$(CHECKOV):
+	$(PYTHON) -m venv .ftw/tools/checkov
+	.ftw/tools/checkov/bin/pip install --quiet 'checkov==3.3.30'

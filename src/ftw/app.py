@@ -15,7 +15,7 @@ from ftw.analytics.routes import router as analytics_router
 from ftw.bids.routes import router as bids_router
 from ftw.billing.routes import router as billing_router
 from ftw.config import Settings, get_settings
-from ftw.core import errors
+from ftw.core import errors, observability
 from ftw.core.db import Database
 from ftw.core.embedded import start_embedded
 from ftw.core.logging import configure
@@ -23,7 +23,10 @@ from ftw.crm.routes import router as crm_router
 from ftw.integrations import Integrations, build
 from ftw.jobs.routes import router as jobs_router
 from ftw.messaging.routes import router as messaging_router
+from ftw.ops import health
+from ftw.ops.dashboard import router as dashboard_router
 from ftw.ops.health import router as health_router
+from ftw.ops.scrape import router as metrics_router
 from ftw.reviews.routes import router as reviews_router
 from ftw.scoping.routes import router as scoping_router
 from ftw.territories.routes import router as territories_router
@@ -31,6 +34,8 @@ from ftw.territories.routes import router as territories_router
 DESCRIPTION = "Home-services marketplace: homeowners post jobs, contractors bid, operators run counties."
 ROUTERS = (
     health_router,
+    metrics_router,
+    dashboard_router,
     accounts_router,
     territories_router,
     jobs_router,
@@ -57,13 +62,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if database is not None:
+        async with observability.running(app), health.drain_on_signal(app):
+            if database is not None:
+                yield
+                return
+            db = Database.connect(settings.database_url or start_embedded(settings.data_dir), settings)
+            app.state.db = db
             yield
-            return
-        db = Database.connect(settings.database_url or start_embedded(settings.data_dir), settings)
-        app.state.db = db
-        yield
-        await db.dispose()
+            await db.dispose()
 
     app = FastAPI(
         title="FairTradeWorker API",
@@ -78,6 +84,9 @@ def create_app(
     app.state.integrations = integrations or build(settings)
     app.state.storage = app.state.integrations.storage
     errors.install(app)
+    health.install(app, settings)
+    # Added before request_id, so it runs inside it and its log lines carry the request id.
+    observability.install(app, settings)
 
     @app.middleware("http")
     async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import signal
+import tempfile
+from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -39,6 +44,10 @@ def migrate() -> None:
     console.print("[green]✓[/] database at head")
 
 
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
@@ -49,6 +58,12 @@ def serve(
     """Run the API."""
     import uvicorn
 
+    metrics_dir = None
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Set before anything imports prometheus_client: the workers then share one folder
+        # of metric files, and a scrape of any of them reports all.
+        metrics_dir = tempfile.mkdtemp(prefix="ftw-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     settings = get_settings()
     url = database_url(settings)
     if demo:
@@ -62,9 +77,48 @@ def serve(
     get_settings.cache_clear()
     base = f"http://{host}:{port}"
     console.print(f"[bold]FairTradeWorker API[/] on {base}  —  docs at {base}/docs")
-    uvicorn.run(
-        "ftw.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning"
-    )
+    # uvicorn re-raises the SIGTERM it shut down for; exit through Python instead, so the
+    # embedded PostgreSQL (stopped at exit) and the metrics folder are cleaned up.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        uvicorn.run(
+            "ftw.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            timeout_graceful_shutdown=int(settings.graceful_timeout_s),
+        )
+    finally:
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+@app.command()
+def doctor(
+    json_output: Annotated[bool, typer.Option("--json", help="Print the checks as JSON")] = False,
+    report: Annotated[Path, typer.Option(help="The last load test's figures")] = Path(
+        "reports/loadtest/latest.json"
+    ),
+) -> None:
+    """Pre-launch readiness: configuration, database, indexes, Redis, breakers, vendors,
+    alert rules, the last load test. Each line ✓/⚠/✗ with what to do; exit 1 on any ✗."""
+    from ftw.ops import doctor as checks
+
+    settings = get_settings()
+    try:
+        url: str | None = database_url(settings)
+    except Exception as exc:  # the embedded server failed to start: the database check says so
+        typer.echo(f"✗ the embedded PostgreSQL did not start: {exc}", err=True)
+        url = None
+    results = asyncio.run(checks.diagnose(settings, url, report=report))
+    if json_output:
+        print(checks.as_json(results))
+    else:
+        for line in checks.lines(results):
+            console.print(line)
+    raise typer.Exit(0 if checks.passed(results) else 1)
 
 
 @app.command()
@@ -87,3 +141,129 @@ def seed(
     url = database_url(settings)
     _migrate(url)
     asyncio.run(seed_population(url, settings, users=users, jobs=jobs, batch=batch, random_seed=random_seed))
+
+
+ledger_app = typer.Typer(help="The money ledger.", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
+
+
+@ledger_app.command("check")
+def ledger_check() -> None:
+    """Prove the ledger reconciles: every transaction sums to zero, no balance is negative,
+    every captured payment and payout matches its entries. Exit 1 on any discrepancy."""
+    from ftw.billing.ledger import reconcile
+
+    settings = get_settings()
+    report = asyncio.run(reconcile(database_url(settings), settings))
+    for line in report.lines:
+        console.print(line)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="Drain the queue and the due schedules, then exit")] = False,
+    concurrency: Annotated[int, typer.Option(help="Tasks run at once")] = 8,
+) -> None:
+    """Run the background worker: notifications, payment retries, invoice reminders, follow-ups."""
+    from ftw.worker import run
+
+    settings = get_settings()
+    asyncio.run(run(database_url(settings), settings, once=once, concurrency=concurrency))
+
+
+backup_app = typer.Typer(help="Backups: take one (default), list them, prune them.")
+app.add_typer(backup_app, name="backup")
+
+
+@backup_app.callback(invoke_without_command=True)
+def backup(
+    ctx: typer.Context,
+    url: Annotated[
+        str | None,
+        typer.Option(help="Database to dump (default: the configured one); a direct URL, not PgBouncer"),
+    ] = None,
+    folder: Annotated[Path | None, typer.Option(help="Where to write (default: FTW_BACKUP__FOLDER)")] = None,
+    prune: Annotated[bool, typer.Option(help="Apply retention afterwards")] = False,
+) -> None:
+    """Dump the database (pg_dump custom format) with a manifest: row counts, SHA-256, server
+    version, Alembic revision. Also uploads to S3 when FTW_BACKUP__S3_BUCKET is set."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from ftw.ops.backup import human_size, take_backup
+
+    settings = get_settings()
+    source = url or database_url(settings)
+    with console.status("Backing up") as status:
+        taken = asyncio.run(take_backup(source, settings, folder=folder, say=status.update))
+    manifest = taken.manifest
+    console.print(
+        f"[green]✓[/] {taken.dump}  {human_size(manifest.size_bytes)} in {manifest.dump_seconds:.1f} s, "
+        f"{sum(manifest.row_counts.values()):,} rows in {len(manifest.row_counts)} tables, "
+        f"revision {manifest.alembic_revision}, sha256 {manifest.sha256[:16]}…"
+    )
+    for uri in taken.uploaded_to:
+        console.print(f"[green]✓[/] uploaded {uri}")
+    if prune:
+        backup_prune(dry_run=False)
+
+
+@backup_app.command("list")
+def backup_list() -> None:
+    """The backups in the backup folder, oldest first."""
+    from rich.table import Table
+
+    from ftw.ops.backup import human_size, list_backups
+
+    settings = get_settings()
+    table = Table(title=str(settings.backup_path))
+    for column in ("name", "size", "rows", "revision", "server"):
+        table.add_column(column)
+    for manifest in list_backups(settings.backup_path):
+        rows = f"{sum(manifest.row_counts.values()):,}"
+        table.add_row(
+            manifest.name,
+            human_size(manifest.size_bytes),
+            rows,
+            manifest.alembic_revision,
+            manifest.server_version,
+        )
+    console.print(table)
+
+
+@backup_app.command("prune")
+def backup_prune(
+    dry_run: Annotated[bool, typer.Option(help="Show what would be deleted, delete nothing")] = False,
+) -> None:
+    """Apply retention (daily 30, weekly 12, monthly 12) to the backup folder and S3 prefix."""
+    from ftw.ops.backup import prune
+
+    report = prune(get_settings(), dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    for name in report.deleted:
+        console.print(f"{verb} {name}")
+    console.print(f"kept {len(report.kept)}, {verb} {len(report.deleted)}")
+
+
+@app.command()
+def restore(
+    backup: Annotated[
+        str, typer.Argument(help="A .dump/.json path, a backup name, `latest`, or s3://bucket/key.dump")
+    ],
+    into: Annotated[str, typer.Option(help="URL of a fresh (empty or missing) database to restore into")],
+    jobs: Annotated[int | None, typer.Option(help="pg_restore parallel jobs (default: CPUs, max 8)")] = None,
+) -> None:
+    """Restore a backup into a fresh database and verify it (exit 1 if a check fails).
+
+    Checks: the SHA-256 before anything is written, then row counts against the manifest,
+    the Alembic revision and the ledger reconciliation."""
+    from ftw.ops.backup import restore as run_restore
+
+    settings = get_settings()
+    with console.status("Restoring") as status:
+        report = asyncio.run(run_restore(backup, into, settings, jobs=jobs, say=status.update))
+    for line in report.lines:
+        console.print(line)
+    timings = ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in report.seconds.items())
+    console.print(f"{'[green]restored[/]' if report.ok else '[red]NOT VERIFIED[/]'} in {timings}")
+    raise typer.Exit(0 if report.ok else 1)

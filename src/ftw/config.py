@@ -209,6 +209,17 @@ class CrmRules(BaseModel):
     follow_up_days: list[int] = Field(default_factory=lambda: [1, 3, 7, 30])
 
 
+class BackupSettings(BaseModel):
+    """Where `ftw backup` writes, and how many backups retention keeps."""
+
+    folder: Path | None = None  # default: data_dir / "backups"
+    s3_bucket: str | None = None  # also upload there (credentials from the AWS environment)
+    s3_prefix: str = "ftw/"
+    keep_daily: int = 30
+    keep_weekly: int = 12
+    keep_monthly: int = 12
+
+
 DEV_SECRET = "dev-only-secret-never-use-in-production-0000"  # noqa: S105 - refused in production
 
 
@@ -232,6 +243,12 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     log_json: bool = False
     log_level: str = "INFO"
+    slow_query_ms: int = 200  # statements slower than this are logged with their SQL
+    sentry_dsn: SecretStr | None = None  # error tracking when set (FTW_SENTRY_DSN)
+    # On SIGTERM readiness turns 503 this long before the server stops accepting, so the
+    # load balancer drains the instance; in-flight requests then get graceful_timeout_s.
+    shutdown_delay_s: float = 5.0
+    graceful_timeout_s: float = 30.0
 
     launch: LaunchTargets = LaunchTargets()
     growth_phases: list[GrowthPhase] = Field(default_factory=_default_phases)
@@ -250,6 +267,7 @@ class Settings(BaseSettings):
     invoices: InvoiceRules = InvoiceRules()
     crm: CrmRules = CrmRules()
     auth: AuthSettings = AuthSettings()
+    backup: BackupSettings = BackupSettings()
 
     @model_validator(mode="after")
     def _production_has_secrets(self) -> Settings:
@@ -260,6 +278,10 @@ class Settings(BaseSettings):
     @property
     def media_path(self) -> Path:
         return self.media_dir or self.data_dir / "media"
+
+    @property
+    def backup_path(self) -> Path:
+        return self.backup.folder or self.data_dir / "backups"
 
 
 @lru_cache

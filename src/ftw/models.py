@@ -12,6 +12,7 @@ from ftw.billing.models import (
     PaymentEvent,
     Payout,
 )
+from ftw.core.audit import AuditEntry
 from ftw.core.db import Base
 from ftw.crm.models import Customer, FollowUp, Interaction
 from ftw.jobs.models import Job, JobPhoto
@@ -22,6 +23,7 @@ from ftw.territories.models import Territory
 metadata = Base.metadata
 
 __all__ = [
+    "AuditEntry",
     "Bid",
     "BidBoost",
     "ContractorStats",

@@ -254,3 +254,14 @@ async def test_an_admin_may_cancel_any_job(client, sign_up, session):
     cancelled = await client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=headers)
     assert cancelled.status_code == 200
     assert cancelled.json()["status"] == "cancelled"
+
+
+async def test_text_postgres_cannot_store_and_huge_ids_are_422_not_500(client, sign_up, session):
+    homeowner = await sign_up()
+    nul = await client.post(
+        "/api/v1/jobs", json=JOB | {"title": "Broken\x00 faucet"}, headers=homeowner.headers
+    )
+    assert nul.status_code == 422
+    assert nul.json()["errors"][0]["field"] == "title"
+    assert (await client.get("/api/v1/jobs/99999999999999999999")).status_code == 422
+    assert await session.scalar(select(func.count()).select_from(Job)) == 0

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ftw.accounts.models import RefreshToken, Role, User
 from ftw.accounts.schemas import ProfileUpdate, Signup, TokenPair
 from ftw.config import Settings
+from ftw.core import audit
 from ftw.core.errors import Conflict, Invalid, NotFound, Unauthorized
 from ftw.core.security import (
     digest,
@@ -84,12 +85,15 @@ async def login(*, session: AsyncSession, settings: Settings, email: str, passwo
     # Verify against a dummy hash when the user is unknown so timing does not reveal accounts.
     if user is None:
         verify_password(_DUMMY_HASH, password)
-        raise Unauthorized("Invalid e-mail or password")
+        await audit.record(session, actor_id=None, action="auth.login_failed", data={"email": email.lower()})
+        raise Unauthorized("Invalid e-mail or password", keep_writes=True)
     if not user.is_active or not verify_password(user.password_hash, password):
-        raise Unauthorized("Invalid e-mail or password")
+        await audit.record(session, actor_id=user.id, action="auth.login_failed", target=f"user:{user.id}")
+        raise Unauthorized("Invalid e-mail or password", keep_writes=True)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = datetime.now(UTC)
+    await audit.record(session, actor_id=user.id, action="auth.login", target=f"user:{user.id}")
     return await _issue(session=session, settings=settings, user=user, family_id=uuid.uuid4())
 
 

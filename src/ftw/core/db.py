@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ftw.config import Settings
+from ftw.core import dbmetrics
 from ftw.core.errors import DomainError
 
 NAMING = {
@@ -64,8 +65,9 @@ def create_engine(url: str, settings: Settings, *, pool_size: int | None = None)
             "statement_timeout": str(int(pool.statement_timeout_s * 1000)),
         },
     }
-    return create_async_engine(
+    engine = create_async_engine(
         async_url(url).update_query_dict({"prepared_statement_cache_size": "0"}),
+        poolclass=dbmetrics.TimedPool,
         pool_size=size,
         max_overflow=max(pool.max_size - size, 0),
         pool_timeout=pool.connect_timeout_s,
@@ -73,6 +75,8 @@ def create_engine(url: str, settings: Settings, *, pool_size: int | None = None)
         pool_pre_ping=True,
         connect_args=connect_args,
     )
+    dbmetrics.instrument(engine, slow_query_ms=settings.slow_query_ms)
+    return engine
 
 
 def on_rollback(session: AsyncSession, undo: Callable[[], Awaitable[None]]) -> None:

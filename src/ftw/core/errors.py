@@ -8,6 +8,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -113,6 +114,15 @@ def install(app: FastAPI) -> None:
             str(exc.detail),
             instance=request.url.path,
             headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(DataError)
+    async def data_error(request: Request, exc: DataError) -> JSONResponse:
+        # Values the schema let through but PostgreSQL cannot store (out-of-range numbers,
+        # bytes its encoding refuses): the transaction has rolled back, nothing was written.
+        log.warning("data_error", path=request.url.path, error=str(exc.orig))
+        return problem(
+            422, "Validation failed", "A value is out of range or not valid text", instance=request.url.path
         )
 
     @app.exception_handler(Exception)

@@ -35,3 +35,21 @@ def head_revision() -> str | None:
 async def current_revision(engine: AsyncEngine) -> str | None:
     async with engine.connect() as conn:
         return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+
+
+def known_revisions() -> set[str]:
+    """Every revision this code ships."""
+    scripts = ScriptDirectory.from_config(Config(str(ROOT / "alembic.ini")))
+    return {script.revision for script in scripts.walk_revisions()}
+
+
+def schema_compatible(revision: str | None) -> bool:
+    """Can this code serve a database at ``revision``?
+
+    At head, yes. At a revision this code does not know, yes: a newer release has expanded
+    the schema (migrations are expand-then-contract), and the old pods keep serving while
+    the rollout proceeds. At an older revision it knows, no: it needs ``ftw migrate``.
+    """
+    if revision is None:
+        return False
+    return revision == head_revision() or revision not in known_revisions()

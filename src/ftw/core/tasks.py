@@ -41,7 +41,12 @@ async def raw_connection(session: AsyncSession) -> asyncpg.Connection:
     """The asyncpg connection under the session's current transaction."""
     connection = await session.connection()
     raw = await connection.get_raw_connection()
-    return cast(asyncpg.Connection, raw.driver_connection)
+    driver = cast(asyncpg.Connection, raw.driver_connection)
+    if not driver.is_in_transaction():
+        # SQLAlchemy's asyncpg adapter opens the transaction lazily, on its first statement:
+        # start it so a task enqueued first thing is still inside the request's transaction.
+        await connection.exec_driver_sql("SELECT 1")
+    return driver
 
 
 async def enqueue(

@@ -7,8 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, UploadFile, status
 
 from ftw.accounts.auth import Anyone, Homeowner
+from ftw.analytics import service as analytics
 from ftw.core.deps import SessionDep, SettingsDep, StorageDep
 from ftw.core.errors import Invalid
+from ftw.core.validation import Id
 from ftw.jobs import service
 from ftw.jobs.models import JobStatus
 from ftw.jobs.schemas import JobCreate, JobOut, JobPage, JobUpdate, PhotoOut
@@ -68,14 +70,16 @@ async def browse(
 
 
 @router.get("/{job_id}")
-async def detail(job_id: int, session: SessionDep, storage: StorageDep, _: Anyone) -> JobOut:
+async def detail(job_id: Id, session: SessionDep, storage: StorageDep, principal: Anyone) -> JobOut:
     job = await service.get(session=session, job_id=job_id)
+    if principal is None or principal.user_id != job.homeowner_id:
+        await analytics.record_view(session, job_id=job.id)
     return service.present(job, await service.photos_of(session=session, job_id=job_id), storage)
 
 
 @router.patch("/{job_id}")
 async def edit(
-    job_id: int,
+    job_id: Id,
     data: JobUpdate,
     session: SessionDep,
     settings: SettingsDep,
@@ -89,14 +93,14 @@ async def edit(
 
 
 @router.post("/{job_id}/cancel")
-async def cancel(job_id: int, session: SessionDep, storage: StorageDep, principal: Homeowner) -> JobOut:
+async def cancel(job_id: Id, session: SessionDep, storage: StorageDep, principal: Homeowner) -> JobOut:
     job = await service.cancel(session=session, principal=principal, job_id=job_id)
     return service.present(job, await service.photos_of(session=session, job_id=job_id), storage)
 
 
 @router.post("/{job_id}/photos", status_code=status.HTTP_201_CREATED)
 async def upload_photos(
-    job_id: int,
+    job_id: Id,
     files: list[UploadFile],
     session: SessionDep,
     settings: SettingsDep,

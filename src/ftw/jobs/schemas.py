@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ftw.core.validation import NoNul
 from ftw.jobs.models import JobStatus, Urgency
 from ftw.scoping.estimator import JobSize, JobTier
 from ftw.scoping.trades import Trade
@@ -21,8 +23,8 @@ class _Text(BaseModel):
 
 
 class JobCreate(_Text):
-    title: str = Field(min_length=1, max_length=120)
-    description: str = Field(min_length=1, max_length=5_000)
+    title: Annotated[str, NoNul] = Field(min_length=1, max_length=120)
+    description: Annotated[str, NoNul] = Field(min_length=1, max_length=5_000)
     trade: Trade
     zip: str = Field(pattern=r"^\d{5}$")
     territory_fips: str | None = Field(
@@ -32,8 +34,8 @@ class JobCreate(_Text):
 
 
 class JobUpdate(_Text):
-    title: str | None = Field(default=None, min_length=1, max_length=120)
-    description: str | None = Field(default=None, min_length=1, max_length=5_000)
+    title: Annotated[str, NoNul] | None = Field(default=None, min_length=1, max_length=120)
+    description: Annotated[str, NoNul] | None = Field(default=None, min_length=1, max_length=5_000)
     trade: Trade | None = None
     urgency: Urgency | None = None
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.models import Role
 from ftw.config import JobRules, Settings
-from ftw.core import pagination
+from ftw.core import metrics, pagination
 from ftw.core.db import on_rollback
 from ftw.core.errors import Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, UnsupportedMediaType
 from ftw.core.security import AccessClaims
@@ -81,6 +81,7 @@ async def post(*, session: AsyncSession, settings: Settings, homeowner_id: int, 
     )
     session.add(job)
     await session.flush()
+    metrics.count("jobs_posted", session=session)
     return job
 
 

@@ -1,26 +1,147 @@
-"""Liveness: the process answers and its database does."""
+"""Liveness (/healthz), readiness (/readyz) and the drain on shutdown.
+
+/healthz answers while the process runs: a failing dependency must not make the
+orchestrator restart healthy processes. /readyz says whether to send traffic here: the
+database answers and is migrated to head, Redis answers (when configured), and the
+process is not shutting down.
+
+Shutdown: on SIGTERM or SIGINT readiness turns 503 at once, the server keeps serving for
+``shutdown_delay_s`` while load balancers take the instance out, then uvicorn stops
+accepting and lets in-flight requests finish (``graceful_timeout_s``). A second signal
+stops at once.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import threading
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
 
-from fastapi import APIRouter
+import structlog
+from alembic.runtime.migration import MigrationContext
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
+from redis.asyncio import Redis
+from sqlalchemy.engine import Connection
 
 from ftw.accounts.auth import Anyone
-from ftw.core.deps import SessionDep
+from ftw.config import Settings
+from ftw.core import migrations
+from ftw.core.db import Database
 
 router = APIRouter(tags=["ops"])
+log = structlog.get_logger(__name__)
+
+PROBE_TIMEOUT_S = 2.0
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
+Detail = dict[str, Any]
+
+
+@dataclass
+class Lifecycle:
+    shutdown_delay_s: float
+    draining: bool = False
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    app.state.lifecycle = Lifecycle(shutdown_delay_s=settings.shutdown_delay_s)
+
+
+def _forward(handler: Any, signum: int, frame: FrameType | None) -> None:
+    """Hand the signal to whoever had it before us (uvicorn), or to the default action."""
+    if callable(handler):
+        handler(signum, frame)
+    elif handler != signal.SIG_IGN:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+
+@asynccontextmanager
+async def drain_on_signal(app: FastAPI) -> AsyncIterator[None]:
+    """Lifespan part: put our handler in front of the server's for the life of the app."""
+    lifecycle: Lifecycle = app.state.lifecycle
+    loop = asyncio.get_running_loop()
+    previous: dict[int, Any] = {}
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        handler = previous[signum]
+        if lifecycle.draining or lifecycle.shutdown_delay_s <= 0:
+            lifecycle.draining = True
+            _forward(handler, signum, frame)
+            return
+        lifecycle.draining = True
+        log.info("draining", signal=signal.Signals(signum).name, delay_s=lifecycle.shutdown_delay_s)
+        loop.call_soon_threadsafe(
+            loop.call_later, lifecycle.shutdown_delay_s, _forward, handler, signum, frame
+        )
+
+    if threading.current_thread() is threading.main_thread():  # signals reach only the main thread
+        for sig in SIGNALS:
+            previous[sig] = signal.getsignal(sig)
+            signal.signal(sig, on_signal)
+    try:
+        yield
+    finally:
+        lifecycle.draining = True
+        for signum, handler in previous.items():
+            if signal.getsignal(signum) is on_signal:
+                signal.signal(signum, handler)
 
 
 @router.get("/healthz")
-async def healthz(session: SessionDep, _: Anyone) -> JSONResponse:
+async def healthz(_: Anyone) -> dict[str, str]:
+    """The process is alive; no dependency is consulted."""
+    return {"status": "ok"}
+
+
+def _revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def _database(db: Database) -> tuple[bool, Detail]:
+    # Through the app's own sessions: the probe exercises the pool requests use.
+    async with db.sessions() as session:
+        connection = await session.connection()
+        revision = await connection.run_sync(_revision)
+    head = migrations.head_revision()
+    detail: Detail = {"revision": revision, "head": head}
+    ready = migrations.schema_compatible(revision)
+    if not ready:
+        detail["error"] = f"database at revision {revision}, code expects {head}: run `ftw migrate`"
+    return ready, detail
+
+
+async def _redis(redis: Redis) -> tuple[bool, Detail]:
+    return bool(await redis.ping()), {}
+
+
+async def _probe(check: Callable[[], Awaitable[tuple[bool, Detail]]]) -> Detail:
     started = time.perf_counter()
     try:
-        await session.execute(text("SELECT 1"))
-    except Exception as exc:  # any failure means not healthy; say which
-        return JSONResponse({"status": "fail", "database": type(exc).__name__}, status_code=503)
+        async with asyncio.timeout(PROBE_TIMEOUT_S):
+            ok, detail = await check()
+    except Exception as exc:  # any failure means not ready; say which
+        ok, detail = False, {"error": f"{type(exc).__name__}: {exc}"[:300]}
+    return {"ok": ok, "ms": round((time.perf_counter() - started) * 1000, 2), **detail}
+
+
+@router.get("/readyz", responses={503: {"description": "Not ready: a dependency failed or shutting down"}})
+async def readyz(request: Request, _: Anyone) -> JSONResponse:
+    """Whether this instance should get traffic, with each probe's result and latency."""
+    state = request.app.state
+    if state.lifecycle.draining:
+        return JSONResponse({"status": "draining", "checks": {}}, status_code=503)
+    checks = {"database": await _probe(lambda: _database(state.db))}
+    if state.redis is not None:
+        checks["redis"] = await _probe(lambda: _redis(state.redis))
+    ready = all(check["ok"] for check in checks.values())
     return JSONResponse(
-        {"status": "ok", "database_ms": round((time.perf_counter() - started) * 1000, 2)},
+        {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
     )

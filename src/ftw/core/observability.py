@@ -1,0 +1,131 @@
+"""What every request leaves behind: its metrics, one access-log line, its user as active.
+
+``install`` wires it into an app (plus Sentry when a DSN is configured); ``running`` is
+the part of the lifespan that releases what ``install`` opened.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import FastAPI
+from redis.asyncio import Redis
+from starlette.routing import Match, Mount, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ftw.config import Settings
+from ftw.core import activity, metrics
+
+log = structlog.get_logger("ftw.access")
+
+# Probes and scrapes are not user traffic: counting them would flatter latency and rate.
+UNOBSERVED = frozenset({"/metrics", "/healthz", "/readyz"})
+UNMATCHED = "unmatched"  # one label for every unknown path, so scanners cannot add series
+
+
+def route_template(scope: Scope, path: str) -> str:
+    """The matched route's path template (``/api/v1/jobs/{job_id}``), never the raw path.
+
+    API routes leave themselves in the scope; the docs, OpenAPI and mounted static files
+    do not, so ``path`` (as requested) is matched against those few here.
+    """
+    template = getattr(scope.get("route"), "path", None)
+    if isinstance(template, str):
+        return template
+    probe = {"type": "http", "path": path, "root_path": "", "method": scope["method"]}
+    for route in scope["app"].routes:
+        if isinstance(route, Route | Mount) and route.matches(probe)[0] is Match.FULL:
+            return route.path
+    return UNMATCHED
+
+
+class ObservabilityMiddleware:
+    """Pure ASGI (no BaseHTTPMiddleware), so it adds no task per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        path: str = scope["path"]  # before a mount rewrites the scope
+        status = 500  # what the client gets if the app raises before answering
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        metrics.HTTP_IN_FLIGHT.inc()
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            metrics.HTTP_IN_FLIGHT.dec()
+            _observe(scope, path, status, time.perf_counter() - started)
+        principal = scope.get("state", {}).get("principal")
+        if principal is not None:
+            await scope["app"].state.active_users.seen(principal.user_id)
+
+
+def _observe(scope: Scope, path: str, status: int, seconds: float) -> None:
+    route = route_template(scope, path)
+    if route in UNOBSERVED:
+        return
+    method: str = scope["method"]
+    labels = (method, route, str(status))
+    metrics.HTTP_REQUESTS.labels(*labels).inc()
+    metrics.HTTP_DURATION.labels(*labels).observe(seconds)
+    principal = scope.get("state", {}).get("principal")
+    fields: dict[str, Any] = {
+        "method": method,
+        "route": route,
+        "path": path,
+        "status": status,
+        "duration_ms": round(seconds * 1000, 2),
+        "user_id": principal.user_id if principal is not None else None,
+    }
+    if status >= 500:
+        log.error("request", **fields)
+    else:
+        log.info("request", **fields)
+
+
+def _init_sentry(dsn: str, environment: str) -> None:
+    import sentry_sdk
+
+    sentry_sdk.init(
+        dsn=dsn,
+        environment=environment,
+        send_default_pii=False,  # no e-mails, tokens or IP addresses leave the service
+        traces_sample_rate=0.0,  # errors only; latency is Prometheus's job
+    )
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Metrics and access log for every request; Redis and active users; Sentry if set."""
+    if settings.sentry_dsn is not None:
+        _init_sentry(settings.sentry_dsn.get_secret_value(), settings.environment)
+    redis: Redis | None = None
+    if settings.redis_url:
+        redis = Redis.from_url(settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+    app.state.redis = redis
+    app.state.active_users = activity.tracker(redis)
+    app.add_middleware(ObservabilityMiddleware)
+
+
+@asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[None]:
+    try:
+        yield
+    finally:
+        if app.state.redis is not None:
+            await app.state.redis.aclose()
+        metrics.process_exited(os.getpid())

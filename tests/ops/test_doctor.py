@@ -1,0 +1,186 @@
+"""`ftw doctor` against the test database, a local Redis, promtool and a running server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import text
+
+from ftw.config import Settings
+from ftw.ops import doctor
+from tests.ops.conftest import FTW
+
+
+def by_name(checks: list[doctor.Check]) -> dict[str, doctor.Check]:
+    return {c.name: c for c in checks}
+
+
+async def test_a_migrated_database_passes(connection, settings):
+    checks = by_name(await doctor.database_checks(connection, settings))
+    assert checks["migrations"].status == "ok"
+    assert checks["indexes"].status == "ok"
+    assert f"all {len(doctor.launch_indexes())} indexes" in checks["indexes"].detail
+    assert checks["replicas"].status == "warn"
+    assert "no read replicas configured" in checks["replicas"].detail
+
+
+def test_the_launch_indexes_come_from_the_models():
+    names = doctor.launch_indexes()
+    assert {"ix_jobs_search", "ix_jobs_browse_open", "uq_users_email", "ix_audit_log_actor_recent"} <= set(
+        names
+    )
+
+
+async def test_an_invalid_index_fails_with_the_reindex_to_run(connection, settings):
+    await connection.execute(
+        text("UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'ix_jobs_search'::regclass")
+    )
+    checks = [c for c in await doctor.database_checks(connection, settings) if c.name == "indexes"]
+    assert [c.status for c in checks] == ["fail"]
+    assert "ix_jobs_search" in checks[0].detail
+    assert checks[0].fix == "REINDEX INDEX CONCURRENTLY ix_jobs_search"
+
+
+async def test_a_missing_index_or_an_old_revision_fails(connection, settings):
+    await connection.execute(text("DROP INDEX ix_audit_log_action_recent"))
+    await connection.execute(text("UPDATE alembic_version SET version_num = '0004'"))
+    checks = by_name(await doctor.database_checks(connection, settings))
+    assert checks["indexes"].status == "fail"
+    assert "ix_audit_log_action_recent" in checks["indexes"].detail
+    assert checks["migrations"].status == "fail"
+    assert checks["migrations"].fix == "run `ftw migrate`"
+
+
+def test_configuration_for_the_launch():
+    development = by_name(doctor.configuration(Settings()))
+    assert development["environment"].status == "warn"
+    assert development["secret key"].status == "warn"  # the dev key: fine until production
+    assert development["pool"].status == "ok"
+    assert development["limits"].status == "ok"
+
+    production = by_name(
+        doctor.configuration(
+            Settings(environment="production", auth={"secret_key": "x" * 48}, log_json=True)  # type: ignore[arg-type]
+        )
+    )
+    assert {c.status for c in production.values()} == {"ok"}
+
+
+def test_pools_larger_than_pgbouncer_accepts_fail():
+    checks = by_name(doctor.configuration(Settings(pool={"max_size": 500})))  # type: ignore[arg-type]
+    assert checks["pool"].status == "fail"
+    assert "50 instances x 500 connections = 25,000 clients" in checks["pool"].detail
+
+
+def test_unreadable_endpoint_limits_fail():
+    checks = by_name(doctor.configuration(Settings(endpoint_limits={"post_job": "ten an hour"})))  # type: ignore[arg-type]
+    assert checks["limits"].status == "fail"
+    assert "post_job" in checks["limits"].detail
+
+
+async def test_redis_reports_its_eviction_policy():
+    client = Redis.from_url("redis://127.0.0.1:6379/0", decode_responses=True)
+    try:
+        policy = (await client.config_get("maxmemory-policy"))["maxmemory-policy"]
+    finally:
+        await client.aclose()
+    check = await doctor.redis(Settings(redis_url="redis://127.0.0.1:6379/0"))
+    assert f"maxmemory-policy {policy}" in check.detail
+    if policy == "noeviction":
+        assert check.status == "warn"
+        assert "allkeys-lru" in check.fix
+    assert (await doctor.redis(Settings(redis_url="redis://127.0.0.1:1/0"))).status == "fail"
+    assert (await doctor.redis(Settings())).status == "warn"
+
+
+def test_alert_rules_pass_promtool():
+    check = doctor.alert_rules()
+    assert check.status == "ok", check
+    assert "rules in 2 files pass promtool" in check.detail
+
+
+def test_the_last_load_test_is_held_to_the_targets(tmp_path):
+    report = tmp_path / "latest.json"
+    assert doctor.load_test(Settings(), report).status == "warn"
+    report.write_text(json.dumps({"p50_ms": 90, "p95_ms": 420, "error_percent": 0.2, "finished_at": "x"}))
+    assert doctor.load_test(Settings(), report).status == "ok"
+    report.write_text(json.dumps({"p50_ms": 90, "p95_ms": 1300, "error_percent": 0.2}))
+    slow = doctor.load_test(Settings(), report)
+    assert slow.status == "fail"
+    assert "p95 ms 1300 > 800" in slow.detail
+
+
+def test_breakers_are_read_from_a_running_instance(served_workers):
+    check = doctor.breakers(Settings(public_url=served_workers.url))
+    assert check.status == "ok"
+    assert check.detail.startswith("all 6 closed")
+    nobody = doctor.breakers(Settings(public_url="http://127.0.0.1:1"))
+    assert nobody.status == "warn"
+
+
+def test_sandbox_vendors_are_a_warning_before_production(tmp_path):
+    checks = doctor.vendors(Settings(data_dir=tmp_path))
+    assert [c.status for c in checks] == ["warn", "warn"]
+    assert "payments" in checks[0].detail
+
+
+def _doctor(database_url: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("FTW_")},
+        "FTW_DATABASE_URL": database_url,
+        "FTW_DATA_DIR": str(tmp_path),
+        "FTW_PUBLIC_URL": "http://127.0.0.1:1",
+        **env,
+    }
+    return subprocess.run(  # noqa: S603 - our own command
+        [FTW, "doctor", "--json"], env=environment, capture_output=True, text=True, check=False, cwd=tmp_path
+    )
+
+
+def test_ftw_doctor_exits_0_with_warnings_only(database_url, tmp_path):
+    result = _doctor(database_url, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["ok"] is True
+    statuses = {c["name"]: c["status"] for c in report["checks"]}
+    assert statuses["database"] == statuses["migrations"] == statuses["indexes"] == "ok"
+    assert statuses["alert rules"] == "ok"
+    assert statuses["load test"] == "warn"
+
+
+@pytest.mark.parametrize(
+    ("env", "failing"),
+    [
+        ({"FTW_POOL__MAX_SIZE": "1000"}, "pool"),
+        ({"FTW_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nowhere"}, "database"),
+    ],
+)
+def test_ftw_doctor_exits_1_on_any_failure(database_url, tmp_path, env, failing):
+    result = _doctor(database_url, tmp_path, **env)
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["ok"] is False
+    assert [c["name"] for c in report["checks"] if c["status"] == "fail"] == [failing]
+
+
+def test_ftw_doctor_prints_one_line_per_check_with_what_to_do(database_url, tmp_path):
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("FTW_")},
+        "FTW_DATABASE_URL": database_url,
+        "FTW_DATA_DIR": str(tmp_path),
+        "FTW_PUBLIC_URL": "http://127.0.0.1:1",
+        "COLUMNS": "200",
+    }
+    result = subprocess.run(  # noqa: S603 - our own command
+        [FTW, "doctor"], env=environment, capture_output=True, text=True, check=False, cwd=tmp_path
+    )
+    assert result.returncode == 0
+    assert "✓ database" in result.stdout
+    assert "⚠ load test" in result.stdout
+    assert "→ run the launch load test before launch" in result.stdout
+    assert "READY:" in result.stdout

@@ -1,0 +1,366 @@
+"""Read-through cache: Redis when configured, a per-process LRU otherwise.
+
+Entries carry a soft expiry (the kind's TTL). Kinds in ``SWR_KINDS`` are served stale
+once it has passed while exactly one caller refreshes them in the background (a Redis
+``SET NX PX`` lock, so one instance in the fleet); the hard expiry, twice the TTL, drops
+them. Writes invalidate by bumping a version counter that is part of the keys of
+everything derived from it (``territory:<fips>``): no key listing, no pattern deletes.
+
+A cache outage is a miss: every Redis error is logged (at most once per interval) and
+the value is loaded from PostgreSQL, so the API keeps answering without Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from typing import Annotated, Literal, Protocol, TypeVar
+
+import redis.asyncio as redis
+import structlog
+from fastapi import Depends, FastAPI, Request, Response
+from pydantic import BaseModel
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from ftw.config import CacheTTL, Settings
+from ftw.core import metrics
+
+log = structlog.get_logger(__name__)
+
+Kind = Literal[
+    "live_stats",
+    "fresh_jobs",
+    "contractor_stats",
+    "job_listings",
+    "user_profile",
+    "territory_metrics",
+    "search_results",
+]
+SWR_KINDS: frozenset[str] = frozenset({"live_stats", "fresh_jobs", "job_listings", "territory_metrics"})
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+Sessions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+REDIS_TIMEOUT_S = 0.25  # a slow Redis must cost a request little more than a miss
+REFRESH_LOCK_MS = 10_000
+LOG_EVERY_S = 30.0
+
+
+class Backend(Protocol):
+    async def get(self, key: str) -> bytes | None: ...
+    async def set(self, key: str, value: bytes, ttl_s: float) -> None: ...
+    async def lock(self, key: str, ttl_ms: int) -> bool: ...
+    async def unlock(self, key: str) -> None: ...
+    async def incr(self, key: str) -> int: ...
+    async def counter(self, key: str) -> int: ...
+    async def close(self) -> None: ...
+
+
+class MemoryBackend:
+    """One process's cache, bounded by an LRU; correct for a single instance."""
+
+    def __init__(self, max_entries: int = 50_000) -> None:
+        self._max = max_entries
+        self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._locks: dict[str, float] = {}
+        self._counters: dict[str, int] = {}
+
+    async def get(self, key: str) -> bytes | None:
+        found = self._entries.get(key)
+        if found is None or found[0] <= time.monotonic():
+            return None
+        self._entries.move_to_end(key)
+        return found[1]
+
+    async def set(self, key: str, value: bytes, ttl_s: float) -> None:
+        self._entries[key] = (time.monotonic() + ttl_s, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+    async def lock(self, key: str, ttl_ms: int) -> bool:
+        now = time.monotonic()
+        if self._locks.get(key, 0.0) > now:
+            return False
+        self._locks[key] = now + ttl_ms / 1000
+        return True
+
+    async def unlock(self, key: str) -> None:
+        self._locks.pop(key, None)
+
+    async def incr(self, key: str) -> int:
+        self._counters[key] = self._counters.get(key, 0) + 1
+        return self._counters[key]
+
+    async def counter(self, key: str) -> int:
+        return self._counters.get(key, 0)
+
+    async def close(self) -> None:
+        return None
+
+
+class NullBackend:
+    """Stores nothing: the cache switched off."""
+
+    async def get(self, key: str) -> bytes | None:
+        return None
+
+    async def set(self, key: str, value: bytes, ttl_s: float) -> None:
+        return None
+
+    async def lock(self, key: str, ttl_ms: int) -> bool:
+        return False
+
+    async def unlock(self, key: str) -> None:
+        return None
+
+    async def incr(self, key: str) -> int:
+        return 0
+
+    async def counter(self, key: str) -> int:
+        return 0
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisBackend:
+    """Shared by every instance; keys live under ``prefix``."""
+
+    def __init__(self, url: str, *, prefix: str = "ftw:cache:", timeout_s: float = REDIS_TIMEOUT_S) -> None:
+        self.client = redis.Redis.from_url(
+            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, health_check_interval=30
+        )
+        self.prefix = prefix
+
+    async def get(self, key: str) -> bytes | None:
+        value = await self.client.get(self.prefix + key)
+        return value.encode() if isinstance(value, str) else value
+
+    async def set(self, key: str, value: bytes, ttl_s: float) -> None:
+        await self.client.set(self.prefix + key, value, px=max(1, int(ttl_s * 1000)))
+
+    async def lock(self, key: str, ttl_ms: int) -> bool:
+        return bool(await self.client.set(self.prefix + "lock:" + key, b"1", nx=True, px=ttl_ms))
+
+    async def unlock(self, key: str) -> None:
+        await self.client.delete(self.prefix + "lock:" + key)
+
+    async def incr(self, key: str) -> int:
+        return int(await self.client.incr(self.prefix + key))
+
+    async def counter(self, key: str) -> int:
+        value = await self.client.get(self.prefix + key)
+        return int(value) if value is not None else 0
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+class Cache:
+    """Per-kind TTLs, stale-while-revalidate, versioned invalidation, hit/miss metrics."""
+
+    def __init__(self, backend: Backend, ttl: CacheTTL, sessions: Sessions) -> None:
+        self.backend = backend
+        self.ttl = ttl
+        self._sessions = sessions
+        self._inflight: dict[str, asyncio.Future[bytes]] = {}
+        self._refreshing: set[asyncio.Task[None]] = set()
+        self._last_error_log = 0.0
+
+    async def fetch(
+        self,
+        kind: Kind,
+        key: str,
+        model: type[M],
+        loader: Callable[[AsyncSession], Awaitable[M]],
+        *,
+        session: AsyncSession,
+    ) -> M:
+        """The cached value of ``key``, else ``loader(session)`` stored for the kind's TTL.
+
+        A stale entry of a stale-while-revalidate kind is returned as is, and one background
+        task refreshes it through ``loader`` on a session of its own.
+        """
+        full = f"{kind}:{key}"
+        raw = await self._guard(self.backend.get(full), None)
+        if raw is not None:
+            soft, payload = _unpack(raw)
+            metrics.cache_lookup(kind, hit=True)
+            if soft <= time.time() and kind in SWR_KINDS:
+                await self._refresh_in_background(kind, full, loader)
+            return model.model_validate_json(payload)
+        metrics.cache_lookup(kind, hit=False)
+        # Concurrent misses in this process share one load (single flight).
+        pending = self._inflight.get(full)
+        if pending is not None:
+            return model.model_validate_json(await asyncio.shield(pending))
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._inflight[full] = future
+        try:
+            value = await loader(session)
+            payload = value.model_dump_json().encode()
+            future.set_result(payload)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters re-raise it, nobody else must
+            raise
+        finally:
+            del self._inflight[full]
+        await self._store(kind, full, payload)
+        return value
+
+    async def version(self, name: str) -> int:
+        """The current version of ``name``; 0 when unknown or when the cache is down."""
+        return await self._guard(self.backend.counter(f"version:{name}"), 0)
+
+    async def bump(self, *names: str) -> None:
+        """Make every key built with these versions unreachable."""
+        for name in names:
+            await self._guard(self.backend.incr(f"version:{name}"), 0)
+
+    async def aclose(self) -> None:
+        for task in list(self._refreshing):
+            task.cancel()
+        await self.backend.close()
+
+    async def _store(self, kind: Kind, full: str, payload: bytes) -> None:
+        ttl = getattr(self.ttl, kind)
+        hard = ttl * 2 if kind in SWR_KINDS else ttl
+        await self._guard(self.backend.set(full, _pack(time.time() + ttl, payload), hard), None)
+
+    async def _refresh_in_background(
+        self, kind: Kind, full: str, loader: Callable[[AsyncSession], Awaitable[M]]
+    ) -> None:
+        if not await self._guard(self.backend.lock(full, REFRESH_LOCK_MS), False):
+            return
+
+        async def refresh() -> None:
+            try:
+                async with self._sessions() as session:
+                    value = await loader(session)
+                await self._store(kind, full, value.model_dump_json().encode())
+            except Exception:
+                log.exception("cache_refresh_failed", key=full)
+            finally:
+                await self._guard(self.backend.unlock(full), None)
+
+        task = asyncio.create_task(refresh())
+        self._refreshing.add(task)
+        task.add_done_callback(self._refreshing.discard)
+
+    async def _guard(self, call: Awaitable[T], fallback: T) -> T:
+        try:
+            return await asyncio.wait_for(call, REDIS_TIMEOUT_S * 2)
+        except (redis.RedisError, OSError, TimeoutError) as exc:
+            now = time.monotonic()
+            if now - self._last_error_log >= LOG_EVERY_S:
+                self._last_error_log = now
+                log.warning("cache_unavailable", error=repr(exc), effect="serving from the database")
+            return fallback
+
+
+def _pack(soft_expiry: float, payload: bytes) -> bytes:
+    return json.dumps(soft_expiry).encode() + b"\n" + payload
+
+
+def _unpack(raw: bytes) -> tuple[float, bytes]:
+    head, _, payload = raw.partition(b"\n")
+    return float(head), payload
+
+
+def build(settings: Settings, sessions: Sessions) -> Cache:
+    """Redis when ``redis_url`` is set, this process's memory otherwise, nothing when disabled."""
+    backend: Backend
+    if not settings.cache_enabled:
+        backend = NullBackend()
+    elif settings.redis_url:
+        backend = RedisBackend(settings.redis_url, prefix=f"{settings.redis_prefix}:cache:")
+    else:
+        backend = MemoryBackend()
+    return Cache(backend, settings.cache_ttl, sessions)
+
+
+def get_cache(request: Request) -> Cache:
+    cache: Cache = request.app.state.cache
+    return cache
+
+
+CacheDep = Annotated[Cache, Depends(get_cache)]
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Create the app's cache and the middleware that turns committed writes into bumps."""
+    app.state.cache = build(settings, lambda: app.state.db.session())
+
+    @app.middleware("http")
+    async def invalidate(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        async with invalidating(app.state.cache):
+            return await call_next(request)
+
+
+# -- invalidation after commit -------------------------------------------------------------
+#
+# Services mark what a write changed on its session; the marks become version bumps only
+# once the transaction commits (a bump before the commit would let a concurrent reader
+# store the old rows under the new version). The request middleware collects them.
+
+_DIRTY = "ftw.cache.dirty"
+_committed: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar(
+    "ftw_cache_committed", default=None
+)
+
+
+def changed(session: AsyncSession | Session, *names: str) -> None:
+    """Record that this transaction changes what is cached under the version ``names``."""
+    sync = session.sync_session if isinstance(session, AsyncSession) else session
+    sync.info.setdefault(_DIRTY, set()).update(names)
+
+
+def territory(fips: str) -> str:
+    """The version name of everything derived from one territory's jobs."""
+    return f"territory:{fips}"
+
+
+@event.listens_for(Session, "after_commit")
+def _collect_committed(session: Session) -> None:
+    if session.get_nested_transaction() is None:
+        names = session.info.pop(_DIRTY, set())
+        sink = _committed.get()
+        if sink is not None:
+            sink.update(names)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_rolled_back(session: Session, previous_transaction: object) -> None:
+    if getattr(previous_transaction, "parent", None) is None:
+        session.info.pop(_DIRTY, None)
+
+
+@contextmanager
+def collecting() -> Iterator[set[str]]:
+    """Collect the version names whose writes commit inside this block (and its tasks)."""
+    sink: set[str] = set()
+    token = _committed.set(sink)
+    try:
+        yield sink
+    finally:
+        _committed.reset(token)
+
+
+@asynccontextmanager
+async def invalidating(cache: Cache) -> AsyncIterator[None]:
+    """Bump the versions of every write committed inside the block, once it ends."""
+    with collecting() as names:
+        try:
+            yield
+        finally:  # a commit followed by a failure still changed the data
+            if names:
+                await cache.bump(*sorted(names))

@@ -1,4 +1,9 @@
-"""Outgoing SMS and e-mail. The sandbox adapters write to a local outbox folder."""
+"""Outgoing SMS and e-mail. The sandbox adapters write to a local outbox folder; Twilio and
+SendGrid send for real, through the sms and email breakers.
+
+Every failure of a real adapter (refused, unreachable, timed out, breaker open) is raised as
+DeliveryFailed: the delivery row stays pending and the task queue retries it later.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,16 @@ import json
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
+
+from python_http_client.exceptions import HTTPError
+from sendgrid import SendGridAPIClient
+from sendgrid.helpers.mail import Mail
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.rest import Client as TwilioClient
+
+from ftw.core.breakers import CircuitBreaker
 
 
 class DeliveryFailed(Exception):
@@ -62,3 +76,92 @@ class SandboxEmail:
 
     async def send(self, *, to: str, subject: str, body: str) -> str:
         return await self._outbox.write({"to": to, "subject": subject, "body": body})
+
+
+class TwilioSms:
+    """Twilio's SDK with its aiohttp client, without the SDK's retries: the task queue retries."""
+
+    name = "twilio"
+
+    def __init__(
+        self,
+        *,
+        account_sid: str,
+        auth_token: str,
+        from_number: str,
+        breaker: CircuitBreaker,
+        base_url: str | None = None,
+    ) -> None:
+        self._credentials = (account_sid, auth_token)
+        self._from = from_number
+        self._breaker = breaker
+        self._base_url = base_url
+        self._client: TwilioClient | None = None
+
+    def _twilio(self) -> TwilioClient:
+        # The aiohttp session needs a running loop: built on the first send, not at start-up.
+        if self._client is None:
+            http = AsyncTwilioHttpClient(timeout=self._breaker.policy.call_timeout_s)
+            self._client = TwilioClient(*self._credentials, http_client=http)
+            if self._base_url:
+                self._client.api.base_url = self._base_url
+        return self._client
+
+    async def send(self, *, to: str, body: str) -> str:
+        try:
+            message = await self._breaker.call(
+                lambda: self._twilio().messages.create_async(to=to, from_=self._from, body=body),
+                answered=_twilio_refused,
+            )
+        except Exception as failure:
+            raise DeliveryFailed(f"twilio: {failure}") from failure
+        return str(message.sid)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            http = self._client.http_client
+            if isinstance(http, AsyncTwilioHttpClient):
+                await http.close()
+
+
+def _twilio_refused(exc: Exception) -> bool:
+    """A 4xx other than 429 (a bad number, say) is Twilio answering, not Twilio being down."""
+    return isinstance(exc, TwilioRestException) and 400 <= exc.status < 500 and exc.status != 429
+
+
+class SendGridEmail:
+    """SendGrid's SDK, which is synchronous: each send runs in a worker thread.
+
+    The breaker's timeout stops the wait; the thread itself ends when the SDK's socket
+    timeout (set to the same value) fires.
+    """
+
+    name = "sendgrid"
+
+    def __init__(
+        self, *, api_key: str, from_address: str, breaker: CircuitBreaker, base_url: str | None = None
+    ) -> None:
+        self._api = SendGridAPIClient(api_key, host=base_url or "https://api.sendgrid.com")
+        self._api.client.timeout = breaker.policy.call_timeout_s
+        self._from = from_address
+        self._breaker = breaker
+
+    async def send(self, *, to: str, subject: str, body: str) -> str:
+        mail = Mail(from_email=self._from, to_emails=to, subject=subject, plain_text_content=body)
+        try:
+            response = await self._breaker.call(
+                lambda: asyncio.to_thread(self._api.send, mail), answered=_sendgrid_refused
+            )
+        except Exception as failure:
+            raise DeliveryFailed(f"sendgrid: {failure}") from failure
+        return _header(response, "X-Message-Id") or f"sendgrid_{uuid.uuid4().hex[:16]}"
+
+
+def _sendgrid_refused(exc: Exception) -> bool:
+    return isinstance(exc, HTTPError) and 400 <= exc.status_code < 500 and exc.status_code != 429
+
+
+def _header(response: Any, name: str) -> str | None:
+    headers = getattr(response, "headers", None)
+    value = headers.get(name) if headers is not None else None
+    return str(value) if value else None

@@ -1,4 +1,4 @@
-"""Card payments. The sandbox adapter is the default; production uses the provider's SDK.
+"""Card payments. The sandbox adapter is the default; production uses Stripe's SDK.
 
 Every charge carries an idempotency key: the provider returns the first result for a
 repeated key instead of charging twice.
@@ -7,8 +7,15 @@ repeated key instead of charging twice.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+import stripe
+
+from ftw.core.breakers import BreakerOpen, CircuitBreaker
+
+T = TypeVar("T")
 
 
 class PaymentDeclined(Exception):
@@ -72,3 +79,80 @@ class SandboxPayments:
 
     async def payout(self, *, amount_cents: int, destination: str, idempotency_key: str) -> str:
         return f"po_sandbox_{uuid.uuid5(uuid.NAMESPACE_URL, idempotency_key).hex[:16]}"
+
+
+class StripePayments:
+    """Stripe through its official SDK, every call guarded by the payments breaker.
+
+    A charge is a PaymentIntent created and confirmed in one call, captured at once: the
+    platform holds the funds until the job is complete (the ledger says whose they are).
+    Payouts are Transfers to the contractor's connected account. The SDK does not retry
+    (``max_network_retries=0``): the breaker counts each attempt, and the durable retry
+    queue of billing spaces the next ones out.
+    """
+
+    name = "stripe"
+
+    def __init__(
+        self, *, api_key: str, breaker: CircuitBreaker, base_url: str | None = None, currency: str = "usd"
+    ) -> None:
+        self._client = stripe.StripeClient(
+            api_key,
+            base_addresses={"api": base_url} if base_url else None,
+            http_client=stripe.HTTPXClient(timeout=breaker.policy.call_timeout_s),
+            max_network_retries=0,
+        )
+        self._breaker = breaker
+        self._currency = currency
+
+    async def charge(
+        self, *, amount_cents: int, payment_method: str, idempotency_key: str, description: str
+    ) -> Charge:
+        intent = await self._call(
+            lambda: self._client.v1.payment_intents.create_async(
+                {
+                    "amount": amount_cents,
+                    "currency": self._currency,
+                    "payment_method": payment_method,
+                    # Card-only checkout: a payment that would need a redirect is refused.
+                    "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"},
+                    "confirm": True,
+                    "description": description,
+                },
+                {"idempotency_key": idempotency_key},
+            )
+        )
+        if intent.status != "succeeded":
+            raise PaymentDeclined(f"The payment needs attention ({intent.status})")
+        return Charge(reference=intent.id, amount_cents=intent.amount)
+
+    async def refund(self, *, reference: str, amount_cents: int, idempotency_key: str) -> str:
+        refund = await self._call(
+            lambda: self._client.v1.refunds.create_async(
+                {"payment_intent": reference, "amount": amount_cents}, {"idempotency_key": idempotency_key}
+            )
+        )
+        return refund.id
+
+    async def payout(self, *, amount_cents: int, destination: str, idempotency_key: str) -> str:
+        transfer = await self._call(
+            lambda: self._client.v1.transfers.create_async(
+                {"amount": amount_cents, "currency": self._currency, "destination": destination},
+                {"idempotency_key": idempotency_key},
+            )
+        )
+        return transfer.id
+
+    async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
+        """A card error or a refused request means Stripe answered: declined, breaker untouched
+        by failure. Anything else (no connection, 5xx, 429, timeout, open breaker) is an outage."""
+        try:
+            return await self._breaker.call(operation, answered=_refused)
+        except (stripe.CardError, stripe.InvalidRequestError) as refused:
+            raise PaymentDeclined(refused.user_message or "The payment was refused") from refused
+        except (BreakerOpen, TimeoutError, stripe.StripeError) as down:
+            raise ProviderUnavailable(str(down) or "The payments provider timed out") from down
+
+
+def _refused(exc: Exception) -> bool:
+    return isinstance(exc, stripe.CardError | stripe.InvalidRequestError)

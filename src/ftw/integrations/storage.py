@@ -1,14 +1,24 @@
 """Object storage for uploaded files.
 
 The default adapter writes to a local folder served under /media; production points
-the same Protocol at S3-compatible storage.
+the same Protocol at S3-compatible storage (S3, R2) through boto3, with a local secondary
+location that takes the writes while S3 fails or its breaker is open.
 """
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
+
+import boto3
+import structlog
+from botocore.config import Config
+
+from ftw.config import StorageVendor
+from ftw.core.breakers import CircuitBreaker
+
+log = structlog.get_logger(__name__)
 
 
 class Storage(Protocol):
@@ -47,3 +57,79 @@ class LocalStorage:
         partial = path.with_suffix(path.suffix + ".part")
         partial.write_bytes(data)
         partial.replace(path)
+
+
+class S3Storage:
+    """S3-compatible storage. boto3 blocks, so each call runs in a worker thread; botocore's
+    own timeouts (the breaker's call timeout) end the thread, the breaker ends the wait."""
+
+    def __init__(self, vendor: StorageVendor, *, breaker: CircuitBreaker) -> None:
+        if not vendor.bucket:
+            raise ValueError("FTW_STORAGE__BUCKET must be set for the s3 adapter")
+        timeout = breaker.policy.call_timeout_s
+        secret = vendor.secret_access_key.get_secret_value() if vendor.secret_access_key else None
+        self._s3: Any = boto3.client(
+            "s3",
+            endpoint_url=vendor.endpoint_url,
+            region_name=vendor.region,
+            aws_access_key_id=vendor.access_key_id,
+            aws_secret_access_key=secret,
+            config=Config(
+                connect_timeout=timeout,
+                read_timeout=timeout,
+                retries={"mode": "standard", "total_max_attempts": 1},  # the breaker sees each failure
+            ),
+        )
+        self._bucket = vendor.bucket
+        self._base_url = (vendor.public_base_url or f"{vendor.endpoint_url or ''}/{vendor.bucket}").rstrip(
+            "/"
+        )
+        self._breaker = breaker
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        await self._breaker.call(
+            lambda: asyncio.to_thread(
+                self._s3.put_object, Bucket=self._bucket, Key=key, Body=data, ContentType=content_type
+            )
+        )
+
+    async def delete(self, key: str) -> None:
+        await self._breaker.call(
+            lambda: asyncio.to_thread(self._s3.delete_object, Bucket=self._bucket, Key=key)
+        )
+
+    def url(self, key: str) -> str:
+        return f"{self._base_url}/{key}"
+
+
+class FallbackStorage:
+    """Writes to the primary, or to the secondary when the primary fails (breaker open included).
+
+    Which keys went to the secondary is remembered in this process, so their URLs point there;
+    copying them back to the primary once it recovers is an operator's job (docs/decisions.md).
+    """
+
+    def __init__(self, primary: Storage, secondary: Storage) -> None:
+        self.primary = primary
+        self.secondary = secondary
+        self.on_secondary: set[str] = set()
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        try:
+            await self.primary.put(key, data, content_type)
+        except Exception as failure:
+            log.warning("storage_fallback", key=key, reason=str(failure) or type(failure).__name__)
+            await self.secondary.put(key, data, content_type)
+            self.on_secondary.add(key)
+        else:
+            self.on_secondary.discard(key)
+
+    async def delete(self, key: str) -> None:
+        if key in self.on_secondary:
+            await self.secondary.delete(key)
+            self.on_secondary.discard(key)
+            return
+        await self.primary.delete(key)
+
+    def url(self, key: str) -> str:
+        return (self.secondary if key in self.on_secondary else self.primary).url(key)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ftw.accounts.auth import SignedIn
-from ftw.core.deps import SessionDep, SettingsDep
+from ftw.core import ratelimit
+from ftw.core.deps import IntegrationsDep, SessionDep, SettingsDep
 from ftw.core.errors import Invalid
 from ftw.scoping.estimator import estimate
+from ftw.scoping.refine import refined
 from ftw.scoping.schemas import ScopeOut, ScopeRequest
 from ftw.territories import service as territories
 from ftw.territories.geography import county_for_zip
@@ -15,17 +17,34 @@ from ftw.territories.geography import county_for_zip
 router = APIRouter(prefix="/api/v1", tags=["scoping"])
 
 
-@router.post("/scope")
-async def scope(data: ScopeRequest, session: SessionDep, settings: SettingsDep, _: SignedIn) -> ScopeOut:
-    """Estimate a job without posting it."""
+@router.post("/scope", dependencies=[ratelimit.limit("scope")])
+async def scope(
+    data: ScopeRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    integrations: IntegrationsDep,
+    _: SignedIn,
+) -> ScopeOut:
+    """Estimate a job without posting it: offline, refined by a language model when one is
+    configured (``source: llm``); ``degraded: true`` when that model could not be used."""
     state = data.state.upper() if data.state else None
     if data.zip:
         fips = county_for_zip(data.zip)
         if fips is None:
             raise Invalid("Unknown ZIP code", field="zip")
         state = (await territories.get(session=session, fips=fips)).state
-    result = estimate(
+    offline = estimate(
         trade=data.trade, title=data.title, description=data.description, state=state, rules=settings.jobs
+    )
+    result = await refined(
+        offline,
+        refiner=integrations.llm,
+        vendor=settings.llm,
+        rules=settings.jobs,
+        trade=data.trade,
+        title=data.title,
+        description=data.description,
+        state=state,
     )
     return ScopeOut(
         price_low_cents=result.price_low_cents,

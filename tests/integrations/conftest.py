@@ -1,0 +1,58 @@
+"""Fake vendor servers and settings with small breaker thresholds, so tests stay fast."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from ftw.config import Breaker, Breakers, Settings
+from ftw.core.breakers import BreakerBoard
+from tests.integrations.fake_vendor import FakeVendor
+
+# Opens after 3 failures, probes after 0.2 s, gives up on a call after 0.3 s.
+QUICK = Breaker(failures=3, call_timeout_s=0.3, reset_timeout_s=0.2)
+
+
+@pytest.fixture
+def quick_settings(settings: Settings) -> Settings:
+    quick = Breakers(**dict.fromkeys(Breakers.model_fields, QUICK))
+    return settings.model_copy(update={"breakers": quick})
+
+
+@pytest.fixture
+def board(quick_settings: Settings) -> BreakerBoard:
+    return BreakerBoard(quick_settings.breakers)
+
+
+_ids = itertools.count(1)
+
+
+def stripe_api(method: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Just enough of Stripe's API: payment intents (declining pm_card_declined), refunds, transfers."""
+    n = next(_ids)
+    if path == "/v1/payment_intents":
+        if body.get("payment_method") == "pm_card_declined":
+            error = {"type": "card_error", "code": "card_declined", "message": "Your card was declined."}
+            return 402, {"error": error}
+        amount = int(body["amount"])
+        return 200, {"id": f"pi_{n}", "object": "payment_intent", "amount": amount, "status": "succeeded"}
+    if path == "/v1/refunds":
+        return 200, {
+            "id": f"re_{n}",
+            "object": "refund",
+            "amount": int(body["amount"]),
+            "status": "succeeded",
+        }
+    if path == "/v1/transfers":
+        return 200, {"id": f"tr_{n}", "object": "transfer", "amount": int(body["amount"])}
+    return 404, {"error": {"type": "invalid_request_error", "message": f"no route {path}"}}
+
+
+@pytest.fixture
+async def stripe_server() -> AsyncIterator[FakeVendor]:
+    server = await FakeVendor(stripe_api).start()
+    yield server
+    await server.stop()

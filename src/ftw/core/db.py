@@ -1,25 +1,36 @@
 """Engines, sessions and the declarative base.
 
 One session per request: the request dependency commits once at the end and rolls back
-on error; services only ``flush()``.
+on error; services only ``flush()``. Read-only requests take a ``ReadSession`` instead,
+on a replica when one is fit (see core/replicas).
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, func
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy import DateTime, MetaData, event, func
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    ORMExecuteState,
+    Session,
+    SessionTransaction,
+    mapped_column,
+)
 
 from ftw.config import Settings
 from ftw.core import dbmetrics
 from ftw.core.errors import DomainError
+from ftw.core.replicas import ReadKind, ReadRouter, Replica, ReplicaSet, replica_name
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -52,12 +63,19 @@ def sync_libpq_url(url: str | URL) -> str:
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def _statement_name() -> str:
+    return f"__asyncpg_{uuid.uuid4().hex}__"
+
+
 def create_engine(url: str, settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
-    """An engine tuned for PgBouncer in transaction mode: no prepared-statement caches."""
+    """An engine tuned for PgBouncer in transaction mode: no prepared-statement caches, and
+    unique statement names, so a server connection shared by many clients never sees a
+    name twice ("prepared statement already exists")."""
     pool = settings.pool
     size = pool_size if pool_size is not None else pool.min_size
     connect_args: dict[str, Any] = {
         "statement_cache_size": 0,
+        "prepared_statement_name_func": _statement_name,
         "timeout": pool.connect_timeout_s,
         "command_timeout": pool.statement_timeout_s + 5,
         "server_settings": {
@@ -89,20 +107,120 @@ async def _undo(session: AsyncSession) -> None:
         await undo()
 
 
-class Database:
-    """The process's engine and session factory, created once at start-up."""
+STATEMENT_TIMEOUT_MS = "statement_timeout_ms"  # session.info key: the timeout to set
 
-    def __init__(self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
+
+class TimeoutSession(Session):
+    """Sets the statement timeout in every transaction it begins.
+
+    The startup parameter of create_engine is enough on a direct connection, but PgBouncer
+    in transaction mode drops it and hands each transaction any server connection, so
+    only a ``SET LOCAL`` inside the transaction reliably holds.
+    """
+
+
+@event.listens_for(TimeoutSession, "after_begin")
+def _set_statement_timeout(session: Session, _: SessionTransaction, connection: Connection) -> None:
+    milliseconds = session.info.get(STATEMENT_TIMEOUT_MS)
+    if milliseconds is not None:
+        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(milliseconds)}")
+
+
+class ReadOnlyError(RuntimeError):
+    """Something tried to write through a read session: a bug, never a user error."""
+
+
+class ReadOnlySession(TimeoutSession):
+    """The synchronous core of ``ReadSession``: refuses flushes and ORM DML statements."""
+
+
+@event.listens_for(ReadOnlySession, "before_flush")
+def _refuse_flush(session: Session, *_: object) -> None:
+    raise ReadOnlyError("a read session cannot write; use SessionDep")
+
+
+@event.listens_for(ReadOnlySession, "do_orm_execute")
+def _refuse_dml(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        raise ReadOnlyError("a read session cannot write; use SessionDep")
+
+
+class ReadSession(AsyncSession):
+    """A session that only reads: on a replica, or on the primary when no replica is fit.
+
+    Its own type so read-only routes say so in their signature; writing through it raises
+    ``ReadOnlyError`` (a replica would refuse the write anyway, the primary would not).
+    """
+
+    sync_session_class = ReadOnlySession
+
+
+class Database:
+    """The process's engines and session factories, created once at start-up."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        sessions: async_sessionmaker[AsyncSession],
+        router: ReadRouter | None = None,
+    ) -> None:
         self.engine = engine
         self.sessions = sessions
+        self.router = router
 
     @classmethod
     def connect(cls, url: str, settings: Settings, *, pool_size: int | None = None) -> Database:
         engine = create_engine(url, settings, pool_size=pool_size)
-        return cls(engine, async_sessionmaker(engine, expire_on_commit=False))
+        sessions = async_sessionmaker(
+            engine,
+            expire_on_commit=False,
+            sync_session_class=TimeoutSession,
+            info={STATEMENT_TIMEOUT_MS: int(settings.pool.statement_timeout_s * 1000)},
+        )
+        urls = {ReadKind.BROWSE: settings.replicas.browse, ReadKind.ANALYTICS: settings.replicas.analytics}
+        router = None
+        if any(urls.values()):
+            sets = {
+                kind: ReplicaSet([Replica(replica_name(u), create_engine(u, settings)) for u in found])
+                for kind, found in urls.items()
+            }
+            router = ReadRouter(sets, settings.replicas)
+        return cls(engine, sessions, router)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.router is not None:
+            await self.router.dispose()
+
+    def wrote(self, user_id: int) -> None:
+        """Record a committed write by ``user_id`` so its next reads see it."""
+        if self.router is not None:
+            self.router.wrote(user_id)
+
+    @asynccontextmanager
+    async def read_session(self, kind: ReadKind, *, user_id: int | None = None) -> AsyncIterator[ReadSession]:
+        """A read-only session for ``kind`` of read, never committed.
+
+        Tries the fit replicas of the kind's set in turn; a replica whose connection fails
+        here is skipped and the next one tried, then the primary: the reader gets an answer,
+        perhaps from a busier server, rather than an error.
+        """
+        options = {**self.sessions.kw, "sync_session_class": ReadOnlySession}
+        session: ReadSession | None = None
+        if self.router is not None:
+            async with aclosing(self.router.candidates(kind, user_id=user_id)) as candidates:
+                async for replica in candidates:
+                    candidate = ReadSession(**{**options, "bind": replica.engine})
+                    try:
+                        await candidate.connection()
+                    except (DBAPIError, OSError) as error:
+                        await candidate.close()
+                        self.router.failed(replica, reason=f"connect failed: {error!r}")
+                        continue
+                    session = candidate
+                    break
+        async with session or ReadSession(**options) as chosen:
+            yield chosen
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

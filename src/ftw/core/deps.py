@@ -1,16 +1,22 @@
-"""Request-scoped dependencies: settings, the database session, storage."""
+"""Request-scoped dependencies: settings, the database sessions, storage."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.config import Settings
+from ftw.core.db import Database, ReadSession
+from ftw.core.replicas import ReadKind
+from ftw.core.security import AccessClaims, read_access_token
 from ftw.integrations import Integrations
 from ftw.integrations.storage import Storage
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -18,9 +24,41 @@ def get_settings_dep(request: Request) -> Settings:
     return settings
 
 
+def _user_id(request: Request) -> int | None:
+    """The caller's user id, read from its token when no access dependency has run yet
+    (dependencies run in signature order, so the session may come first)."""
+    claims: AccessClaims | None = getattr(request.state, "principal", None)
+    if claims is None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return None
+        claims = read_access_token(request.app.state.settings.auth, token)
+    return claims.user_id if claims is not None else None
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request, committed before the response is sent."""
-    async with request.app.state.db.session() as session:
+    db: Database = request.app.state.db
+    async with db.session() as session:
+        yield session
+    if request.method not in SAFE_METHODS and (user_id := _user_id(request)) is not None:
+        db.wrote(user_id)
+
+
+def _read(request: Request, kind: ReadKind) -> AbstractAsyncContextManager[ReadSession]:
+    db: Database = request.app.state.db
+    return db.read_session(kind, user_id=_user_id(request))
+
+
+async def get_read_session(request: Request) -> AsyncIterator[ReadSession]:
+    """Browse and search: replica set 1 (the primary for a caller who just wrote)."""
+    async with _read(request, ReadKind.BROWSE) as session:
+        yield session
+
+
+async def get_analytics_session(request: Request) -> AsyncIterator[ReadSession]:
+    """Analytics: replica set 2, so long reports never slow browsing down."""
+    async with _read(request, ReadKind.ANALYTICS) as session:
         yield session
 
 
@@ -38,5 +76,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 # scope="function": commit (or roll back) before the response leaves, so a failed
 # commit is reported to the caller instead of after a 2xx was sent.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+ReadSessionDep = Annotated[ReadSession, Depends(get_read_session, scope="function")]
+AnalyticsSession = Annotated[ReadSession, Depends(get_analytics_session, scope="function")]
 StorageDep = Annotated[Storage, Depends(get_storage)]
 IntegrationsDep = Annotated[Integrations, Depends(get_integrations)]

@@ -1,0 +1,36 @@
+"""Sessions: the statement timeout holds in every transaction, read sessions cannot write."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import insert, text
+from sqlalchemy.exc import DBAPIError
+
+from ftw.config import PoolSettings, Settings
+from ftw.core.db import Database, ReadOnlyError
+from ftw.core.replicas import ReadKind
+from ftw.territories.models import Territory
+
+
+async def test_a_read_session_refuses_to_write(database: Database) -> None:
+    async with database.read_session(ReadKind.BROWSE) as session:
+        session.add(Territory(fips="99999"))
+        with pytest.raises(ReadOnlyError):
+            await session.flush()
+        session.expunge_all()
+        with pytest.raises(ReadOnlyError):
+            await session.execute(insert(Territory).values(fips="99999"))
+        assert (await session.execute(text("SELECT 1"))).scalar_one() == 1  # reading is fine
+
+
+async def test_every_session_enforces_the_configured_statement_timeout(database_url: str) -> None:
+    settings = Settings(environment="test", pool=PoolSettings(statement_timeout_s=0.25))
+    db = Database.connect(database_url, settings, pool_size=1)
+    try:
+        with pytest.raises(DBAPIError, match="statement timeout"):
+            async with db.session() as session:
+                await session.execute(text("SELECT pg_sleep(2)"))
+        async with db.read_session(ReadKind.ANALYTICS) as session:
+            assert (await session.execute(text("SHOW statement_timeout"))).scalar_one() == "250ms"
+    finally:
+        await db.dispose()

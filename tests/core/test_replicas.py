@@ -1,0 +1,176 @@
+"""Read routing against a real streaming replica: a throwaway primary on loopback and a
+standby made from it with ``pg_basebackup -R``, both stopped and removed afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from ftw.config import ReplicaSettings, Settings
+from ftw.core import migrations
+from ftw.core.db import Database, ReadSession
+from ftw.core.replicas import ReadKind, ReplicaSet
+from tests.deploy.tools import free_port, give_to_postgres, postgres_dir
+from tests.jobs.test_jobs import post
+from tests.support.clusters import Cluster, fetch, wait_until
+
+WHERE = text("SELECT pg_is_in_recovery(), inet_server_port()")
+
+
+@dataclass
+class Pair:
+    primary: Cluster
+    replica: Cluster
+
+
+@pytest.fixture(scope="module")
+def pair() -> Iterator[Pair]:
+    with postgres_dir("ftw-replica-") as root:
+        primary = Cluster(root / "primary", free_port(), root)
+        replica = Cluster(root / "replica", free_port(), root)
+        give_to_postgres(root)
+        try:
+            primary.initdb(wal_level="replica")
+            primary.start()
+            asyncio.run(fetch(primary.url.replace("/ftw", "/postgres"), "CREATE DATABASE ftw"))
+            migrations.upgrade(primary.url)
+            primary.base_backup_into(replica)
+            replica.start()
+            yield Pair(primary, replica)
+        finally:
+            for cluster in (replica, primary):
+                if cluster.running:
+                    cluster.crash()
+
+
+async def caught_up(pair: Pair) -> None:
+    """Wait until the replica has replayed everything the primary has written so far."""
+    lsn = await fetch(pair.primary.url, "SELECT pg_current_wal_lsn()::text")
+    await wait_until(pair.replica.url, f"SELECT pg_last_wal_replay_lsn() >= '{lsn}'", 30)
+
+
+Connect = Callable[..., Awaitable[Database]]
+
+
+@pytest.fixture
+async def connect(pair: Pair) -> AsyncIterator[Connect]:
+    """Databases routed over the pair; ``routing`` overrides ReplicaSettings fields."""
+    made: list[Database] = []
+
+    async def make(**routing: float) -> Database:
+        replicas = ReplicaSettings(
+            browse=[pair.replica.url], analytics=[pair.replica.url], probe_interval_s=0, **routing
+        )
+        settings = Settings(environment="test", database_url=pair.primary.url, replicas=replicas)
+        made.append(Database.connect(pair.primary.url, settings, pool_size=2))
+        await caught_up(pair)
+        return made[-1]
+
+    yield make
+    for db in made:
+        await db.dispose()
+
+
+@pytest.fixture
+async def database(connect: Connect) -> Database:
+    """What the ``client`` fixture serves: the app over the pair, replica lag allowed."""
+    return await connect(max_lag_s=3600)
+
+
+async def _where(
+    db: Database, kind: ReadKind = ReadKind.BROWSE, user_id: int | None = None
+) -> tuple[bool, int]:
+    async with db.read_session(kind, user_id=user_id) as session:
+        in_recovery, port = (await session.execute(WHERE)).one()
+    return in_recovery, port
+
+
+async def test_reads_go_to_the_replica_sets_and_writes_to_the_primary(pair: Pair, connect: Connect) -> None:
+    db = await connect()
+    assert await _where(db, ReadKind.BROWSE) == (True, pair.replica.port)
+    assert await _where(db, ReadKind.ANALYTICS) == (True, pair.replica.port)
+    async with db.session() as session:
+        assert tuple((await session.execute(WHERE)).one()) == (False, pair.primary.port)
+        await session.execute(text("CREATE TABLE IF NOT EXISTS routed (id int)"))
+    async with db.read_session(ReadKind.BROWSE) as session:
+        assert isinstance(session, ReadSession)
+        timeout = (await session.execute(text("SELECT current_setting('statement_timeout')"))).scalar_one()
+    assert timeout == "30s"  # the configured timeout holds on replicas too
+
+
+async def test_a_stopped_replica_is_skipped_then_probed_again(
+    pair: Pair, connect: Connect, client: httpx.AsyncClient
+) -> None:
+    db = await connect(retry_after_s=0.5)
+    replica = db.router.sets[ReadKind.BROWSE].replicas[0]  # type: ignore[union-attr]
+    pair.replica.stop()
+    try:
+        assert await _where(db) == (False, pair.primary.port)
+        assert replica.skip_until > time.monotonic()
+        # The app keeps answering from the primary: no 500 while the replica is down.
+        response = await client.get("/api/v1/jobs", params={"territory": "36061"})
+        assert response.status_code == 200, response.text
+    finally:
+        pair.replica.start()
+    await caught_up(pair)
+    await asyncio.sleep(0.6)
+    assert await _where(db) == (True, pair.replica.port)
+
+
+async def test_a_lagging_replica_is_skipped_until_it_catches_up(pair: Pair, connect: Connect) -> None:
+    db = await connect(max_lag_s=0.5, retry_after_s=0.2)
+    assert await _where(db) == (True, pair.replica.port)
+    await fetch(pair.replica.url, "SELECT pg_wal_replay_pause()")
+    try:
+        await fetch(pair.primary.url, "CREATE TABLE IF NOT EXISTS lagged (id int)")
+        lsn = await fetch(pair.primary.url, "SELECT pg_current_wal_lsn()::text")
+        await wait_until(pair.replica.url, f"SELECT pg_last_wal_receive_lsn() >= '{lsn}'", 30)
+        await asyncio.sleep(0.6)  # the last replayed commit is now older than max_lag_s
+        assert await _where(db) == (False, pair.primary.port)
+        replica = db.router.sets[ReadKind.BROWSE].replicas[0]  # type: ignore[union-attr]
+        assert replica.lag_s is not None
+        assert replica.lag_s > 0.5
+    finally:
+        await fetch(pair.replica.url, "SELECT pg_wal_replay_resume()")
+    await caught_up(pair)
+    await asyncio.sleep(0.3)
+    assert await _where(db) == (True, pair.replica.port)
+
+
+async def test_a_writer_reads_its_own_writes_while_the_replica_is_paused(
+    pair: Pair,
+    client: httpx.AsyncClient,
+    sign_up,
+    database: Database,  # type: ignore[no-untyped-def]
+) -> None:
+    owner = await sign_up()
+    await caught_up(pair)
+    await fetch(pair.replica.url, "SELECT pg_wal_replay_pause()")
+    try:
+        job = await post(client, owner, title="Xylophone room needs new drywall")
+
+        async def search(headers: dict[str, str]) -> set[int]:
+            # Search, not the territory browse: its listing cache would hide which server answered.
+            params = {"q": "xylophone", "territory": "36061"}
+            response = await client.get("/api/v1/jobs", params=params, headers=headers)
+            assert response.status_code == 200, response.text
+            return {j["id"] for j in response.json()["items"]}
+
+        assert job["id"] in await search(owner.headers)  # the author: from the primary
+        assert job["id"] not in await search({})  # others: from the paused replica
+        assert await _where(database, user_id=owner.id) == (False, pair.primary.port)
+        assert await _where(database) == (True, pair.replica.port)
+    finally:
+        await fetch(pair.replica.url, "SELECT pg_wal_replay_resume()")
+
+
+def test_each_set_is_used_round_robin() -> None:
+    replica_set = ReplicaSet(["a", "b", "c"])  # type: ignore[list-item]
+    assert [replica_set.rotation()[0] for _ in range(4)] == ["a", "b", "c", "a"]
+    assert replica_set.rotation() == ["b", "c", "a"]

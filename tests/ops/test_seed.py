@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 
 from ftw.accounts.service import new_referral_code
 from ftw.app import create_app
+from ftw.billing.ledger import reconcile
 from ftw.config import Settings
 from ftw.core import migrations
 from ftw.core.db import Database, sync_libpq_url
@@ -33,6 +34,7 @@ from ftw.ops.seed import (
     seed_demo,
     seed_population,
 )
+from ftw.reviews.service import performance_score
 from ftw.scoping.estimator import estimate, size_for, tier_for
 from ftw.scoping.trades import Trade
 from tests.conftest import SERVER_URL
@@ -260,3 +262,217 @@ async def test_demo_seeds_once_and_its_admin_logs_in(
     me = await _log_in(scratch.empty, settings, tmp_path, f"admin@{DEMO_DOMAIN}", DEMO_PASSWORD)
     assert me.status_code == 200, me.text
     assert me.json()["role"] == "admin"
+
+
+async def test_bids_follow_the_rules_and_the_job_s_status(db: asyncpg.Connection, settings: Settings) -> None:
+    jobs = await db.fetchval("SELECT count(*) FROM jobs")
+    bids = await db.fetchval("SELECT count(*) FROM bids")
+    assert 3.5 < bids / jobs < 6.5  # launch proportions: 7,500 bids for 1,500 jobs
+    assert not await db.fetchval(
+        "SELECT count(*) FROM bids b JOIN users u ON u.id = b.contractor_id WHERE u.role <> 'contractor'"
+    )
+    rules = settings.bids
+    assert not await db.fetchval(
+        "SELECT count(*) FROM bids b JOIN jobs j ON j.id = b.job_id"
+        " WHERE b.amount_cents < ceil(j.price_low_cents * $1::float8)"
+        "    OR b.amount_cents > j.price_high_cents * $2::float8"
+        "    OR b.created_at < j.created_at OR length(b.message) < $3",
+        rules.min_factor_of_low,
+        rules.max_factor_of_high,
+        rules.message_min,
+    )
+    # One bid per contractor per job, accepted exactly for jobs that were awarded.
+    assert not await db.fetchval(
+        "SELECT count(*) FROM (SELECT 1 FROM bids GROUP BY job_id, contractor_id HAVING count(*) > 1) d"
+    )
+    wrong = await db.fetch(
+        "SELECT j.id, j.status, count(b.id) FILTER (WHERE b.status = 'accepted') AS accepted,"
+        "  count(b.id) FILTER (WHERE b.status = 'pending') AS pending FROM jobs j"
+        " LEFT JOIN bids b ON b.job_id = j.id GROUP BY j.id"
+        " HAVING count(b.id) FILTER (WHERE b.status = 'accepted')"
+        "   <> (j.status IN ('awarded', 'in_progress', 'completed'))::int"
+        "   OR (j.status IN ('awarded', 'in_progress', 'completed')"
+        "       AND count(b.id) FILTER (WHERE b.status = 'pending') > 0)"
+    )
+    assert wrong == []
+    # Lightning: placed within the window after posting.
+    assert not await db.fetchval(
+        "SELECT count(*) FROM bids b JOIN jobs j ON j.id = b.job_id"
+        " WHERE b.is_lightning <> (b.created_at - j.created_at <= make_interval(mins => $1))",
+        rules.lightning_minutes,
+    )
+    stale = await db.fetchval(
+        "SELECT count(*) FROM job_stats s LEFT JOIN (SELECT job_id, count(*) AS n, min(created_at) AS first"
+        " FROM bids GROUP BY job_id) b USING (job_id)"
+        " WHERE (s.bids, s.first_bid_at) IS DISTINCT FROM (coalesce(b.n, 0), b.first)"
+    )
+    assert stale == 0
+
+
+async def test_messages_stay_between_a_job_s_homeowner_and_its_bidders(db: asyncpg.Connection) -> None:
+    jobs = await db.fetchval("SELECT count(*) FROM jobs")
+    messages = await db.fetchval("SELECT count(*) FROM messages")
+    assert 7 < messages / jobs < 13  # launch proportions: 15,000 messages for 1,500 jobs
+    assert not await db.fetchval(
+        "SELECT count(*) FROM threads t JOIN jobs j ON j.id = t.job_id"
+        " WHERE t.homeowner_id <> j.homeowner_id"
+        "    OR NOT EXISTS (SELECT 1 FROM bids b"
+        "                   WHERE b.job_id = t.job_id AND b.contractor_id = t.contractor_id)"
+    )
+    assert not await db.fetchval(
+        "SELECT count(*) FROM messages m JOIN threads t ON t.id = m.thread_id"
+        " WHERE m.sender_id NOT IN (t.homeowner_id, t.contractor_id)"
+    )
+    assert not await db.fetchval(
+        "SELECT count(*) FROM threads t JOIN (SELECT thread_id, min(created_at) AS first,"
+        " max(created_at) AS last FROM messages GROUP BY thread_id) m ON m.thread_id = t.id"
+        " WHERE (t.created_at, t.last_message_at) IS DISTINCT FROM (m.first, m.last)"
+    )
+    assert not await db.fetchval(
+        "SELECT count(*) FROM thread_reads r JOIN threads t ON t.id = r.thread_id"
+        " WHERE r.user_id NOT IN (t.homeowner_id, t.contractor_id) OR r.last_read_message_id <> 0"
+        "   AND NOT EXISTS (SELECT 1 FROM messages m"
+        "                   WHERE m.id = r.last_read_message_id AND m.thread_id = t.id)"
+    )
+
+
+async def test_awards_are_paid_and_the_ledger_reconciles(
+    scratch: Scratch, db: asyncpg.Connection, settings: Settings
+) -> None:
+    report = await reconcile(scratch.seeded, settings)
+    assert report.ok, report.lines
+    fee = settings.fees.homeowner_platform_fee_cents
+    # Each awarded job: one succeeded award payment of bid + fee, captured into its escrow.
+    wrong = await db.fetch(
+        "SELECT j.id FROM jobs j JOIN bids b ON b.job_id = j.id AND b.status = 'accepted'"
+        " LEFT JOIN payments p ON p.bid_id = b.id AND p.purpose = 'award' AND p.status = 'succeeded'"
+        " GROUP BY j.id, b.amount_cents"
+        " HAVING count(p.id) <> 1 OR min(p.amount_cents) <> b.amount_cents + $1 OR min(p.fee_cents) <> $1",
+        fee,
+    )
+    assert wrong == []
+    # Completed jobs were released; awarded and in-progress ones still hold bid + fee.
+    held = await db.fetch(
+        "SELECT j.status, count(*) AS jobs,"
+        "  count(*) FILTER (WHERE coalesce(e.held, 0) <> p.amount_cents) AS off"
+        " FROM jobs j JOIN payments p ON p.job_id = j.id AND p.purpose = 'award'"
+        " LEFT JOIN (SELECT owner_id, sum(amount_cents) AS held FROM ledger_entries"
+        "            WHERE account = 'escrow' GROUP BY owner_id) e ON e.owner_id = j.id"
+        " WHERE j.status IN ('awarded', 'in_progress') GROUP BY j.status"
+    )
+    assert held
+    assert all(row["off"] == 0 for row in held)
+    released = await db.fetchval(
+        "SELECT count(*) FROM jobs j WHERE j.status = 'completed' AND NOT EXISTS"
+        " (SELECT 1 FROM ledger_entries e WHERE e.kind = 'release' AND e.job_id = j.id"
+        "  AND e.account = 'contractor' AND e.amount_cents ="
+        "  (SELECT amount_cents FROM bids b WHERE b.job_id = j.id AND b.status = 'accepted'))"
+    )
+    assert released == 0
+    # Invoices: totals add up, and what was paid is what the ledger moved.
+    assert not await db.fetchval(
+        "SELECT count(*) FROM invoices i"
+        " WHERE i.total_cents <> i.subtotal_cents + i.tax_cents + i.late_fee_cents"
+        " OR i.subtotal_cents <> (SELECT sum(amount_cents) FROM invoice_lines l WHERE l.invoice_id = i.id)"
+        " OR i.paid_cents <> (SELECT coalesce(sum(p.amount_cents), 0) FROM payments p"
+        "                     WHERE p.invoice_id = i.id AND p.status = 'succeeded')"
+        " OR (i.status = 'paid') <> (i.paid_cents = i.total_cents)"
+        " OR (i.status = 'overdue' AND (i.paid_cents = i.total_cents OR i.due_at >= now()))"
+        " OR (i.status = 'sent' AND i.due_at < now() - interval '1 hour')"
+    )
+    statuses = {r[0] for r in await db.fetch("SELECT DISTINCT status FROM invoices")}
+    assert {"paid", "overdue"} <= statuses <= {"paid", "sent", "overdue"}
+    assert not await db.fetchval(
+        "SELECT count(*) FROM invoices i JOIN bids b ON b.job_id = i.job_id AND b.status = 'accepted'"
+        " JOIN jobs j ON j.id = i.job_id"
+        " WHERE b.contractor_id <> i.contractor_id OR j.homeowner_id <> i.homeowner_id"
+    )
+
+
+async def test_reviews_and_contractor_stats_agree(db: asyncpg.Connection) -> None:
+    assert not await db.fetchval(
+        "SELECT count(*) FROM reviews r JOIN jobs j ON j.id = r.job_id"
+        " JOIN bids b ON b.job_id = j.id AND b.status = 'accepted'"
+        " WHERE j.status <> 'completed' OR b.contractor_id <> r.contractor_id"
+        "    OR j.homeowner_id <> r.homeowner_id"
+    )
+    completed = await db.fetchval("SELECT count(*) FROM jobs WHERE status = 'completed'")
+    reviews = await db.fetchrow("SELECT count(*) AS n, avg(rating)::float AS avg FROM reviews")
+    assert 0.6 < reviews["n"] / completed < 0.95
+    assert reviews["avg"] > 3.8  # skewed positive
+    rows = await db.fetch(
+        "SELECT s.*, coalesce(r.n, 0) AS reviews, coalesce(r.total, 0) AS total,"
+        "  coalesce(r.answered, 0) AS answered,"
+        "  (SELECT count(*) FROM bids b JOIN jobs j ON j.id = b.job_id"
+        "   WHERE b.contractor_id = s.contractor_id AND b.status = 'accepted'"
+        "   AND j.status = 'completed') AS done"
+        " FROM contractor_stats s LEFT JOIN (SELECT contractor_id, count(*) AS n, sum(rating) AS total,"
+        "  count(response) AS answered FROM reviews GROUP BY contractor_id) r USING (contractor_id)"
+    )
+    assert rows
+    for row in rows:
+        assert (row["rating_count"], row["rating_sum"], row["jobs_completed"]) == (
+            row["reviews"],
+            row["total"],
+            row["done"],
+        )
+        average = round(row["total"] / row["reviews"], 2) if row["reviews"] else 0
+        assert float(row["rating_avg"]) == pytest.approx(average, abs=0.006)
+        score = performance_score(
+            rating_sum=row["total"],
+            rating_count=row["reviews"],
+            jobs_completed=row["done"],
+            responses=row["answered"],
+        )
+        assert float(row["performance_score"]) == pytest.approx(score)
+    assert await db.fetchval("SELECT count(DISTINCT contractor_id) FROM reviews") <= len(rows)
+
+
+async def test_crm_customers_are_made_once_per_award_pair(db: asyncpg.Connection) -> None:
+    wrong = await db.fetch(
+        "SELECT c.id FROM crm_customers c LEFT JOIN ("
+        "  SELECT b.contractor_id, j.homeowner_id, count(*) AS jobs, min(j.id) AS first FROM bids b"
+        "  JOIN jobs j ON j.id = b.job_id WHERE b.status = 'accepted' GROUP BY 1, 2"
+        ") a USING (contractor_id, homeowner_id)"
+        " WHERE a.jobs IS DISTINCT FROM c.jobs_count OR a.first <> c.first_job_id"
+        "    OR c.lifetime_value_cents <> (SELECT coalesce(sum(i.paid_cents), 0) FROM invoices i"
+        "       WHERE i.contractor_id = c.contractor_id AND i.homeowner_id = c.homeowner_id)"
+    )
+    assert wrong == []
+    pairs = await db.fetchval(
+        "SELECT count(DISTINCT (b.contractor_id, j.homeowner_id)) FROM bids b JOIN jobs j ON j.id = b.job_id"
+        " WHERE b.status = 'accepted'"
+    )
+    assert await db.fetchval("SELECT count(*) FROM crm_customers") == pairs
+
+
+async def test_operators_earn_their_share_of_seeded_fees(
+    scratch: Scratch, db: asyncpg.Connection, settings: Settings
+) -> None:
+    # Give every county with seeded homeowners an operator of its own, then seed more jobs there.
+    await db.execute(
+        "UPDATE territories t SET operator_id = o.id FROM ("
+        "  SELECT DISTINCT ON (territory_fips) territory_fips, id FROM users WHERE role = 'operator'"
+        "  ORDER BY territory_fips, id) o WHERE o.territory_fips = t.fips AND t.operator_id IS NULL"
+    )
+    await seed_population(scratch.seeded, settings, users=300, jobs=400, batch=100, random_seed=11)
+    share = settings.fees.homeowner_platform_fee_cents * settings.fees.operator_share_bps // 10_000
+    shares = await db.fetch(
+        "SELECT e.amount_cents, e.owner_id = t.operator_id AS theirs FROM ledger_entries e"
+        " JOIN jobs j ON j.id = e.job_id JOIN territories t ON t.fips = j.territory_fips"
+        " WHERE e.kind = 'release' AND e.account = 'operator'"
+    )
+    assert shares
+    assert all(row["amount_cents"] == share and row["theirs"] for row in shares)
+    report = await reconcile(scratch.seeded, settings)
+    assert report.ok, report.lines
+
+
+async def test_no_marketplace_seeds_only_people_and_jobs(
+    scratch: Scratch, db: asyncpg.Connection, settings: Settings
+) -> None:
+    bids = await db.fetchval("SELECT count(*) FROM bids")
+    await seed_population(
+        scratch.seeded, settings, users=40, jobs=50, batch=40, random_seed=5, marketplace=False
+    )
+    assert await db.fetchval("SELECT count(*) FROM bids") == bids

@@ -63,7 +63,16 @@ def database_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     data = tmp_path_factory.mktemp("ftw")
-    return Settings(environment="test", database_url=database_url, data_dir=data, media_dir=data / "media")
+    return Settings(
+        environment="test",
+        database_url=database_url,
+        data_dir=data,
+        media_dir=data / "media",
+        rate_limits_enabled=False,
+        # The cache refreshes in the background on its own session; every test request
+        # shares one connection, so tests that exercise the cache turn it on themselves.
+        cache_enabled=False,
+    )
 
 
 @pytest.fixture(scope="session")

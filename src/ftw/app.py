@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 
 import structlog
 from fastapi import FastAPI, Request, Response
@@ -15,7 +15,7 @@ from ftw.analytics.routes import router as analytics_router
 from ftw.bids.routes import router as bids_router
 from ftw.billing.routes import router as billing_router
 from ftw.config import Settings, get_settings
-from ftw.core import errors, observability
+from ftw.core import cache, errors, observability, ratelimit
 from ftw.core.db import Database
 from ftw.core.embedded import start_embedded
 from ftw.core.logging import configure
@@ -24,6 +24,7 @@ from ftw.integrations import Integrations, build
 from ftw.jobs.routes import router as jobs_router
 from ftw.messaging.routes import router as messaging_router
 from ftw.ops import health
+from ftw.ops.admin import router as admin_router
 from ftw.ops.dashboard import router as dashboard_router
 from ftw.ops.health import router as health_router
 from ftw.ops.scrape import router as metrics_router
@@ -46,6 +47,7 @@ ROUTERS = (
     reviews_router,
     crm_router,
     analytics_router,
+    admin_router,
 )
 
 
@@ -62,7 +64,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with observability.running(app), health.drain_on_signal(app):
+        async with (
+            observability.running(app),
+            health.drain_on_signal(app),
+            aclosing(app.state.cache),
+            aclosing(app.state.limiter),
+        ):
             if database is not None:
                 yield
                 return
@@ -83,7 +90,11 @@ def create_app(
         app.state.db = database
     app.state.integrations = integrations or build(settings)
     app.state.storage = app.state.integrations.storage
+    app.state.breakers = app.state.integrations.breakers
     errors.install(app)
+    # Innermost middleware: 429s and cache bumps still pass through metrics and request ids.
+    cache.install(app, settings)
+    ratelimit.install(app, settings)
     health.install(app, settings)
     # Added before request_id, so it runs inside it and its log lines carry the request id.
     observability.install(app, settings)

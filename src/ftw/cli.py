@@ -133,6 +133,9 @@ def seed(
     random_seed: Annotated[
         int, typer.Option("--seed", help="Random seed, for a reproducible population")
     ] = 7,
+    marketplace: Annotated[
+        bool, typer.Option(help="Also fill bids, payments, messages, invoices and reviews of the jobs")
+    ] = True,
 ) -> None:
     """Load a synthetic population with COPY (400,000 users and a year of jobs in minutes)."""
     from ftw.ops.seed import seed_population
@@ -140,7 +143,82 @@ def seed(
     settings = get_settings()
     url = database_url(settings)
     _migrate(url)
-    asyncio.run(seed_population(url, settings, users=users, jobs=jobs, batch=batch, random_seed=random_seed))
+    asyncio.run(
+        seed_population(
+            url,
+            settings,
+            users=users,
+            jobs=jobs,
+            batch=batch,
+            random_seed=random_seed,
+            marketplace=marketplace,
+        )
+    )
+
+
+cache_app = typer.Typer(help="The read cache (Redis).", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("warm")
+def cache_warm(
+    territories: Annotated[
+        int, typer.Option(help="Most populous counties whose first browse page is filled")
+    ] = 500,
+) -> None:
+    """Fill the hot keys before launch: every territory list page, and the detail and first
+    open-jobs page of the most populous counties."""
+    settings = get_settings()
+    if not settings.redis_url:
+        console.print("[red]FTW_REDIS_URL is not set:[/] an in-process cache would end with this command")
+        raise typer.Exit(1)
+    keys = asyncio.run(_warm(settings, territories))
+    console.print(f"[green]Warm:[/] {keys} keys filled or already fresh")
+
+
+async def _warm(settings: Settings, top: int) -> int:
+    from rich.progress import Progress
+    from sqlalchemy import func, select
+
+    from ftw.core.cache import build
+    from ftw.core.db import Database
+    from ftw.jobs import service as jobs
+    from ftw.jobs.models import JobStatus
+    from ftw.territories import service as territories
+    from ftw.territories.models import Territory
+
+    db = Database.connect(database_url(settings), settings, pool_size=4)
+    cache = build(settings, db.session)
+    page_size = 50  # the territory list's default page
+    try:
+        async with db.session() as session:
+            counties = await session.scalar(select(func.count()).select_from(Territory)) or 0
+            hot = list(
+                await session.scalars(select(Territory.fips).order_by(Territory.population.desc()).limit(top))
+            )
+            with Progress(console=console) as progress:
+                task = progress.add_task("Warming", total=-(-counties // page_size) + 2 * len(hot))
+                cursor: str | None = None
+                while True:
+                    listing = await territories.page(
+                        cache_=cache, session=session, settings=settings, state=None,
+                        unclaimed=None, cursor=cursor, limit=page_size,
+                    )  # fmt: skip
+                    progress.advance(task)
+                    cursor = listing.next_cursor
+                    if cursor is None:
+                        break
+                for fips in hot:
+                    await territories.detail(cache_=cache, session=session, settings=settings, fips=fips)
+                    await jobs.browse_territory(
+                        cache_=cache, session=session, territory=fips, status=JobStatus.OPEN, size=None,
+                        trade=None, urgent=None, cursor=None, limit=settings.jobs.page_size_default,
+                    )  # fmt: skip
+                    progress.advance(task, 2)
+                return int(progress.tasks[0].completed)
+    finally:
+        await cache.aclose()
+        await db.dispose()
 
 
 ledger_app = typer.Typer(help="The money ledger.", no_args_is_help=True)

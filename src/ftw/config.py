@@ -93,6 +93,19 @@ class PoolSettings(BaseModel):
     pgbouncer_max_clients: int = 10_000
 
 
+class ReplicaSettings(BaseModel):
+    """Read routing: browse and search read from set 1, analytics from set 2, writes and
+    everything else from the primary. Empty sets read from the primary."""
+
+    browse: list[str] = Field(default_factory=list)  # FTW_REPLICAS__BROWSE='["postgresql://..."]'
+    analytics: list[str] = Field(default_factory=list)
+    max_lag_s: float = 5.0  # a replica further behind than this is skipped
+    retry_after_s: float = 10.0  # a skipped replica is probed again after this
+    probe_interval_s: float = 1.0  # how often a healthy replica's lag is re-measured
+    probe_timeout_s: float = 2.0
+    read_your_writes_s: float = 10.0  # after a write, its author reads from the primary this long
+
+
 class Autoscale(BaseModel):
     min_instances: int = 8
     max_instances: int = 50
@@ -116,6 +129,55 @@ class Breakers(BaseModel):
     sms: Breaker = Breaker(failures=5, call_timeout_s=10, reset_timeout_s=30)
     email: Breaker = Breaker(failures=5, call_timeout_s=10, reset_timeout_s=30)
     storage: Breaker = Breaker(failures=5, call_timeout_s=15, reset_timeout_s=30)
+
+
+class PaymentsVendor(BaseModel):
+    """Which payments adapter runs; ``base_url`` points the SDK elsewhere (tests, a proxy)."""
+
+    adapter: Literal["sandbox", "stripe"] = "sandbox"
+    stripe_api_key: SecretStr | None = None
+    base_url: str | None = None  # None: the SDK's own (https://api.stripe.com)
+
+
+class SmsVendor(BaseModel):
+    adapter: Literal["sandbox", "twilio"] = "sandbox"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    from_number: str | None = None
+    base_url: str | None = None  # None: https://api.twilio.com
+
+
+class EmailVendor(BaseModel):
+    adapter: Literal["sandbox", "sendgrid"] = "sandbox"
+    sendgrid_api_key: SecretStr | None = None
+    from_address: str = "no-reply@fairtradeworker.com"
+    base_url: str | None = None  # None: https://api.sendgrid.com
+
+
+class LlmVendor(BaseModel):
+    """The estimate refinement; off by default (the offline estimator answers alone)."""
+
+    adapter: Literal["none", "anthropic"] = "none"
+    anthropic_api_key: SecretStr | None = None
+    model: str = "claude-sonnet-5"
+    base_url: str | None = None  # None: https://api.anthropic.com
+    max_tokens: int = 400
+    # The refined range must stay within these factors of the offline low and high.
+    min_factor: float = 0.5
+    max_factor: float = 2.0
+
+
+class StorageVendor(BaseModel):
+    """Uploads: a local folder (default) or S3/R2, with a local secondary while S3 is down."""
+
+    adapter: Literal["local", "s3"] = "local"
+    bucket: str | None = None
+    endpoint_url: str | None = None  # R2, MinIO or a test server; None: AWS
+    region: str = "us-east-1"
+    access_key_id: str | None = None
+    secret_access_key: SecretStr | None = None
+    public_base_url: str | None = None  # where objects are served; None: /media
+    secondary_dir: Path | None = None  # default: the media folder, served under /media
 
 
 class Threshold(BaseModel):
@@ -238,6 +300,11 @@ class Settings(BaseSettings):
     # No URL: the app starts a private PostgreSQL from the pgserver wheel under data_dir.
     database_url: str | None = None
     redis_url: str | None = None
+    redis_prefix: str = "ftw"  # every cache and rate-limit key starts with it
+    cache_enabled: bool = True  # False: every read goes to PostgreSQL (benchmarks, incidents)
+    rate_limits_enabled: bool = True
+    # Proxies (CIDRs) whose X-Forwarded-For names the client; any other peer is the client.
+    trusted_proxies: list[str] = Field(default_factory=list)
     data_dir: Path = Path(".ftw")
     media_dir: Path | None = None  # default: data_dir / "media"
     public_url: str = "http://127.0.0.1:8000"
@@ -257,6 +324,7 @@ class Settings(BaseSettings):
     endpoint_limits: EndpointLimits = EndpointLimits()
     performance: PerformanceTargets = PerformanceTargets()
     pool: PoolSettings = PoolSettings()
+    replicas: ReplicaSettings = ReplicaSettings()
     autoscale: Autoscale = Autoscale()
     breakers: Breakers = Breakers()
     alerts: Alerts = Alerts()
@@ -268,6 +336,11 @@ class Settings(BaseSettings):
     crm: CrmRules = CrmRules()
     auth: AuthSettings = AuthSettings()
     backup: BackupSettings = BackupSettings()
+    payments: PaymentsVendor = PaymentsVendor()
+    sms: SmsVendor = SmsVendor()
+    email: EmailVendor = EmailVendor()
+    llm: LlmVendor = LlmVendor()
+    storage: StorageVendor = StorageVendor()
 
     @model_validator(mode="after")
     def _production_has_secrets(self) -> Settings:

@@ -13,7 +13,6 @@ import asyncio
 import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -24,67 +23,15 @@ from ftw.core import migrations
 from ftw.ops.backup import row_counts
 from ftw.ops.seed import seed_population
 from tests.deploy.tools import as_postgres, free_port, give_to_postgres, postgres_dir, run
+from tests.support.clusters import Cluster, fetch, pg_bin, wait_until
 
 BATCH = 1_000
-
-
-def _bin() -> Path:
-    """The newest Debian PostgreSQL server binaries (initdb, pg_ctl, pg_basebackup)."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
-    if not found:
-        pytest.fail(
-            "PostgreSQL server binaries not found under /usr/lib/postgresql (apt-get install postgresql)"
-        )
-    return found[-1].parent
-
-
-@dataclass
-class Cluster:
-    """One PostgreSQL server in a folder of its own, run by the postgres user."""
-
-    data: Path
-    port: int
-    sockets: Path
-    running: bool = False
-
-    @property
-    def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/ftw"
-
-    def pg_ctl(self, *args: str) -> None:
-        result = run(as_postgres([str(_bin() / "pg_ctl"), "-D", str(self.data), *args]), timeout=120)
-        assert result.returncode == 0, result.stdout + result.stderr + self.log()
-
-    def start(self) -> None:
-        self.pg_ctl("-l", str(self.data / "server.log"), "-w", "-t", "60", "start")
-        self.running = True
-
-    def crash(self) -> None:
-        """Stop without a shutdown checkpoint, as a lost machine would."""
-        self.pg_ctl("-m", "immediate", "stop")
-        self.running = False
-
-    def configure(self, **settings: str) -> None:
-        with (self.data / "postgresql.conf").open("a") as conf:
-            conf.writelines(f"{name} = '{value}'\n" for name, value in settings.items())
-
-    def log(self) -> str:
-        log = self.data / "server.log"
-        return log.read_text()[-3_000:] if log.exists() else ""
 
 
 @pytest.fixture
 def drill_dir() -> Iterator[Path]:
     with postgres_dir("ftw-drill-") as root:
         yield root
-
-
-async def _fetch(url: str, sql: str) -> object:
-    conn = await asyncpg.connect(url)
-    try:
-        return await conn.fetchval(sql)
-    finally:
-        await conn.close()
 
 
 async def _counts(url: str) -> dict[str, int]:
@@ -95,15 +42,6 @@ async def _counts(url: str) -> dict[str, int]:
         await conn.close()
 
 
-async def _wait(url: str, sql: str, seconds: float) -> None:
-    """Poll ``sql`` until it returns true."""
-    deadline = time.monotonic() + seconds
-    while not await _fetch(url, sql):
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for: {sql}")
-        await asyncio.sleep(0.1)
-
-
 def test_point_in_time_recovery_loses_nothing_committed_before_the_target(drill_dir: Path) -> None:
     archive, base = drill_dir / "wal-archive", drill_dir / "base"
     archive.mkdir()
@@ -111,43 +49,49 @@ def test_point_in_time_recovery_loses_nothing_committed_before_the_target(drill_
     restored = Cluster(drill_dir / "restored", free_port(), drill_dir)
     give_to_postgres(drill_dir)
     try:
-        initdb = [str(_bin() / "initdb"), "-D", str(primary.data), "-U", "postgres", "-A", "trust"]
-        result = run(as_postgres([*initdb, "-E", "UTF8", "--locale=C", "--no-sync"]))
-        assert result.returncode == 0, result.stderr
-        primary.configure(
-            port=str(primary.port),
-            listen_addresses="127.0.0.1",
-            unix_socket_directories=str(drill_dir),
+        primary.initdb(
             wal_level="replica",
             archive_mode="on",
             archive_command=f"test ! -f {archive}/%f && cp %p {archive}/%f",
         )
         primary.start()
-        asyncio.run(_fetch(primary.url.replace("/ftw", "/postgres"), "CREATE DATABASE ftw"))
+        asyncio.run(fetch(primary.url.replace("/ftw", "/postgres"), "CREATE DATABASE ftw"))
         migrations.upgrade(primary.url)
         settings = Settings(environment="test", database_url=primary.url)
-        asyncio.run(seed_population(primary.url, settings, users=300, jobs=None, batch=5_000, random_seed=7))
+        asyncio.run(
+            seed_population(
+                primary.url, settings, users=300, jobs=None, batch=5_000, random_seed=7, marketplace=False
+            )
+        )
 
         started = time.perf_counter()
-        backup = [str(_bin() / "pg_basebackup"), "-D", str(base), "-h", "127.0.0.1", "-p", str(primary.port)]
+        backup = [
+            str(pg_bin() / "pg_basebackup"),
+            "-D",
+            str(base),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(primary.port),
+        ]
         result = run(as_postgres([*backup, "-U", "postgres", "-X", "stream", "-c", "fast"]))
         assert result.returncode == 0, result.stderr
         base_seconds = time.perf_counter() - started
 
         # Batch A after the base backup: only the archived WAL can bring it back.
         marks = "CREATE TABLE drill_marks (id bigserial PRIMARY KEY, batch text NOT NULL)"
-        asyncio.run(_fetch(primary.url, marks))
+        asyncio.run(fetch(primary.url, marks))
         insert = "INSERT INTO drill_marks (batch) SELECT '{}' FROM generate_series(1, {})"
-        asyncio.run(_fetch(primary.url, insert.format("A", BATCH)))
-        target = asyncio.run(_fetch(primary.url, "SELECT clock_timestamp()"))
+        asyncio.run(fetch(primary.url, insert.format("A", BATCH)))
+        target = asyncio.run(fetch(primary.url, "SELECT clock_timestamp()"))
         at_target = asyncio.run(_counts(primary.url))
 
         # After T: more writes, then the incident.
-        asyncio.run(_fetch(primary.url, insert.format("B", BATCH)))
-        asyncio.run(_fetch(primary.url, "DELETE FROM jobs"))
-        segment = asyncio.run(_fetch(primary.url, "SELECT pg_walfile_name(pg_switch_wal())"))
+        asyncio.run(fetch(primary.url, insert.format("B", BATCH)))
+        asyncio.run(fetch(primary.url, "DELETE FROM jobs"))
+        segment = asyncio.run(fetch(primary.url, "SELECT pg_walfile_name(pg_switch_wal())"))
         archived = f"SELECT last_archived_wal >= '{segment}' FROM pg_stat_archiver"  # noqa: S608
-        asyncio.run(_wait(primary.url, archived, 30))
+        asyncio.run(wait_until(primary.url, archived, 30))
         primary.crash()
         shutil.rmtree(primary.data)
 
@@ -164,11 +108,11 @@ def test_point_in_time_recovery_loses_nothing_committed_before_the_target(drill_
         give_to_postgres(restored.data)
         restored.data.chmod(0o700)
         restored.start()
-        asyncio.run(_wait(restored.url, "SELECT NOT pg_is_in_recovery()", 60))
+        asyncio.run(wait_until(restored.url, "SELECT NOT pg_is_in_recovery()", 60))
         restore_seconds = time.perf_counter() - started
 
         after = asyncio.run(_counts(restored.url))
-        batches = asyncio.run(_fetch(restored.url, "SELECT string_agg(DISTINCT batch, ',') FROM drill_marks"))
+        batches = asyncio.run(fetch(restored.url, "SELECT string_agg(DISTINCT batch, ',') FROM drill_marks"))
         lost = {t: n - after.get(t, 0) for t, n in at_target.items() if after.get(t, 0) != n}
         size = sum(p.stat().st_size for p in base.rglob("*") if p.is_file())
         wal = len(list(archive.iterdir()))

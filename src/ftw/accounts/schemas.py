@@ -67,3 +67,11 @@ class ProfileUpdate(BaseModel):
     zip: str | None = Field(default=None, pattern=r"^\d{5}$")
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9 ()-]{7,20}$")
     is_available: bool | None = None
+
+    @field_validator("full_name", "is_available")
+    @classmethod
+    def not_cleared(cls, value: object) -> object:
+        """Omitted keeps the value; an explicit null cannot clear a required column."""
+        if value is None:
+            raise ValueError("may be omitted, not null")
+        return value

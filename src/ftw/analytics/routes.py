@@ -2,34 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Path, Query
 
 from ftw.accounts.auth import Admin, Contractor, Operator, SignedIn
 from ftw.analytics import service
 from ftw.analytics.schemas import ContractorFigures, JobFigures, PlatformFigures, TerritoryFigures
+from ftw.core.deps import AnalyticsSession
+from ftw.core.validation import Id
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
 
 
-async def get_analytics_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The session analytics reads through: the primary for now, a read replica next.
-
-    Nothing written through it is intended to survive; analytics routes only read.
-    """
-    async with request.app.state.db.session() as session:
-        yield session
-
-
-AnalyticsSession = Annotated[AsyncSession, Depends(get_analytics_session)]
 Days = Annotated[int, Query(ge=1, le=366, description="The window: this many days up to today (UTC)")]
 
 
 @router.get("/jobs/{job_id}")
-async def job(job_id: int, session: AnalyticsSession, principal: SignedIn) -> JobFigures:
+async def job(job_id: Id, session: AnalyticsSession, principal: SignedIn) -> JobFigures:
     """Views, bids and time to first bid of a job (its homeowner, its territory's operator)."""
     return await service.job_figures(session=session, principal=principal, job_id=job_id)
 

@@ -12,6 +12,7 @@ from ftw.bids.models import BidStatus
 from ftw.bids.schemas import AwardOut, BidCreate, BidOut, BidPage, BidUpdate, PayWith
 from ftw.billing.schemas import IdempotencyKey, PaymentOut
 from ftw.config import Settings
+from ftw.core import ratelimit
 from ftw.core.deps import IntegrationsDep, SessionDep, SettingsDep, StorageDep
 from ftw.core.errors import PROBLEM_JSON
 from ftw.core.validation import Id
@@ -33,7 +34,9 @@ def _page(settings: Settings, limit: int | None) -> int:
     return min(limit or rules.page_size_default, rules.page_size_max)
 
 
-@router.post("/jobs/{job_id}/bids", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/jobs/{job_id}/bids", status_code=status.HTTP_201_CREATED, dependencies=[ratelimit.limit("post_bid")]
+)
 async def place(
     job_id: Id, data: BidCreate, session: SessionDep, settings: SettingsDep, principal: Contractor
 ) -> BidOut:
@@ -44,7 +47,7 @@ async def place(
     return BidOut.model_validate(bid)
 
 
-@router.get("/jobs/{job_id}/bids")
+@router.get("/jobs/{job_id}/bids", dependencies=[ratelimit.limit("list_bids")])
 async def of_job(
     job_id: Id,
     session: SessionDep,
@@ -63,7 +66,7 @@ async def of_job(
     return BidPage(items=[BidOut.model_validate(b) for b in items], next_cursor=next_cursor)
 
 
-@router.get("/bids")
+@router.get("/bids", dependencies=[ratelimit.limit("list_bids")])
 async def mine(
     session: SessionDep,
     settings: SettingsDep,

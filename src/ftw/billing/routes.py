@@ -26,6 +26,7 @@ from ftw.billing.schemas import (
     PayoutPage,
 )
 from ftw.config import Settings
+from ftw.core import ratelimit
 from ftw.core.deps import IntegrationsDep, SessionDep, SettingsDep
 from ftw.core.errors import PROBLEM_JSON
 from ftw.core.validation import Id
@@ -93,7 +94,7 @@ async def payout_history(
     return PayoutPage(items=[PayoutOut.model_validate(p) for p in items], next_cursor=next_cursor)
 
 
-@router.post("/invoices", status_code=status.HTTP_201_CREATED)
+@router.post("/invoices", status_code=status.HTTP_201_CREATED, dependencies=[ratelimit.limit("post_invoice")])
 async def create_invoice(
     data: InvoiceCreate, session: SessionDep, settings: SettingsDep, principal: Contractor
 ) -> InvoiceOut:

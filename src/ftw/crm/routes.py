@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, status
 from ftw.accounts.auth import Contractor
 from ftw.config import Settings
 from ftw.core.deps import SessionDep, SettingsDep
+from ftw.core.validation import Id
 from ftw.crm import service
 from ftw.crm.models import Stage
 from ftw.crm.schemas import (
@@ -57,13 +58,13 @@ async def add_lead(data: LeadIn, session: SessionDep, principal: Contractor) -> 
 
 
 @router.get("/customers/{customer_id}")
-async def customer(customer_id: int, session: SessionDep, principal: Contractor) -> CustomerDetail:
+async def customer(customer_id: Id, session: SessionDep, principal: Contractor) -> CustomerDetail:
     return await service.customer(session=session, contractor_id=principal.user_id, customer_id=customer_id)
 
 
 @router.patch("/customers/{customer_id}")
 async def set_stage(
-    customer_id: int, data: StageIn, session: SessionDep, principal: Contractor
+    customer_id: Id, data: StageIn, session: SessionDep, principal: Contractor
 ) -> CustomerOut:
     return await service.set_stage(
         session=session, contractor_id=principal.user_id, customer_id=customer_id, stage=data.stage
@@ -72,7 +73,7 @@ async def set_stage(
 
 @router.post("/customers/{customer_id}/interactions", status_code=status.HTTP_201_CREATED)
 async def add_interaction(
-    customer_id: int, data: InteractionIn, session: SessionDep, principal: Contractor
+    customer_id: Id, data: InteractionIn, session: SessionDep, principal: Contractor
 ) -> InteractionOut:
     """Log a touch; an inbound one (the customer replied) pauses the follow-up sequence."""
     return await service.add_interaction(
@@ -82,7 +83,7 @@ async def add_interaction(
 
 @router.get("/customers/{customer_id}/interactions")
 async def interactions(
-    customer_id: int,
+    customer_id: Id,
     session: SessionDep,
     settings: SettingsDep,
     principal: Contractor,

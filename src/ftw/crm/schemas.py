@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from ftw.core.validation import MAX_ID
 from ftw.crm.models import Stage
 
 
@@ -27,7 +28,7 @@ class Direction(StrEnum):
 
 
 class LeadIn(BaseModel):
-    homeowner_id: int
+    homeowner_id: int = Field(ge=1, le=MAX_ID)
 
 
 class StageIn(BaseModel):

@@ -8,9 +8,11 @@ from fastapi import APIRouter, Query, UploadFile, status
 
 from ftw.accounts.auth import Anyone, Homeowner
 from ftw.analytics import service as analytics
-from ftw.core.deps import SessionDep, SettingsDep, StorageDep
+from ftw.core import ratelimit
+from ftw.core.cache import CacheDep
+from ftw.core.deps import ReadSessionDep, SessionDep, SettingsDep, StorageDep
 from ftw.core.errors import Invalid
-from ftw.core.validation import Id
+from ftw.core.validation import Id, NoNul
 from ftw.jobs import service
 from ftw.jobs.models import JobStatus
 from ftw.jobs.schemas import JobCreate, JobOut, JobPage, JobUpdate, PhotoOut
@@ -20,7 +22,7 @@ from ftw.scoping.trades import Trade
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[ratelimit.limit("post_job")])
 async def post_job(
     data: JobCreate, session: SessionDep, settings: SettingsDep, storage: StorageDep, principal: Homeowner
 ) -> JobOut:
@@ -29,13 +31,14 @@ async def post_job(
     return service.present(job, [], storage)
 
 
-@router.get("")
+@router.get("", dependencies=[ratelimit.limit("list_jobs")])
 async def browse(
-    session: SessionDep,
+    session: ReadSessionDep,
+    cache: CacheDep,
     settings: SettingsDep,
     principal: Anyone,
     q: Annotated[
-        str | None, Query(min_length=2, max_length=200, description="Full-text, websearch syntax")
+        str | None, Query(min_length=2, max_length=200, description="Full-text, websearch syntax"), NoNul
     ] = None,
     territory: Annotated[str | None, Query(pattern=r"^\d{5}$")] = None,
     mine: Annotated[bool, Query(description="Only the caller's own jobs (homeowners)")] = False,
@@ -62,6 +65,11 @@ async def browse(
         homeowner_id = principal.user_id
     elif territory is None:
         raise Invalid("Choose a territory to browse, or search with q", field="territory")
+    else:
+        return await service.browse_territory(
+            cache_=cache, session=session, territory=territory, status=status,
+            size=size, trade=trade, urgent=urgent, cursor=cursor, limit=page,
+        )  # fmt: skip
     items, next_cursor = await service.browse(
         session=session, territory=territory, homeowner_id=homeowner_id, status=status,
         size=size, trade=trade, urgent=urgent, cursor=cursor, limit=page,

@@ -7,19 +7,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import filetype
-from sqlalchemy import Select, and_, func, or_, select, tuple_
+from sqlalchemy import Select, and_, event, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from ftw.accounts.models import Role
 from ftw.config import JobRules, Settings
-from ftw.core import metrics, pagination
+from ftw.core import cache, metrics, pagination
 from ftw.core.db import on_rollback
 from ftw.core.errors import Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, UnsupportedMediaType
 from ftw.core.security import AccessClaims
 from ftw.integrations.storage import Storage
 from ftw.jobs import lifecycle
 from ftw.jobs.models import Job, JobPhoto, JobStatus, Urgency
-from ftw.jobs.schemas import EstimateOut, JobCreate, JobOut, JobSummary, JobUpdate, PhotoOut
+from ftw.jobs.schemas import EstimateOut, JobCreate, JobOut, JobPage, JobSummary, JobUpdate, PhotoOut
 from ftw.scoping.estimator import Estimate, JobSize, estimate
 from ftw.scoping.trades import Trade
 from ftw.territories import service as territories
@@ -291,6 +292,42 @@ async def browse(
         pagination.encode(items[-1].created_at.isoformat(), items[-1].id) if len(rows) > limit else None
     )
     return items, next_cursor
+
+
+async def browse_territory(
+    *,
+    cache_: cache.Cache,
+    session: AsyncSession,
+    territory: str,
+    status: JobStatus,
+    size: JobSize | None,
+    trade: Trade | None,
+    urgent: bool | None,
+    cursor: str | None,
+    limit: int,
+) -> JobPage:
+    """``browse`` of one county through the cache; every job write there changes the key."""
+
+    async def load(s: AsyncSession) -> JobPage:
+        items, next_cursor = await browse(
+            session=s, territory=territory, homeowner_id=None, status=status,
+            size=size, trade=trade, urgent=urgent, cursor=cursor, limit=limit,
+        )  # fmt: skip
+        return JobPage(items=items, next_cursor=next_cursor)
+
+    version = await cache_.version(cache.territory(territory))
+    key = f"jobs:{territory}:v{version}:{status.value}:{size}:{trade}:{urgent}:{limit}:{cursor or ''}"
+    return await cache_.fetch("job_listings", key, JobPage, load, session=session)
+
+
+@event.listens_for(Session, "before_flush")
+def _territory_listings_change(session: Session, flush_context: object, instances: object) -> None:
+    """Any job inserted, changed or deleted by any flow changes its county's cached listings."""
+    changed = {
+        obj.territory_fips for obj in (*session.new, *session.dirty, *session.deleted) if isinstance(obj, Job)
+    }
+    if changed:
+        cache.changed(session, *(cache.territory(fips) for fips in changed))
 
 
 async def search(

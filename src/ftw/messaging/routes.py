@@ -8,7 +8,9 @@ from fastapi import APIRouter, Body, Query, status
 
 from ftw.accounts.auth import SignedIn
 from ftw.config import Settings
+from ftw.core import ratelimit
 from ftw.core.deps import SessionDep, SettingsDep
+from ftw.core.validation import Id
 from ftw.messaging import service
 from ftw.messaging.schemas import (
     MessageIn,
@@ -34,7 +36,7 @@ def _page(settings: Settings, limit: int | None) -> int:
 
 @router.get("/jobs/{job_id}/messages")
 async def job_messages(
-    job_id: int,
+    job_id: Id,
     session: SessionDep,
     settings: SettingsDep,
     principal: SignedIn,
@@ -50,8 +52,12 @@ async def job_messages(
     return MessagePage(thread_id=thread_id, items=items, next_cursor=next_cursor)
 
 
-@router.post("/jobs/{job_id}/messages", status_code=status.HTTP_201_CREATED)
-async def send_message(job_id: int, data: MessageIn, session: SessionDep, principal: SignedIn) -> MessageOut:
+@router.post(
+    "/jobs/{job_id}/messages",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[ratelimit.limit("post_message")],
+)
+async def send_message(job_id: Id, data: MessageIn, session: SessionDep, principal: SignedIn) -> MessageOut:
     return await service.send(session=session, principal=principal, job_id=job_id, data=data)
 
 
@@ -78,7 +84,7 @@ async def unread(session: SessionDep, principal: SignedIn) -> UnreadOut:
 
 @router.post("/threads/{thread_id}/read")
 async def mark_read(
-    thread_id: int, session: SessionDep, principal: SignedIn, data: Annotated[ReadIn | None, Body()] = None
+    thread_id: Id, session: SessionDep, principal: SignedIn, data: Annotated[ReadIn | None, Body()] = None
 ) -> ReadOut:
     marker, left = await service.mark_read(
         session=session,
@@ -111,9 +117,7 @@ async def read_all(session: SessionDep, principal: SignedIn) -> ReadAllOut:
 
 
 @router.post("/notifications/{notification_id}/read")
-async def read_notification(
-    notification_id: int, session: SessionDep, principal: SignedIn
-) -> NotificationOut:
+async def read_notification(notification_id: Id, session: SessionDep, principal: SignedIn) -> NotificationOut:
     return await service.read_notification(
         session=session, user_id=principal.user_id, notification_id=notification_id
     )

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, status
 
 from ftw.accounts.auth import Anyone, Contractor, Homeowner
 from ftw.core.deps import SessionDep, SettingsDep
+from ftw.core.validation import Id
 from ftw.reviews import service
 from ftw.reviews.schemas import ContractorProfile, ResponseIn, ReviewIn, ReviewOut, ReviewPage
 
@@ -15,25 +16,25 @@ router = APIRouter(prefix="/api/v1", tags=["reviews"])
 
 
 @router.post("/jobs/{job_id}/review", status_code=status.HTTP_201_CREATED)
-async def review_job(job_id: int, data: ReviewIn, session: SessionDep, principal: Homeowner) -> ReviewOut:
+async def review_job(job_id: Id, data: ReviewIn, session: SessionDep, principal: Homeowner) -> ReviewOut:
     """Rate the contractor of your completed job (1-5 stars, at least 10 characters), once."""
     return await service.post(session=session, principal=principal, job_id=job_id, data=data)
 
 
 @router.post("/reviews/{review_id}/response")
-async def respond(review_id: int, data: ResponseIn, session: SessionDep, principal: Contractor) -> ReviewOut:
+async def respond(review_id: Id, data: ResponseIn, session: SessionDep, principal: Contractor) -> ReviewOut:
     """Answer a review of your work, once."""
     return await service.respond(session=session, principal=principal, review_id=review_id, data=data)
 
 
 @router.get("/contractors/{contractor_id}")
-async def contractor_profile(contractor_id: int, session: SessionDep, _: Anyone) -> ContractorProfile:
+async def contractor_profile(contractor_id: Id, session: SessionDep, _: Anyone) -> ContractorProfile:
     return await service.profile(session=session, contractor_id=contractor_id)
 
 
 @router.get("/contractors/{contractor_id}/reviews")
 async def contractor_reviews(
-    contractor_id: int,
+    contractor_id: Id,
     session: SessionDep,
     settings: SettingsDep,
     _: Anyone,

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from ftw.accounts.auth import Anyone, Operator
-from ftw.core import pagination
-from ftw.core.deps import SessionDep, SettingsDep
+from ftw.core.cache import CacheDep
+from ftw.core.deps import ReadSessionDep, SessionDep, SettingsDep
 from ftw.territories import service
 from ftw.territories.schemas import ClaimOut, TerritoryOut, TerritoryPage
 
@@ -19,27 +19,26 @@ Fips = Annotated[str, Path(pattern=r"^\d{5}$", description="Five-digit county FI
 
 @router.get("")
 async def browse(
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
+    cache: CacheDep,
     _: Anyone,
     state: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")] = None,
     unclaimed: bool | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> TerritoryPage:
-    after = str(pagination.decode(cursor, 1)[0]) if cursor else None
-    rows = await service.browse(
-        session=session, state=state, unclaimed=unclaimed, after=after, limit=limit + 1
-    )
-    items = [service.present(t, settings) for t in rows[:limit]]
-    return TerritoryPage(
-        items=items, next_cursor=pagination.encode(items[-1].fips) if len(rows) > limit else None
-    )
+    return await service.page(
+        cache_=cache, session=session, settings=settings, state=state,
+        unclaimed=unclaimed, cursor=cursor, limit=limit,
+    )  # fmt: skip
 
 
 @router.get("/{fips}")
-async def detail(fips: Fips, session: SessionDep, settings: SettingsDep, _: Anyone) -> TerritoryOut:
-    return service.present(await service.get(session=session, fips=fips), settings)
+async def detail(
+    fips: Fips, session: ReadSessionDep, settings: SettingsDep, cache: CacheDep, _: Anyone
+) -> TerritoryOut:
+    return await service.detail(cache_=cache, session=session, settings=settings, fips=fips)
 
 
 @router.post("/{fips}/claim")

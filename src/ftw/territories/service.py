@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.models import Role, User
 from ftw.config import Settings
+from ftw.core import cache, pagination
 from ftw.core.errors import Conflict, Forbidden, NotFound
 from ftw.territories.models import Territory
 from ftw.territories.pricing import band_for
-from ftw.territories.schemas import ClaimOut, TerritoryOut
+from ftw.territories.schemas import ClaimOut, TerritoryOut, TerritoryPage
 
 # Serialises claims so the count of earlier claims (for the free-claim promotion) is exact.
 _CLAIM_LOCK = 0x46545754  # "FTWT"
@@ -86,6 +87,45 @@ async def browse(
     return list(await session.scalars(query))
 
 
+LISTING = "territories"  # the cache version of every territory page and detail
+
+
+async def page(
+    *,
+    cache_: cache.Cache,
+    session: AsyncSession,
+    settings: Settings,
+    state: str | None,
+    unclaimed: bool | None,
+    cursor: str | None,
+    limit: int,
+) -> TerritoryPage:
+    """One page of ``browse``, through the cache until a claim changes territories."""
+
+    async def load(s: AsyncSession) -> TerritoryPage:
+        after = str(pagination.decode(cursor, 1)[0]) if cursor else None
+        rows = await browse(session=s, state=state, unclaimed=unclaimed, after=after, limit=limit + 1)
+        items = [present(t, settings) for t in rows[:limit]]
+        more = len(rows) > limit
+        return TerritoryPage(items=items, next_cursor=pagination.encode(items[-1].fips) if more else None)
+
+    version = await cache_.version(LISTING)
+    key = f"territories:v{version}:{(state or '').upper()}:{unclaimed}:{limit}:{cursor or ''}"
+    return await cache_.fetch("territory_metrics", key, TerritoryPage, load, session=session)
+
+
+async def detail(
+    *, cache_: cache.Cache, session: AsyncSession, settings: Settings, fips: str
+) -> TerritoryOut:
+    async def load(s: AsyncSession) -> TerritoryOut:
+        return present(await get(session=s, fips=fips), settings)
+
+    version = await cache_.version(LISTING)
+    return await cache_.fetch(
+        "territory_metrics", f"territory:v{version}:{fips}", TerritoryOut, load, session=session
+    )
+
+
 async def claim(*, session: AsyncSession, settings: Settings, fips: str, operator_id: int) -> ClaimOut:
     operator = await session.get(User, operator_id)
     if operator is None or operator.role not in (Role.OPERATOR, Role.ADMIN):
@@ -117,6 +157,7 @@ async def claim(*, session: AsyncSession, settings: Settings, fips: str, operato
         raise Conflict("You already run a territory") from exc
     if claimed is None:
         raise Conflict(f"{territory.name}, {territory.state} is already claimed")
+    cache.changed(session, LISTING)
     await session.refresh(claimed)
     out = present(claimed, settings)
     return ClaimOut(

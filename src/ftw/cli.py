@@ -156,6 +156,98 @@ def seed(
     )
 
 
+@app.command()
+def loadtest(
+    profile: Annotated[str, typer.Argument(help="smoke, load, stress, spike, day1 or full")],
+    users: Annotated[int | None, typer.Option(help="Users (day1: the peak); default: the profile's")] = None,
+    duration: Annotated[
+        float | None, typer.Option(help="Seconds; default: the profile's, time-scaled")
+    ] = None,
+    time_scale: Annotated[float, typer.Option(help="Stretch (>1) or shrink (<1) the profile in time")] = 1.0,
+    host: Annotated[str, typer.Option(help="The API under test")] = "http://127.0.0.1:8000",
+    reports: Annotated[Path, typer.Option(help="Folder for the JSON and HTML reports")] = Path(
+        "reports/loadtest"
+    ),
+) -> None:
+    """Drive the three journeys with Locust; exit 1 when p95 > 1.5 s or failures > 1 %.
+
+    Each simulated user sends an X-Forwarded-For address of its own: run the server under test
+    with FTW_TRUSTED_PROXIES naming this machine, or all sign-ins share one anonymous limit."""
+    from ftw.loadtest.profiles import PROFILES
+    from ftw.loadtest.runner import run
+
+    if profile not in PROFILES:
+        raise typer.BadParameter(f"choose one of {', '.join(PROFILES)}", param_hint="PROFILE")
+    settings = get_settings()
+    try:
+        with console.status(f"Load test {profile} against {host}"):
+            summary, report = run(
+                PROFILES[profile], database_url=database_url(settings), host=host,
+                targets=settings.performance, users=users, duration_s=duration, time_scale=time_scale,
+                reports=reports,
+            )  # fmt: skip
+    except RuntimeError as exc:  # no seeded accounts, or Locust itself failed
+        console.print(f"[red]✗[/] {exc}")
+        raise typer.Exit(2) from exc
+    mark = "[green]✓[/]" if summary.passed else "[red]✗[/]"
+    console.print(
+        f"{mark} {summary.requests:,} requests, {summary.rps:g}/s: p50 {summary.p50_ms:g} ms,"
+        f" p95 {summary.p95_ms:g} ms, errors {summary.error_percent:g} %"
+        f" (limits: p95 {summary.max_p95_ms:g} ms, errors {summary.max_error_percent:g} %)"
+    )
+    console.print(f"  {report}  ·  {summary.html}")
+    raise typer.Exit(0 if summary.passed else 1)
+
+
+@app.command()
+def capacity(
+    users: Annotated[int | None, typer.Option(help="Registered users to size for")] = None,
+    phase: Annotated[str | None, typer.Option(help="A growth phase: size for its maximum users")] = None,
+    report: Annotated[Path, typer.Option(help="The load-test report to take requests per user from")] = Path(
+        "reports/loadtest/latest.json"
+    ),
+) -> None:
+    """Instances, connections, Redis, storage and monthly cost; both growth plans by default."""
+    from rich.table import Table
+
+    from ftw.ops import capacity as planner
+
+    settings = get_settings()
+    inputs = planner.inputs_from(report)
+    phases = {p.name: p for p in settings.growth_phases}
+    if phase is not None and phase not in phases:
+        raise typer.BadParameter(f"choose one of {', '.join(phases)}", param_hint="--phase")
+    if users is not None or phase is not None:
+        size = users if users is not None else phases[str(phase)].max_users
+        plans = {"requested": [planner.plan(size, settings, inputs, phase or "")]}
+    else:
+        plans = planner.growth_plans(settings, inputs)
+    console.print(
+        f"{inputs.requests_per_user_min:.1f} requests/user/min, {inputs.cpu_ms_per_request:g} ms CPU/request"
+        f" from {inputs.source}"
+    )
+    for title, rows in plans.items():
+        table = Table(title=title)
+        for column in (
+            "phase", "users", "DAU", "concurrent", "peak req/s", "instances", "app→PgBouncer",
+            "PgBouncer→PG", "Redis MB", "DB GB/yr", "media GB/yr", "$/month",
+        ):  # fmt: skip
+            table.add_column(column, justify="left" if column == "phase" else "right")
+        for p in rows:
+            short = p.instances_needed - p.instances
+            table.add_row(
+                p.label, f"{p.users:,}", f"{p.dau:,}", f"{p.concurrent:,}", f"{p.peak_rps:,.0f}",
+                f"{p.instances} (needs {p.instances_needed})" if short > 0 else str(p.instances),
+                f"{p.app_connections:,}",
+                str(p.pgbouncer_server_connections), f"{p.redis_mb:,.0f}", f"{p.database_gb_year:,.1f}",
+                f"{p.media_gb_year:,.0f}", f"{p.monthly_cost:,.0f}",
+            )  # fmt: skip
+        console.print(table)
+        for p in rows:
+            for warning in p.warnings:
+                console.print(f"[yellow]⚠[/] {p.label or p.users}: {warning}")
+
+
 cache_app = typer.Typer(help="The read cache (Redis).", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
 

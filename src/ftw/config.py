@@ -115,6 +115,18 @@ class Autoscale(BaseModel):
     cooldown_s: int = 180
 
 
+class CapacityPrices(BaseModel):
+    """Monthly prices the capacity planner costs a plan with (US dollars)."""
+
+    instance_vcpus: int = 2
+    instance_month: float = 70.0  # one 2-vCPU, 4 GB app instance
+    database_month: float = 450.0  # the PostgreSQL primary and one replica
+    pgbouncer_month: float = 30.0
+    redis_gb_month: float = 25.0
+    database_storage_gb_month: float = 0.115
+    object_storage_gb_month: float = 0.023
+
+
 class Breaker(BaseModel):
     failures: int
     call_timeout_s: float
@@ -326,6 +338,7 @@ class Settings(BaseSettings):
     pool: PoolSettings = PoolSettings()
     replicas: ReplicaSettings = ReplicaSettings()
     autoscale: Autoscale = Autoscale()
+    capacity_prices: CapacityPrices = CapacityPrices()
     breakers: Breakers = Breakers()
     alerts: Alerts = Alerts()
     fees: FeePolicy = FeePolicy()

@@ -1,0 +1,1 @@
+"""Load tests: Locust journeys of the three roles, named profiles, and the runner's reports."""

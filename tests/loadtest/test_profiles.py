@@ -1,0 +1,50 @@
+"""Profiles, the launch-day curve and the Locust command line, without running Locust."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from ftw.cli import app
+from ftw.loadtest.profiles import PROFILES, day1_users
+from ftw.loadtest.runner import locust_command
+
+
+def test_the_profiles_are_the_issue_s() -> None:
+    assert {name: (p.users, p.duration_s) for name, p in PROFILES.items()} == {
+        "smoke": (10, 120),
+        "load": (100, 300),
+        "stress": (500, 600),
+        "spike": (1_000, 180),
+        "day1": (20_000, 3_600),
+        "full": (5_000, 1_800),
+    }
+
+
+def test_the_launch_day_curve_peaks_in_the_evening_and_ends() -> None:
+    users = [day1_users(t, 20_000, 0.1) for t in range(0, 360, 10)]
+    assert users[0] == 5_000
+    assert max(u for u in users if u is not None) == 20_000
+    assert users.index(20_000) > users.index(10_000)
+    assert day1_users(360, 20_000, 0.1) is None
+
+
+def test_only_day1_runs_the_shape(tmp_path: Path) -> None:
+    def files(name: str) -> str:
+        command = locust_command(
+            PROFILES[name],
+            users=5,
+            duration_s=20,
+            host="http://h",
+            prefix=tmp_path / "r",
+            html=tmp_path / "r.html",
+        )
+        return command[command.index("-f") + 1]
+
+    assert files("smoke").endswith("journeys.py")
+    assert files("day1").endswith("journeys.py," + str(Path(files("smoke")).with_name("shape.py")))
+
+
+def test_an_unknown_profile_is_refused() -> None:
+    assert CliRunner().invoke(app, ["loadtest", "nope"]).exit_code == 2

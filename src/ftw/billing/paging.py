@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,11 +26,7 @@ async def newest_first(
     limit: int,
 ) -> tuple[list[M], str | None]:
     if cursor:
-        values: list[Any] = pagination.decode(cursor, 2)
-        try:
-            after = (datetime.fromisoformat(values[0]), int(values[1]))
-        except (TypeError, ValueError) as exc:
-            raise Invalid("Malformed cursor", field="cursor") from exc
+        after = tuple(pagination.decode_as(cursor, datetime, int))
         if not 0 < after[1] <= MAX_ID or after[0].tzinfo is None:
             raise Invalid("Malformed cursor", field="cursor")
         query = query.where(tuple_(created, ident) < after)

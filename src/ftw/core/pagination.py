@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import datetime
 from typing import Any
 
 from ftw.core.errors import Invalid
@@ -24,3 +25,15 @@ def decode(cursor: str, arity: int) -> list[Any]:
     if not isinstance(values, list) or len(values) != arity:
         raise Invalid("Malformed cursor", field="cursor")
     return values
+
+
+def decode_as(cursor: str, *kinds: type) -> list[Any]:
+    """``decode`` with each value converted to its kind (datetimes from ISO text)."""
+    values = decode(cursor, len(kinds))
+    try:
+        return [
+            datetime.fromisoformat(v) if kind is datetime else kind(v)
+            for kind, v in zip(kinds, values, strict=True)
+        ]
+    except (TypeError, ValueError) as exc:
+        raise Invalid("Malformed cursor", field="cursor") from exc

@@ -278,12 +278,8 @@ async def browse(
         query = query.where(Job.homeowner_id == homeowner_id)
     query = _filters(query, size=size, trade=trade, urgent=urgent)
     if cursor:
-        created, last_id = pagination.decode(cursor, 2)
-        try:
-            after = (datetime.fromisoformat(created), int(last_id))
-        except (TypeError, ValueError) as exc:
-            raise Invalid("Malformed cursor", field="cursor") from exc
-        query = query.where(tuple_(Job.created_at, Job.id) < after)
+        created, last_id = pagination.decode_as(cursor, datetime, int)
+        query = query.where(tuple_(Job.created_at, Job.id) < (created, last_id))
     rows = (
         await session.execute(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1))
     ).all()
@@ -352,11 +348,7 @@ async def search(
         query = query.where(Job.territory_fips == territory)
     query = _filters(query, size=size, trade=trade, urgent=urgent)
     if cursor:
-        last_rank, last_id = pagination.decode(cursor, 2)
-        try:
-            last_rank, last_id = float(last_rank), int(last_id)
-        except (TypeError, ValueError) as exc:
-            raise Invalid("Malformed cursor", field="cursor") from exc
+        last_rank, last_id = pagination.decode_as(cursor, float, int)
         query = query.where(or_(rank < last_rank, and_(rank == last_rank, Job.id < last_id)))
     rows = (await session.execute(query.order_by(rank.desc(), Job.id.desc()).limit(limit + 1))).all()
     items = [JobSummary.model_validate(row._mapping) for row in rows[:limit]]

@@ -25,17 +25,6 @@ from ftw.messaging.schemas import MessageIn, MessageOut, NotificationOut, Thread
 PREVIEW_CHARS = 140
 
 
-def _cursor_values(cursor: str, *kinds: type) -> list[Any]:
-    values = pagination.decode(cursor, len(kinds))
-    try:
-        return [
-            datetime.fromisoformat(v) if kind is datetime else kind(v)
-            for kind, v in zip(kinds, values, strict=True)
-        ]
-    except (TypeError, ValueError) as exc:
-        raise Invalid("Malformed cursor", field="cursor") from exc
-
-
 async def _has_bid(session: AsyncSession, *, job_id: int, contractor_id: int) -> bool:
     """Any bid, whatever its status: a withdrawn or rejected bidder keeps the conversation."""
     query = select(Bid.id).where(Bid.job_id == job_id, Bid.contractor_id == contractor_id).limit(1)
@@ -132,7 +121,7 @@ async def history(
         return None, [], None
     query = select(Message).where(Message.thread_id == thread_id)
     if cursor:
-        (before,) = _cursor_values(cursor, int)
+        (before,) = pagination.decode_as(cursor, int)
         query = query.where(Message.id < before)
     rows = list(await session.scalars(query.order_by(Message.id.desc()).limit(limit + 1)))
     items = [MessageOut.model_validate(m) for m in rows[:limit]]
@@ -189,7 +178,7 @@ async def threads(
         .where(_mine(principal), Thread.last_message_at.is_not(None))
     )
     if cursor:
-        at, last_id = _cursor_values(cursor, datetime, int)
+        at, last_id = pagination.decode_as(cursor, datetime, int)
         query = query.where(tuple_(Thread.last_message_at, Thread.id) < (at, last_id))
     rows = (
         await session.execute(
@@ -272,7 +261,7 @@ async def notifications(
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
     if cursor:
-        (before,) = _cursor_values(cursor, int)
+        (before,) = pagination.decode_as(cursor, int)
         query = query.where(Notification.id < before)
     rows = list(await session.scalars(query.order_by(Notification.id.desc()).limit(limit + 1)))
     items = [NotificationOut.model_validate(n) for n in rows[:limit]]

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ftw.accounts.models import Role, User
 from ftw.bids.models import Bid, BidStatus
 from ftw.core import pagination
-from ftw.core.errors import Conflict, Forbidden, Invalid, NotFound
+from ftw.core.errors import Conflict, Forbidden, NotFound
 from ftw.core.security import AccessClaims
 from ftw.crm import service as crm
 from ftw.jobs import service as jobs
@@ -233,12 +233,8 @@ async def of_contractor(
         .where(Review.contractor_id == contractor_id)
     )
     if cursor:
-        created, last_id = pagination.decode(cursor, 2)
-        try:
-            after = (datetime.fromisoformat(created), int(last_id))
-        except (TypeError, ValueError) as exc:
-            raise Invalid("Malformed cursor", field="cursor") from exc
-        query = query.where(tuple_(Review.created_at, Review.id) < after)
+        created, last_id = pagination.decode_as(cursor, datetime, int)
+        query = query.where(tuple_(Review.created_at, Review.id) < (created, last_id))
     rows = (
         await session.execute(query.order_by(Review.created_at.desc(), Review.id.desc()).limit(limit + 1))
     ).all()

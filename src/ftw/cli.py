@@ -200,45 +200,114 @@ def loadtest(
 
 
 @app.command()
+def bench(
+    users: Annotated[int, typer.Option(help="Seed this many users first if the database is empty")] = 400_000,
+    workers: Annotated[int, typer.Option(help="Server worker processes (one per core)")] = 2,
+    p95_ms: Annotated[float, typer.Option(help="The p95 a rate must keep to count as held")] = 100.0,
+    step_seconds: Annotated[float, typer.Option(help="Measured seconds per rate")] = 20.0,
+    mix_start: Annotated[float | None, typer.Option(help="First launch-mix rate (requests/s)")] = None,
+    bare_start: Annotated[float | None, typer.Option(help="First bare-endpoint rate (requests/s)")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Rates tried per search, at most")] = None,
+    connections: Annotated[
+        int, typer.Option(help="Then hold this many live notification streams while the mix runs")
+    ] = 0,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
+    reports: Annotated[Path, typer.Option(help="Folder for the JSON reports")] = Path("reports/bench"),
+) -> None:
+    """Capacity of one machine: the launch mix open-loop at rising rates, then a bare endpoint.
+
+    Per rate: achieved requests/s, p50/p95/p99, errors, CPU seconds per 1,000 requests of the
+    app, PostgreSQL, Redis and the generator; the highest rate held at p95 <= --p95-ms with no
+    errors. Writes reports/bench/latest.json, which `ftw capacity` sizes the fleet with."""
+    import json
+
+    from ftw.loadtest import bench as capacity_bench
+
+    settings = get_settings()
+    url = database_url(settings)
+    _migrate(url)
+    if asyncio.run(capacity_bench.seeded_users(url)) == 0:
+        seed(users=users, jobs=None, batch=20_000, random_seed=7, marketplace=True)
+    plan = capacity_bench.with_plan(
+        capacity_bench.Plan(),
+        workers=workers, p95_target_ms=p95_ms, step_s=step_seconds, mix_start_rps=mix_start,
+        bare_start_rps=bare_start, max_steps=max_steps, connections=connections,
+    )  # fmt: skip
+    say = (lambda line: None) if json_output else (lambda line: console.print(f"  {line}"))
+    try:
+        report, path = capacity_bench.run(url, settings, plan, reports=reports, say=say)
+    except RuntimeError as exc:  # an unseeded database, or the server did not start
+        console.print(f"[red]✗[/] {exc}")
+        raise typer.Exit(2) from exc
+    if json_output:
+        print(json.dumps(capacity_bench.summary(report, path), indent=2))
+        return
+    for line in capacity_bench.lines(report, path):
+        console.print(line)
+
+
+@app.command()
 def capacity(
     users: Annotated[int | None, typer.Option(help="Registered users to size for")] = None,
     phase: Annotated[str | None, typer.Option(help="A growth phase: size for its maximum users")] = None,
     report: Annotated[Path, typer.Option(help="The load-test report to take requests per user from")] = Path(
         "reports/loadtest/latest.json"
     ),
+    bench: Annotated[
+        Path, typer.Option(help="The `ftw bench` report to take CPU, held rate and stream memory from")
+    ] = Path("reports/bench/latest.json"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the inputs and plans as JSON")] = False,
 ) -> None:
-    """Instances, connections, Redis, storage and monthly cost; both growth plans by default."""
+    """Instances, database and Redis vCPUs, connections, memory, storage and monthly cost at peak;
+    both growth plans by default."""
+    import json
+    from dataclasses import asdict
+
+    from rich.markup import escape
     from rich.table import Table
 
     from ftw.ops import capacity as planner
 
     settings = get_settings()
-    inputs = planner.inputs_from(report)
     phases = {p.name: p for p in settings.growth_phases}
     if phase is not None and phase not in phases:
         raise typer.BadParameter(f"choose one of {', '.join(phases)}", param_hint="--phase")
+    try:
+        inputs = planner.inputs_from(report, bench)
+    except planner.ReportError as exc:
+        console.print(f"[red]✗[/] {escape(str(exc))}")
+        raise typer.Exit(2) from exc
     if users is not None or phase is not None:
         size = users if users is not None else phases[str(phase)].max_users
         plans = {"requested": [planner.plan(size, settings, inputs, phase or "")]}
     else:
         plans = planner.growth_plans(settings, inputs)
-    console.print(
-        f"{inputs.requests_per_user_min:.1f} requests/user/min, {inputs.cpu_ms_per_request:g} ms CPU/request"
-        f" from {inputs.source}"
-    )
+    if as_json:
+        plans_json = {title: [asdict(p) for p in rows] for title, rows in plans.items()}
+        typer.echo(json.dumps({"inputs": inputs.as_json(), "plans": plans_json}, indent=2))
+        return
+
+    for name, label in planner.FIGURES.items():
+        value = getattr(inputs, name)
+        shown = "—" if value is None else f"{value:,.4g}" if value < 1_000 else f"{value:,.0f}"
+        console.print(f"{label}: {shown}  ← {inputs.sources[name]}", markup=False, soft_wrap=True)
     for title, rows in plans.items():
         table = Table(title=title)
         for column in (
-            "phase", "users", "DAU", "concurrent", "peak req/s", "instances", "app→PgBouncer",
-            "PgBouncer→PG", "Redis MB", "DB GB/yr", "media GB/yr", "$/month",
+            "phase", "users", "DAU", "concurrent", "peak req/s", "instances (bound)", "DB vCPUs",
+            "stream MB/inst", "app→PgBouncer", "PgBouncer→PG", "Redis MB", "DB GB/yr", "media GB/yr",
+            "$/month",
         ):  # fmt: skip
             table.add_column(column, justify="left" if column == "phase" else "right")
         for p in rows:
-            short = p.instances_needed - p.instances
+            if p.instances_needed > p.instances:
+                decided = f"needs {p.instances_needed}, {p.bound}"
+            else:
+                decided = "minimum" if p.instances > p.instances_needed else p.bound
             table.add_row(
                 p.label, f"{p.users:,}", f"{p.dau:,}", f"{p.concurrent:,}", f"{p.peak_rps:,.0f}",
-                f"{p.instances} (needs {p.instances_needed})" if short > 0 else str(p.instances),
-                f"{p.app_connections:,}",
+                f"{p.instances} ({decided})", f"{p.database_vcpus:g}",
+                f"{p.stream_mb_per_instance:,.0f}", f"{p.app_connections:,}",
                 str(p.pgbouncer_server_connections), f"{p.redis_mb:,.0f}", f"{p.database_gb_year:,.1f}",
                 f"{p.media_gb_year:,.0f}", f"{p.monthly_cost:,.0f}",
             )  # fmt: skip

@@ -116,11 +116,16 @@ class Autoscale(BaseModel):
 
 
 class CapacityPrices(BaseModel):
-    """Monthly prices the capacity planner costs a plan with (US dollars)."""
+    """The app instance's shape and the monthly prices (US dollars) the capacity planner sizes
+    and costs a plan with."""
 
     instance_vcpus: int = 2
+    instance_memory_gb: float = 4.0
     instance_month: float = 70.0  # one 2-vCPU, 4 GB app instance
-    database_month: float = 450.0  # the PostgreSQL primary and one replica
+    # Open streams may take this share of an instance's memory; the workers need the rest.
+    stream_memory_share: float = 0.25
+    database_month: float = 450.0  # the PostgreSQL primary and one replica: the smallest we run
+    database_vcpu_month: float = 112.5  # per vCPU the primary needs at peak, its replica included
     pgbouncer_month: float = 30.0
     redis_gb_month: float = 25.0
     database_storage_gb_month: float = 0.115
@@ -294,6 +299,20 @@ class BackupSettings(BaseModel):
     keep_monthly: int = 12
 
 
+class StreamSettings(BaseModel):
+    """Live notification streams (server-sent events) and the LISTEN connection feeding them."""
+
+    # LISTEN hears nothing through PgBouncer in transaction mode: point this at the primary
+    # directly when FTW_DATABASE_URL goes through PgBouncer. None: the database URL.
+    listen_url: str | None = None
+    heartbeat_s: float = 15.0  # a ": ping" comment this often keeps proxies from closing idle streams
+    retry_ms: int = 3_000  # the SSE retry: field, how long a client waits before reconnecting
+    max_per_user: int = 5  # a user's next stream closes its oldest (tabs, dead connections)
+    # After losing the LISTEN connection: wait this long, then retry, doubling up to the max.
+    reconnect_min_s: float = 0.5
+    reconnect_max_s: float = 30.0
+
+
 DEV_SECRET = "dev-only-secret-never-use-in-production-0000"  # noqa: S105 - refused in production
 
 
@@ -348,6 +367,7 @@ class Settings(BaseSettings):
     invoices: InvoiceRules = InvoiceRules()
     crm: CrmRules = CrmRules()
     auth: AuthSettings = AuthSettings()
+    streams: StreamSettings = StreamSettings()
     backup: BackupSettings = BackupSettings()
     payments: PaymentsVendor = PaymentsVendor()
     sms: SmsVendor = SmsVendor()

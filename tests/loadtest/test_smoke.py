@@ -2,37 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ftw.config import Settings
-from ftw.core import migrations
 from ftw.loadtest.profiles import PROFILES
 from ftw.loadtest.runner import account_pool, run
-from ftw.ops.seed import seed_population
 from tests.ops.conftest import serve
-from tests.ops.test_seed import _server, _url
-
-USERS, JOBS = 200, 300
-
-
-@pytest.fixture(scope="module")
-async def seeded(settings: Settings) -> AsyncIterator[str]:
-    """A throwaway database with a small seeded population (the seeder commits on its own)."""
-    name = f"ftw_loadtest_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
-    await _server(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    try:
-        await _server(f'CREATE DATABASE "{name}"')
-        await asyncio.to_thread(migrations.upgrade, _url(name))
-        await seed_population(_url(name), settings, users=USERS, jobs=JOBS, batch=200, random_seed=5)
-        yield _url(name)
-    finally:
-        await _server(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

@@ -91,8 +91,9 @@ class Step:
 
     def saturated(self, p95_target_ms: float) -> bool:
         """Far enough past the knee that higher rates are not worth trying."""
+        sent_rps = self.requests / self.duration_s if self.duration_s else 0.0
         return (
-            self.achieved_rps < 0.9 * self.target_rps
+            self.achieved_rps < 0.9 * sent_rps
             or self.p95_ms > 10 * p95_target_ms
             or self.errors > 0.01 * self.requests
         )

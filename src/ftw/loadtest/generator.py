@@ -152,7 +152,9 @@ class OpenLoop:
             return status
         raise AssertionError("unreachable")
 
-    async def _one(self, request: Request, intended: float, outcomes: list[Outcome]) -> None:
+    async def send(self, request: Request, intended: float | None = None) -> Outcome:
+        """Send one request (waiting for a free connection) and wait for its answer."""
+        intended = time.monotonic() if intended is None else intended
         status, error = 0, None
         try:
             async with self.slots:
@@ -163,7 +165,7 @@ class OpenLoop:
             error = "timeout"
         except (ConnectionError, OSError, httptools.HttpParserError) as exc:
             error = type(exc).__name__
-        outcomes.append(Outcome(request.name, intended, time.monotonic(), status, error))
+        return Outcome(request.name, intended, time.monotonic(), status, error)
 
     async def run(
         self, next_request: Callable[[], Request], *, rate: float, duration_s: float, seed: int = 0
@@ -172,7 +174,12 @@ class OpenLoop:
         wait for the ones in flight (at most the timeout); one outcome per request sent."""
         arrivals = random.Random(seed)
         outcomes: list[Outcome] = []
-        in_flight: set[asyncio.Task[None]] = set()
+        in_flight: set[asyncio.Task[Outcome]] = set()
+
+        def finished(task: asyncio.Task[Outcome]) -> None:
+            in_flight.discard(task)
+            outcomes.append(task.result())
+
         start = time.monotonic()
         end = start + duration_s
         due = start
@@ -183,9 +190,9 @@ class OpenLoop:
             wait = due - time.monotonic()
             if wait > 0.001:
                 await asyncio.sleep(wait)
-            task = asyncio.create_task(self._one(next_request(), due, outcomes))
+            task = asyncio.create_task(self.send(next_request(), due))
             in_flight.add(task)
-            task.add_done_callback(in_flight.discard)
+            task.add_done_callback(finished)
         if in_flight:
             await asyncio.wait(in_flight)
         return outcomes

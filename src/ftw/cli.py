@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -291,26 +292,36 @@ def capacity(
         value = getattr(inputs, name)
         shown = "—" if value is None else f"{value:,.4g}" if value < 1_000 else f"{value:,.0f}"
         console.print(f"{label}: {shown}  ← {inputs.sources[name]}", markup=False, soft_wrap=True)
+
+    def decided(p: planner.Plan) -> str:
+        if p.instances_needed > p.instances:
+            return f"{p.instances} (needs {p.instances_needed}, {p.bound})"
+        return f"{p.instances} ({'minimum' if p.instances > p.instances_needed else p.bound})"
+
+    # One row per figure, one column per phase: readable on an 80-column terminal.
+    figures: tuple[tuple[str, Callable[[planner.Plan], str]], ...] = (
+        ("users", lambda p: f"{p.users:,}"),
+        ("DAU", lambda p: f"{p.dau:,}"),
+        ("concurrent", lambda p: f"{p.concurrent:,}"),
+        ("peak req/s", lambda p: f"{p.peak_rps:,.0f}"),
+        ("instances", decided),
+        ("DB vCPUs", lambda p: f"{p.database_vcpus:g}"),
+        ("Redis vCPUs", lambda p: f"{p.redis_vcpus:g}"),
+        ("stream MB/inst", lambda p: f"{p.stream_mb_per_instance:,.0f}"),
+        ("app→PgBouncer", lambda p: f"{p.app_connections:,}"),
+        ("PgBouncer→PG", lambda p: str(p.pgbouncer_server_connections)),
+        ("Redis MB", lambda p: f"{p.redis_mb:,.0f}"),
+        ("DB GB/year", lambda p: f"{p.database_gb_year:,.1f}"),
+        ("media GB/year", lambda p: f"{p.media_gb_year:,.0f}"),
+        ("$/month", lambda p: f"{p.monthly_cost:,.0f}"),
+    )
     for title, rows in plans.items():
         table = Table(title=title)
-        for column in (
-            "phase", "users", "DAU", "concurrent", "peak req/s", "instances (bound)", "DB vCPUs",
-            "stream MB/inst", "app→PgBouncer", "PgBouncer→PG", "Redis MB", "DB GB/yr", "media GB/yr",
-            "$/month",
-        ):  # fmt: skip
-            table.add_column(column, justify="left" if column == "phase" else "right")
+        table.add_column("")
         for p in rows:
-            if p.instances_needed > p.instances:
-                decided = f"needs {p.instances_needed}, {p.bound}"
-            else:
-                decided = "minimum" if p.instances > p.instances_needed else p.bound
-            table.add_row(
-                p.label, f"{p.users:,}", f"{p.dau:,}", f"{p.concurrent:,}", f"{p.peak_rps:,.0f}",
-                f"{p.instances} ({decided})", f"{p.database_vcpus:g}",
-                f"{p.stream_mb_per_instance:,.0f}", f"{p.app_connections:,}",
-                str(p.pgbouncer_server_connections), f"{p.redis_mb:,.0f}", f"{p.database_gb_year:,.1f}",
-                f"{p.media_gb_year:,.0f}", f"{p.monthly_cost:,.0f}",
-            )  # fmt: skip
+            table.add_column(p.label or f"{p.users:,} users", justify="right")
+        for label, shown in figures:
+            table.add_row(label, *(shown(p) for p in rows))
         console.print(table)
         for p in rows:
             for warning in p.warnings:

@@ -320,8 +320,8 @@ def capacity(
         table.add_column("")
         for p in rows:
             table.add_column(p.label or f"{p.users:,} users", justify="right")
-        for label, shown in figures:
-            table.add_row(label, *(shown(p) for p in rows))
+        for label, cell in figures:
+            table.add_row(label, *(cell(p) for p in rows))
         console.print(table)
         for p in rows:
             for warning in p.warnings:

@@ -30,20 +30,31 @@ def test_the_launch_day_curve_peaks_in_the_evening_and_ends() -> None:
     assert day1_users(360, 20_000, 0.1) is None
 
 
+def _command(name: str, tmp_path: Path) -> list[str]:
+    return locust_command(
+        PROFILES[name],
+        users=5,
+        duration_s=20,
+        host="http://h",
+        prefix=tmp_path / "r",
+        locust_html=tmp_path / "r-locust.html",
+    )
+
+
 def test_only_day1_runs_the_shape(tmp_path: Path) -> None:
     def files(name: str) -> str:
-        command = locust_command(
-            PROFILES[name],
-            users=5,
-            duration_s=20,
-            host="http://h",
-            prefix=tmp_path / "r",
-            html=tmp_path / "r.html",
-        )
+        command = _command(name, tmp_path)
         return command[command.index("-f") + 1]
 
     assert files("smoke").endswith("journeys.py")
     assert files("day1").endswith("journeys.py," + str(Path(files("smoke")).with_name("shape.py")))
+
+
+def test_locust_writes_every_endpoint_s_history_for_the_report(tmp_path: Path) -> None:
+    command = _command("smoke", tmp_path)
+    assert command[command.index("--csv") + 1] == str(tmp_path / "r")
+    assert "--csv-full-history" in command
+    assert command[command.index("--html") + 1] == str(tmp_path / "r-locust.html")
 
 
 def test_an_unknown_profile_is_refused() -> None:

@@ -1,8 +1,9 @@
 """Run a profile: write the account pool, run Locust headless in a subprocess, summarise.
 
 The summary (reports/loadtest/<timestamp>.json and latest.json) is what `ftw doctor` reads:
-finished_at, p50_ms, p95_ms, error_percent, and the same figures per endpoint. Locust's own
-HTML report, with response-time and throughput charts over time, is written next to it.
+finished_at, p50_ms, p95_ms, error_percent, and the same figures per endpoint. Next to it,
+<timestamp>.html plots latency and throughput over time for the run and for each endpoint (see
+report.py), and <timestamp>-locust.html is Locust's own report, whose charts are aggregate only.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import asyncpg
 
 from ftw.config import PerformanceTargets
 from ftw.core.db import sync_libpq_url
+from ftw.loadtest import report
 from ftw.loadtest.profiles import Profile
 
 HERE = Path(__file__).parent
@@ -94,6 +96,7 @@ class Summary:
     max_error_percent: float
     passed: bool
     html: str
+    locust_html: str
     endpoints: list[Endpoint] = field(default_factory=list)
 
 
@@ -126,9 +129,10 @@ def parse_stats(path: Path) -> tuple[Endpoint, list[Endpoint]]:
 
 
 def locust_command(
-    profile: Profile, *, users: int, duration_s: float, host: str, prefix: Path, html: Path
+    profile: Profile, *, users: int, duration_s: float, host: str, prefix: Path, locust_html: Path
 ) -> list[str]:
-    """The headless Locust command line for a run."""
+    """The headless Locust command line for a run; `--csv-full-history` gives the report a row
+    per endpoint per second in `<prefix>_stats_history.csv`, not only the aggregate's."""
     files = [str(HERE / "journeys.py")]
     if profile.shaped:
         files.append(str(HERE / "shape.py"))
@@ -136,7 +140,8 @@ def locust_command(
         sys.executable, "-m", "locust", "-f", ",".join(files), "--headless",
         "--users", str(users), "--spawn-rate", str(profile.spawn_rate),
         "--run-time", f"{max(1, round(duration_s))}s",
-        "--host", host, "--csv", str(prefix), "--html", str(html), "--only-summary",
+        "--host", host, "--csv", str(prefix), "--csv-full-history", "--html", str(locust_html),
+        "--only-summary",
         "--stop-timeout", "10", "--exit-code-on-error", "0", "--loglevel", "WARNING",
     ]  # fmt: skip
 
@@ -152,13 +157,14 @@ def run(
     time_scale: float = 1.0,
     reports: Path = REPORTS,
 ) -> tuple[Summary, Path]:
-    """Run `profile` against `host` and write its JSON and HTML reports; returns the summary and
-    the JSON file. `time_scale` stretches or shrinks the profile's own duration and curve."""
+    """Run `profile` against `host` and write its JSON report and both HTML ones; returns the
+    summary and the JSON file. `time_scale` stretches or shrinks the profile's own duration and curve."""
     users = users or profile.users
     duration = duration_s if duration_s is not None else profile.duration_s * time_scale
     reports.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     html = reports / f"{stamp}.html"
+    locust_html = reports / f"{stamp}-locust.html"
     with tempfile.TemporaryDirectory(prefix="ftw-loadtest-") as work:
         pool = Path(work) / "pool.json"
         pool.write_text(json.dumps(asyncio.run(account_pool(database_url))))
@@ -172,13 +178,14 @@ def run(
         prefix = Path(work) / "run"
         started = datetime.now(UTC)
         command = locust_command(
-            profile, users=users, duration_s=duration, host=host, prefix=prefix, html=html
+            profile, users=users, duration_s=duration, host=host, prefix=prefix, locust_html=locust_html
         )
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)  # noqa: S603
-        stats = prefix.with_name("run_stats.csv")
-        if done.returncode != 0 or not stats.exists():
+        stats, history = prefix.with_name("run_stats.csv"), prefix.with_name("run_stats_history.csv")
+        if done.returncode != 0 or not stats.exists() or not history.exists():
             raise RuntimeError(f"locust exited {done.returncode}: {done.stderr[-2000:]}")
         total, endpoints = parse_stats(stats)
+        samples = report.read_history(history)
     error_percent = round(100 * total.failures / total.requests, 3) if total.requests else 100.0
     max_p95 = float(targets.page_load_p95_ms)
     summary = Summary(
@@ -199,10 +206,12 @@ def run(
         max_error_percent=targets.max_error_percent,
         passed=total.requests > 0 and total.p95_ms <= max_p95 and error_percent <= targets.max_error_percent,
         html=str(html),
+        locust_html=str(locust_html),
         endpoints=endpoints,
     )
-    report = reports / f"{stamp}.json"
+    html.write_text(report.render(summary, samples, locust_html=locust_html.name))
+    json_report = reports / f"{stamp}.json"
     text = json.dumps(asdict(summary), indent=2)
-    report.write_text(text)
+    json_report.write_text(text)
     (reports / "latest.json").write_text(text)
-    return summary, report
+    return summary, json_report

@@ -97,6 +97,8 @@ async def fuzz(client: httpx.AsyncClient, headers: dict[str, dict[str, str]], kn
             tally.failures.append(f"an operation of the schema is invalid: {result.err()}")
             continue
         operation = result.ok()
+        if "text/event-stream" in operation.definition.raw["responses"].get("200", {}).get("content", {}):
+            continue  # a stream answers until its token expires: tests/messaging/test_stream.py
         tally.operations += 1
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             for index, case in enumerate(_drawn(operation, mode, EXAMPLES)):

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
 
-import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from ftw.accounts.routes import router as accounts_router
@@ -18,10 +16,11 @@ from ftw.config import Settings, get_settings
 from ftw.core import cache, errors, observability, ratelimit
 from ftw.core.db import Database
 from ftw.core.embedded import start_embedded
-from ftw.core.logging import configure
+from ftw.core.logging import RequestIdMiddleware, configure
 from ftw.crm.routes import router as crm_router
 from ftw.integrations import Integrations, build
 from ftw.jobs.routes import router as jobs_router
+from ftw.messaging import stream
 from ftw.messaging.routes import router as messaging_router
 from ftw.ops import health
 from ftw.ops.admin import router as admin_router
@@ -70,13 +69,14 @@ def create_app(
             aclosing(app.state.cache),
             aclosing(app.state.limiter),
         ):
-            if database is not None:
-                yield
-                return
-            db = Database.connect(settings.database_url or start_embedded(settings.data_dir), settings)
+            db = database or Database.connect(
+                settings.database_url or start_embedded(settings.data_dir), settings
+            )
             app.state.db = db
-            yield
-            await db.dispose()
+            async with stream.running(app.state.notifications, settings.streams.listen_url or db.url):
+                yield
+            if database is None:
+                await db.dispose()
 
     app = FastAPI(
         title="FairTradeWorker API",
@@ -91,24 +91,15 @@ def create_app(
     app.state.integrations = integrations or build(settings)
     app.state.storage = app.state.integrations.storage
     app.state.breakers = app.state.integrations.breakers
+    app.state.notifications = stream.Hub(settings.streams, page_size=settings.jobs.page_size_max)
     errors.install(app)
     # Innermost middleware: 429s and cache bumps still pass through metrics and request ids.
     cache.install(app, settings)
     ratelimit.install(app, settings)
     health.install(app, settings)
-    # Added before request_id, so it runs inside it and its log lines carry the request id.
+    # Added before the request id, so it runs inside it and its log lines carry the id.
     observability.install(app, settings)
-
-    @app.middleware("http")
-    async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
-        structlog.contextvars.bind_contextvars(request_id=rid)
-        try:
-            response = await call_next(request)
-        finally:
-            structlog.contextvars.clear_contextvars()
-        response.headers["X-Request-ID"] = rid
-        return response
+    app.add_middleware(RequestIdMiddleware)
 
     for router in ROUTERS:
         app.include_router(router)

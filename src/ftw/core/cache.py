@@ -17,17 +17,18 @@ import contextvars
 import json
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
 from typing import Annotated, Literal, Protocol, TypeVar
 
 import redis.asyncio as redis
 import structlog
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request
 from pydantic import BaseModel
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ftw.config import CacheTTL, Settings
 from ftw.core import metrics
@@ -296,14 +297,41 @@ def get_cache(request: Request) -> Cache:
 CacheDep = Annotated[Cache, Depends(get_cache)]
 
 
+class InvalidationMiddleware:
+    """Bumps the versions of the writes a request committed before its response starts, so
+    the writer's next read sees them. Pure ASGI: no task per request, nothing buffered."""
+
+    def __init__(self, app: ASGIApp, cache: Cache) -> None:
+        self.app = app
+        self.cache = cache
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with collecting() as names:
+
+            async def bump_then_send(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    await self._bump(names)
+                await send(message)
+
+            try:
+                await self.app(scope, receive, bump_then_send)
+            finally:  # a commit followed by a failure still changed the data
+                await self._bump(names)
+
+    async def _bump(self, names: set[str]) -> None:
+        if names:
+            bumped = sorted(names)
+            names.clear()
+            await self.cache.bump(*bumped)
+
+
 def install(app: FastAPI, settings: Settings) -> None:
     """Create the app's cache and the middleware that turns committed writes into bumps."""
     app.state.cache = build(settings, lambda: app.state.db.session())
-
-    @app.middleware("http")
-    async def invalidate(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        async with invalidating(app.state.cache):
-            return await call_next(request)
+    app.add_middleware(InvalidationMiddleware, cache=app.state.cache)
 
 
 # -- invalidation after commit -------------------------------------------------------------
@@ -353,14 +381,3 @@ def collecting() -> Iterator[set[str]]:
         yield sink
     finally:
         _committed.reset(token)
-
-
-@asynccontextmanager
-async def invalidating(cache: Cache) -> AsyncIterator[None]:
-    """Bump the versions of every write committed inside the block, once it ends."""
-    with collecting() as names:
-        try:
-            yield
-        finally:  # a commit followed by a failure still changed the data
-            if names:
-                await cache.bump(*sorted(names))

@@ -63,6 +63,9 @@ def sync_libpq_url(url: str | URL) -> str:
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+_ENGINE_QUERY = {"prepared_statement_cache_size": "0"}  # options of SQLAlchemy's dialect, not libpq's
+
+
 def _statement_name() -> str:
     return f"__asyncpg_{uuid.uuid4().hex}__"
 
@@ -84,7 +87,7 @@ def create_engine(url: str, settings: Settings, *, pool_size: int | None = None)
         },
     }
     engine = create_async_engine(
-        async_url(url).update_query_dict({"prepared_statement_cache_size": "0"}),
+        async_url(url).update_query_dict(_ENGINE_QUERY),
         poolclass=dbmetrics.TimedPool,
         pool_size=size,
         max_overflow=max(pool.max_size - size, 0),
@@ -186,6 +189,11 @@ class Database:
             }
             router = ReadRouter(sets, settings.replicas)
         return cls(engine, sessions, router)
+
+    @property
+    def url(self) -> str:
+        """The primary's URL as asyncpg.connect and libpq tools take it."""
+        return sync_libpq_url(self.engine.url.difference_update_query(_ENGINE_QUERY))
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -54,6 +54,11 @@ HTTP_DURATION = Histogram(
     buckets=HTTP_BUCKETS,
 )
 HTTP_IN_FLIGHT = Gauge("http_requests_in_flight", "Requests being answered now", multiprocess_mode="livesum")
+# Event streams are left out of the three series above (their "duration" is the life of the
+# connection); this gauge counts them instead.
+NOTIFICATION_STREAMS = Gauge(
+    "ftw_notification_streams", "Live notification streams open now", multiprocess_mode="livesum"
+)
 
 DB_POOL_MAX = Gauge(
     "ftw_db_pool_max_connections",

@@ -24,6 +24,8 @@ from ftw.core import activity, metrics
 log = structlog.get_logger("ftw.access")
 
 # Probes and scrapes are not user traffic: counting them would flatter latency and rate.
+# Event streams (text/event-stream answers) are left out of the HTTP series too: their
+# duration is the life of a connection; ftw_notification_streams counts them.
 UNOBSERVED = frozenset({"/metrics", "/healthz", "/readyz"})
 UNMATCHED = "unmatched"  # one label for every unknown path, so scanners cannot add series
 
@@ -57,32 +59,46 @@ class ObservabilityMiddleware:
         started = time.perf_counter()
         path: str = scope["path"]  # before a mount rewrites the scope
         status = 500  # what the client gets if the app raises before answering
+        streaming = False
 
         async def send_status(message: Message) -> None:
-            nonlocal status
+            nonlocal status, streaming
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if _is_event_stream(message):
+                    streaming = True  # open for as long as the client stays: not a request in flight
+                    metrics.HTTP_IN_FLIGHT.dec()
             await send(message)
 
         metrics.HTTP_IN_FLIGHT.inc()
         try:
             await self.app(scope, receive, send_status)
         finally:
-            metrics.HTTP_IN_FLIGHT.dec()
-            _observe(scope, path, status, time.perf_counter() - started)
+            if not streaming:
+                metrics.HTTP_IN_FLIGHT.dec()
+            _observe(scope, path, status, time.perf_counter() - started, streamed=streaming)
         principal = scope.get("state", {}).get("principal")
         if principal is not None:
             await scope["app"].state.active_users.seen(principal.user_id)
 
 
-def _observe(scope: Scope, path: str, status: int, seconds: float) -> None:
+def _is_event_stream(start: Message) -> bool:
+    return any(
+        name.lower() == b"content-type" and value.startswith(b"text/event-stream")
+        for name, value in start.get("headers", ())
+    )
+
+
+def _observe(scope: Scope, path: str, status: int, seconds: float, *, streamed: bool) -> None:
+    """Count and time the request, and log it; a server-sent event stream is only logged."""
     route = route_template(scope, path)
     if route in UNOBSERVED:
         return
     method: str = scope["method"]
-    labels = (method, route, str(status))
-    metrics.HTTP_REQUESTS.labels(*labels).inc()
-    metrics.HTTP_DURATION.labels(*labels).observe(seconds)
+    if not streamed:
+        labels = (method, route, str(status))
+        metrics.HTTP_REQUESTS.labels(*labels).inc()
+        metrics.HTTP_DURATION.labels(*labels).observe(seconds)
     principal = scope.get("state", {}).get("principal")
     fields: dict[str, Any] = {
         "method": method,

@@ -16,18 +16,19 @@ import asyncio
 import ipaddress
 import math
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import redis.asyncio as redis
 import structlog
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from limits import RateLimitItem, RateLimitItemPerMinute, parse
 from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ftw.accounts.models import Role
 from ftw.config import EndpointLimits, Settings
@@ -218,16 +219,35 @@ def install(app: FastAPI, settings: Settings) -> None:
     async def rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
         return _too_many(request, exc.decision)
 
-    @app.middleware("http")
-    async def tier_limit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if not limiter.enabled or not request.url.path.startswith("/api/"):
-            return await call_next(request)
+    app.add_middleware(TierLimitMiddleware, limiter=limiter)
+
+
+class TierLimitMiddleware:
+    """Every ``/api/`` request against its caller's tier; the answer carries the RateLimit-*
+    headers of the tighter of that and the endpoint's limit. Pure ASGI: no task per request,
+    and a streamed answer passes through unbuffered."""
+
+    def __init__(self, app: ASGIApp, limiter: Limiter) -> None:
+        self.app = app
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limiter = self.limiter
+        if scope["type"] != "http" or not limiter.enabled or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
         caller = limiter.caller(request)
         decision = await limiter.hit(limiter.tier_item(caller.tier), "tier", caller.key)
         if not decision.allowed:
             metrics.rate_limited(caller.tier)
-            return _too_many(request, decision)
-        request.state.rate_limit = decision
-        response = await call_next(request)
-        response.headers.update(request.state.rate_limit.headers())
-        return response
+            await _too_many(request, decision)(scope, receive, send)
+            return
+        request.state.rate_limit = decision  # the endpoint limit may replace it with a tighter one
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).update(request.state.rate_limit.headers())
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.models import User
@@ -12,16 +12,21 @@ from ftw.core import tasks
 from ftw.messaging.models import Delivery, Notification
 
 DELIVER_TASK = "notifications.deliver"
+# PostgreSQL NOTIFY channel of new notifications, payload "<user id>:<notification id>"
+# (messaging/stream.py listens). A NOTIFY is delivered only when its transaction commits.
+CHANNEL = "ftw_notifications"
 
 
 async def notify(session: AsyncSession, *, user_id: int, kind: str, payload: dict[str, Any]) -> Notification:
-    """Store a notification and queue its deliveries in the caller's transaction.
+    """Store a notification, announce it to live streams and queue its deliveries, all in
+    the caller's transaction.
 
     E-mail always; SMS too when the user has a phone number.
     """
     notification = Notification(user_id=user_id, kind=kind, payload=payload)
     session.add(notification)
     await session.flush()
+    await session.execute(select(func.pg_notify(CHANNEL, f"{user_id}:{notification.id}")))
     phone = await session.scalar(select(User.phone).where(User.id == user_id))
     channels = ["email", "sms"] if phone else ["email"]
     for channel in channels:

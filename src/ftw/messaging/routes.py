@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, status
+from fastapi import APIRouter, Body, Header, Query, Request, status
+from fastapi.responses import StreamingResponse
 
 from ftw.accounts.auth import SignedIn
 from ftw.config import Settings
 from ftw.core import ratelimit
+from ftw.core.db import Database
 from ftw.core.deps import SessionDep, SettingsDep
-from ftw.core.validation import Id
-from ftw.messaging import service
+from ftw.core.validation import MAX_ID, Id
+from ftw.messaging import service, stream
 from ftw.messaging.schemas import (
     MessageIn,
     MessageOut,
@@ -109,6 +111,42 @@ async def notifications(
         cursor=cursor, limit=_page(settings, limit),
     )  # fmt: skip
     return NotificationPage(items=items, next_cursor=next_cursor, unread=unread_count)
+
+
+@router.get(
+    "/notifications/stream",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "Server-sent events: `id` the notification id, `event` its kind, "
+            "`data` the notification as in the list; `: ping` comments keep the connection alive",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
+    },
+)
+async def notification_stream(
+    request: Request,
+    principal: SignedIn,
+    last_event_id: Annotated[
+        int | None, Header(ge=0, le=MAX_ID, description="Reconnecting: the id of the last event received")
+    ] = None,
+) -> StreamingResponse:
+    """The caller's new notifications as they happen, until its access token expires.
+
+    With `Last-Event-ID` the notifications after that id come first (at most a page, the
+    newest). When the stream ends, reconnect after the `retry` delay with a fresh token.
+    """
+    db: Database = request.app.state.db
+    events = stream.events(
+        request.app.state.notifications,
+        db.sessions,
+        user_id=principal.user_id,
+        expires_at=principal.expires_at,
+        last_event_id=last_event_id,
+    )
+    # No caching by the browser or a proxy, and no buffering by nginx.
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events, media_type="text/event-stream", headers=headers)
 
 
 @router.post("/notifications/read-all")

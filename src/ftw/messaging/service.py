@@ -3,6 +3,7 @@ homeowner. A thread row is created with its first message; read markers count un
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -269,6 +270,38 @@ async def notifications(
         select(func.count()).where(Notification.user_id == user_id, Notification.read_at.is_(None))
     )
     return items, pagination.encode(items[-1].id) if len(rows) > limit else None, unread or 0
+
+
+async def latest_notification_id(*, session: AsyncSession, user_id: int) -> int:
+    """The id of the user's newest notification, 0 if it has none."""
+    newest = await session.scalar(select(func.max(Notification.id)).where(Notification.user_id == user_id))
+    return newest or 0
+
+
+async def notifications_after(
+    *, session: AsyncSession, user_id: int, after_id: int, limit: int
+) -> list[NotificationOut]:
+    """The user's notifications with an id above ``after_id``, oldest first; the newest
+    ``limit`` of them when there are more (the rest stay in the notification list)."""
+    rows = await session.scalars(
+        select(Notification)
+        .where(Notification.user_id == user_id, Notification.id > after_id)
+        .order_by(Notification.id.desc())
+        .limit(limit)
+    )
+    return [NotificationOut.model_validate(n) for n in reversed(rows.all())]
+
+
+async def notifications_by_id(
+    *, session: AsyncSession, user_id: int, ids: Collection[int]
+) -> list[NotificationOut]:
+    """Those of ``ids`` that are the user's notifications, oldest first."""
+    rows = await session.scalars(
+        select(Notification)
+        .where(Notification.user_id == user_id, Notification.id.in_(ids))
+        .order_by(Notification.id)
+    )
+    return [NotificationOut.model_validate(n) for n in rows]
 
 
 async def read_notification(*, session: AsyncSession, user_id: int, notification_id: int) -> NotificationOut:

@@ -85,6 +85,8 @@ class Step:
     p99_ms: float
     cpu_s_per_1k: dict[str, float | None]
     errors_by_kind: dict[str, int] = field(default_factory=dict)
+    # Per request name: requests, p50 and p95 in ms, slowest p95 first.
+    endpoints: dict[str, tuple[int, float, float]] = field(default_factory=dict)
 
     def held(self, p95_target_ms: float) -> bool:
         return self.requests > 0 and self.errors == 0 and self.p95_ms <= p95_target_ms
@@ -216,6 +218,13 @@ def figures(
         if o.error:
             key = f"{o.name}: {o.error}"
             kinds[key] = kinds.get(key, 0) + 1
+    by_name: dict[str, list[float]] = {}
+    for o in outcomes:
+        by_name.setdefault(o.name, []).append(o.latency_s * 1_000)
+    endpoints = {
+        name: (len(values), round(_percentile(values, 0.50), 1), round(_percentile(values, 0.95), 1))
+        for name, values in ((n, sorted(v)) for n, v in by_name.items())
+    }
     per_1k = {
         name: None if spent is None or not outcomes else round(spent / len(outcomes) * 1_000, 3)
         for name, spent in cpu.items()
@@ -231,6 +240,7 @@ def figures(
         p99_ms=round(_percentile(latencies, 0.99), 1),
         cpu_s_per_1k=per_1k,
         errors_by_kind=dict(sorted(kinds.items(), key=lambda kv: -kv[1])[:5]),
+        endpoints=dict(sorted(endpoints.items(), key=lambda kv: -kv[1][2])),
     )
 
 

@@ -102,9 +102,13 @@ def doctor(
     report: Annotated[Path, typer.Option(help="The last load test's figures")] = Path(
         "reports/loadtest/latest.json"
     ),
+    bench: Annotated[Path, typer.Option(help="The last `ftw bench` figures")] = Path(
+        "reports/bench/latest.json"
+    ),
 ) -> None:
     """Pre-launch readiness: configuration, database, indexes, Redis, breakers, vendors,
-    alert rules, the last load test. Each line ✓/⚠/✗ with what to do; exit 1 on any ✗."""
+    alert rules, the last load test, launch capacity from the last bench. Each line ✓/⚠/✗
+    with what to do; exit 1 on any ✗."""
     from ftw.ops import doctor as checks
 
     settings = get_settings()
@@ -113,7 +117,7 @@ def doctor(
     except Exception as exc:  # the embedded server failed to start: the database check says so
         typer.echo(f"✗ the embedded PostgreSQL did not start: {exc}", err=True)
         url = None
-    results = asyncio.run(checks.diagnose(settings, url, report=report))
+    results = asyncio.run(checks.diagnose(settings, url, report=report, bench=bench))
     if json_output:
         print(checks.as_json(results))
     else:

@@ -115,6 +115,25 @@ def test_the_last_load_test_is_held_to_the_targets(tmp_path):
     assert "p95 ms 1300 > 800" in slow.detail
 
 
+def _bench(path, cpu_ms):
+    step = {"target_rps": 100, "cpu_s_per_1k": {"app": cpu_ms, "postgres": 1.0, "redis": 0.1}}
+    path.write_text(
+        json.dumps({"finished_at": "t", "mix": {"steps": [step], "max_rps": 100.0, "held": step}})
+    )
+
+
+def test_launch_capacity_is_sized_from_the_last_bench(tmp_path):
+    report, bench = tmp_path / "loadtest.json", tmp_path / "bench.json"
+    assert doctor.launch_capacity(Settings(), report, bench).status == "warn"
+    _bench(bench, cpu_ms=8.0)  # 2,500 req/s: 15 instances by CPU (at 70 %, 2 vCPUs), 25 by 100/s each
+    fits = doctor.launch_capacity(Settings(), report, bench)
+    assert fits.status == "ok", fits
+    assert "needs 25 instances (rate bound" in fits.detail
+    assert str(bench) in fits.detail
+    _bench(bench, cpu_ms=40.0)  # 72 instances by CPU: beyond the autoscale maximum of 50
+    assert doctor.launch_capacity(Settings(), report, bench).status == "fail"
+
+
 def test_breakers_are_read_from_a_running_instance(served_workers):
     check = doctor.breakers(Settings(public_url=served_workers.url))
     assert check.status == "ok"

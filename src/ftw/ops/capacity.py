@@ -62,6 +62,10 @@ class Inputs:
     def as_json(self) -> dict[str, dict[str, Any]]:
         return {name: {"value": getattr(self, name), "source": self.sources.get(name)} for name in FIGURES}
 
+    def measured(self, name: str) -> bool:
+        """Whether figure `name` came from a report rather than a default."""
+        return not self.sources.get(name, "default").startswith("default")
+
 
 @dataclass(frozen=True)
 class Plan:

@@ -34,6 +34,7 @@ from ftw.core.db import create_engine
 from ftw.integrations import build
 from ftw.integrations.storage import LocalStorage
 from ftw.models import metadata
+from ftw.ops import capacity
 
 Status = Literal["ok", "warn", "fail"]
 MARKS: dict[Status, str] = {"ok": "✓", "warn": "⚠", "fail": "✗"}
@@ -41,6 +42,7 @@ COLOURS: dict[Status, str] = {"ok": "green", "warn": "yellow", "fail": "red"}
 
 RULES_DIR = migrations.ROOT / "deploy" / "prometheus"
 LOADTEST_REPORT = Path("reports/loadtest/latest.json")
+BENCH_REPORT = Path("reports/bench/latest.json")
 REPLICA_LAG_WARN_S = 30.0
 PROBE_TIMEOUT_S = 5.0
 _LIMIT = re.compile(r"^\d+\s*/\s*(\d+\s*)?(second|minute|hour|day|month|year)s?$")
@@ -426,10 +428,36 @@ def load_test(settings: Settings, report: Path = LOADTEST_REPORT) -> Check:
     return ok("load test", figures)
 
 
+def launch_capacity(settings: Settings, report: Path = LOADTEST_REPORT, bench: Path = BENCH_REPORT) -> Check:
+    """Whether the autoscale range covers launch day, sized from the last `ftw bench`."""
+    try:
+        inputs = capacity.inputs_from(report, bench)
+    except capacity.ReportError as exc:
+        return fail("capacity", str(exc), "re-run `ftw bench`")
+    if not inputs.measured("app_cpu_ms"):
+        return warn(
+            "capacity", f"no measured CPU per request in {bench}", "run `ftw bench` on a seeded database"
+        )
+    launch = capacity.plan(settings.launch.users, settings, inputs, "launch")
+    scale = settings.autoscale
+    figures = (
+        f"launch ({launch.users:,} users, {launch.peak_rps:,.0f} req/s) needs {launch.instances_needed}"
+        f" instances ({launch.bound} bound; autoscale {scale.min_instances}-{scale.max_instances}),"
+        f" {launch.database_vcpus:g} database vCPUs, from {inputs.sources['app_cpu_ms']}"
+    )
+    if launch.instances_needed > scale.max_instances:
+        return fail(
+            "capacity", figures, "raise autoscale.max_instances or cut CPU per request, then re-bench"
+        )
+    return ok("capacity", figures)
+
+
 # -- all together ------------------------------------------------------------------------------
 
 
-async def diagnose(settings: Settings, url: str | None, *, report: Path = LOADTEST_REPORT) -> list[Check]:
+async def diagnose(
+    settings: Settings, url: str | None, *, report: Path = LOADTEST_REPORT, bench: Path = BENCH_REPORT
+) -> list[Check]:
     checks = configuration(settings)
     checks += await database(settings, url)
     checks.append(await redis(settings))
@@ -437,6 +465,7 @@ async def diagnose(settings: Settings, url: str | None, *, report: Path = LOADTE
     checks += vendors(settings)
     checks.append(await asyncio.to_thread(alert_rules))
     checks.append(load_test(settings, report))
+    checks.append(launch_capacity(settings, report, bench))
     return checks
 
 

@@ -56,8 +56,10 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
     demo: Annotated[bool, typer.Option(help="Migrate and load a small demo data set if empty")] = False,
 ) -> None:
-    """Run the API."""
+    """Run the API; several workers each listen on their own SO_REUSEPORT socket."""
     import uvicorn
+
+    from ftw.core import server
 
     metrics_dir = None
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -82,14 +84,16 @@ def serve(
     # embedded PostgreSQL (stopped at exit) and the metrics folder are cleaned up.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
-        uvicorn.run(
-            "ftw.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level="warning",
-            timeout_graceful_shutdown=int(settings.graceful_timeout_s),
+        server.run(
+            uvicorn.Config(
+                "ftw.app:create_app",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_level="warning",
+                timeout_graceful_shutdown=int(settings.graceful_timeout_s),
+            )
         )
     finally:
         if metrics_dir:

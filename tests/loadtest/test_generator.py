@@ -62,7 +62,7 @@ async def test_latency_counts_from_the_intended_start_so_queueing_shows(server: 
     # One connection, 50 ms per answer, 40 requests/s asked: the server can only do 20/s,
     # so a closed-loop tool would report 50 ms. The backlog grows, and so do the latencies.
     server.delay_s = 0.05
-    loop = OpenLoop(server.port, max_connections=1)
+    loop = OpenLoop(server.port, spread=1, max_connections=1)
     outcomes = await loop.run(_ping(server), rate=40, duration_s=2)
     loop.close()
     latencies = sorted(o.latency_s for o in outcomes)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
@@ -116,21 +117,43 @@ class _Connection(asyncio.Protocol):
 
 
 class OpenLoop:
-    """Keep-alive connections to one server, shared by every step of a run."""
+    """Keep-alive connections to one server, shared by every step of a run.
 
-    def __init__(self, port: int, *, host: str = LOOPBACK, max_connections: int = 512, timeout_s: float = 10):
-        self.host, self.port, self.timeout_s = host, port, timeout_s
-        self.slots = asyncio.Semaphore(max_connections)
-        self.idle: list[_Connection] = []
+    Requests take the longest-idle connection, and a run starts with `spread` of them open,
+    as many clients would: the server's workers each get their share of connections, and so
+    of requests (on a few hot connections, one worker would do most of the work).
+    """
+
+    def __init__(
+        self,
+        port: int,
+        *,
+        host: str = LOOPBACK,
+        spread: int = 64,
+        max_connections: int = 512,
+        timeout_s: float = 10,
+    ):
+        self.host, self.port, self.timeout_s, self.spread = host, port, timeout_s, spread
+        self.slots = asyncio.Semaphore(max(max_connections, spread))
+        self.idle: deque[_Connection] = deque()
+
+    async def _open(self) -> _Connection:
+        _, protocol = await asyncio.get_running_loop().create_connection(_Connection, self.host, self.port)
+        return protocol
 
     async def _connection(self) -> _Connection:
         while self.idle:
-            connection = self.idle.pop()  # the most recently used: least likely closed by the server
+            connection = self.idle.popleft()
             if not connection.closed:
                 return connection
-        loop = asyncio.get_running_loop()
-        _, protocol = await loop.create_connection(_Connection, self.host, self.port)
-        return protocol
+        return await self._open()
+
+    async def _fill(self) -> None:
+        """Open connections until `spread` are idle (the server closes the ones idle too long)."""
+        self.idle = deque(c for c in self.idle if not c.closed)
+        missing = self.spread - len(self.idle)
+        if missing > 0:
+            self.idle.extend(await asyncio.gather(*(self._open() for _ in range(missing))))
 
     async def _exchange(self, request: Request) -> int:
         # A reused connection the server closed while it was idle fails before any byte comes
@@ -172,6 +195,7 @@ class OpenLoop:
     ) -> list[Outcome]:
         """Send requests at `rate` per second on average (Poisson arrivals) for `duration_s`, then
         wait for the ones in flight (at most the timeout); one outcome per request sent."""
+        await self._fill()
         arrivals = random.Random(seed)
         outcomes: list[Outcome] = []
         in_flight: set[asyncio.Task[Outcome]] = set()

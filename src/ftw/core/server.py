@@ -1,0 +1,93 @@
+"""Running the API in several worker processes, each on a listener of its own.
+
+uvicorn's ``--workers`` has every worker accept from one shared socket, and the kernel wakes
+the worker that went idle last: a burst of new connections lands almost entirely on one
+worker (64 of 64 in `ftw bench`'s set-up), which then saturates while the others idle, and
+whose file-descriptor limit caps how many live streams the instance holds. Here each worker
+binds its own listener into one ``SO_REUSEPORT`` group and the kernel spreads connections
+across them by hash. A small supervisor restarts a worker that dies and passes SIGTERM on,
+so each worker drains as a single process does.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import socket
+import threading
+from types import FrameType
+
+import structlog
+import uvicorn
+from uvicorn.config import STARTUP_FAILURE  # the exit code when the app's lifespan startup fails
+
+log = structlog.get_logger(__name__)
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def listener(host: str, port: int, backlog: int) -> socket.socket:
+    """A listening TCP socket in the port's SO_REUSEPORT group."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _worker(config: uvicorn.Config) -> None:
+    config.configure_logging()
+    sock = listener(config.host, config.port, config.backlog)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def run(config: uvicorn.Config) -> None:
+    """Serve `config` in `config.workers` processes until SIGTERM or SIGINT; exits with
+    uvicorn's startup-failure code when the app cannot start."""
+    if config.workers <= 1:
+        server = uvicorn.Server(config)
+        server.run()
+        if not server.started:
+            raise SystemExit(STARTUP_FAILURE)
+        return
+    listener(config.host, config.port, config.backlog).close()  # fail here if the port is taken
+    spawn = multiprocessing.get_context("spawn")
+    stop = threading.Event()
+    failed = False
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, on_signal)
+    workers = [spawn.Process(target=_worker, args=(config,)) for _ in range(config.workers)]
+    for worker in workers:
+        worker.start()
+    while not stop.wait(0.5):
+        for i, worker in enumerate(workers):
+            if worker.is_alive():
+                continue
+            if worker.exitcode == STARTUP_FAILURE:  # restarting would fail the same way
+                log.error("worker_failed_to_start", pid=worker.pid)
+                failed = True
+                stop.set()
+                break
+            log.warning("worker_died", pid=worker.pid, exitcode=worker.exitcode)
+            workers[i] = spawn.Process(target=_worker, args=(config,))
+            workers[i].start()
+    for worker in workers:
+        if worker.is_alive():
+            worker.terminate()  # SIGTERM: the worker drains, then stops
+    for worker in workers:
+        worker.join(config.timeout_graceful_shutdown or 30)
+        if worker.is_alive():
+            worker.kill()
+            worker.join()
+    if failed:
+        raise SystemExit(STARTUP_FAILURE)

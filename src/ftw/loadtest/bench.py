@@ -60,7 +60,9 @@ class Plan:
     workers: int = 2
     p95_target_ms: float = 100.0
     step_s: float = 20.0
-    warmup_s: float = 3.0
+    warmup_s: float = 3.0  # at each step's rate, before it is measured
+    first_warmup_s: float = 10.0  # before a search: fills caches and pools
+    idle_cores: float = 0.25  # the app counts as settled below this much CPU
     mix_start_rps: float = 25.0
     bare_start_rps: float = 250.0
     growth: float = 1.5  # each step's rate over the previous one's
@@ -173,10 +175,13 @@ class Meter:
     postgres_pid: int | None
     redis_client: redis.Redis | None
 
+    def app(self) -> float:
+        return _tree_cpu(self.app_pid)
+
     def read(self) -> dict[str, float | None]:
         own = psutil.Process().cpu_times()
         figures: dict[str, float | None] = {
-            "app": _tree_cpu(self.app_pid),
+            "app": self.app(),
             "postgres": _tree_cpu(self.postgres_pid) if self.postgres_pid else None,
             "redis": None,
             "generator": own.user + own.system,
@@ -244,10 +249,27 @@ def figures(
     )
 
 
+async def settle(meter: Meter, plan: Plan, *, quiet_s: float = 2.0, max_s: float = 120.0) -> None:
+    """Wait until the app has worked off what earlier load left queued (its CPU stays under
+    `plan.idle_cores` for `quiet_s`), so that no step pays for the one before it."""
+    deadline = time.monotonic() + max_s
+    quiet_since = time.monotonic()
+    last = meter.app()
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+        now = meter.app()
+        if (now - last) / 0.5 > plan.idle_cores:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= quiet_s:
+            return
+        last = now
+
+
 async def step(
     loop: OpenLoop, meter: Meter, next_request: Callable[[], Request], rate: float, plan: Plan, seed: int
 ) -> Step:
-    """Warm up at `rate`, then measure `plan.step_s` seconds at it."""
+    """Once the app is idle, warm up at `rate`, then measure `plan.step_s` seconds at it."""
+    await settle(meter, plan)
     await loop.run(next_request, rate=rate, duration_s=plan.warmup_s, seed=seed)
     before = meter.read()
     started = time.monotonic()
@@ -281,6 +303,7 @@ async def search(
         )
         return result
 
+    await loop.run(next_request, rate=start_rps, duration_s=plan.first_warmup_s)
     rate = start_rps
     while len(steps) < plan.max_steps:
         if (await measure(rate)).saturated(plan.p95_target_ms):
@@ -430,28 +453,22 @@ async def _hold_streams(
     plan: Plan,
     say: Callable[[str], None],
 ) -> Connections:
-    """Open one stream per token, then run the mix at `mix_rps` while all of them stay open."""
+    """Open one stream per token; once all are open and the app is idle again, measure its
+    memory, then run the mix at `mix_rps` while all of them stay open."""
+    await settle(meter, plan)
     rss_before = _tree_rss(server.process.pid)
-    opening_s = len(tokens) / plan.open_per_s
-    settle_s = 10.0
-    deadline = time.time() + opening_s + settle_s + plan.warmup_s + plan.step_s + 15
-    say(f"opening {len(tokens):,} notification streams over {opening_s:.0f} s")
-    holding = asyncio.create_task(
-        asyncio.to_thread(
-            streams.hold,
-            server.port,
-            tokens,
-            holders=plan.holders,
-            open_per_s=plan.open_per_s,
-            deadline=deadline,
-        )
-    )
-    await asyncio.sleep(opening_s + settle_s)
-    rss_with = _tree_rss(server.process.pid)
-    mixed = await step(loop, meter, next_request, mix_rps, plan, seed=99) if mix_rps else None
+    say(f"opening {len(tokens):,} notification streams at {plan.open_per_s:,.0f}/s")
+    holders = streams.Holders(server.port, tokens, holders=plan.holders, open_per_s=plan.open_per_s)
+    try:
+        opened = await asyncio.to_thread(holders.opened)
+        say(f"{opened.opened:,} streams open, {opened.refused:,} refused")
+        await settle(meter, plan)
+        rss_with = _tree_rss(server.process.pid)
+        mixed = await step(loop, meter, next_request, mix_rps, plan, seed=99) if mix_rps else None
+    finally:
+        held = await asyncio.to_thread(holders.close)
     if mixed:
         say(f"mix at {mix_rps:,.0f}/s with the streams open: p95 {mixed.p95_ms:g} ms, {mixed.errors} errors")
-    held = await holding
     return Connections(
         clients=len(tokens),
         held=held.open_at_deadline,

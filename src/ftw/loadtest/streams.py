@@ -2,16 +2,18 @@
 
 A process may hold at most RLIMIT_NOFILE sockets (20,000 here, and not raisable without
 privileges), so the streams are spread over several holder processes. Each opens its share at
-a steady rate, keeps reading (heartbeats and events) until a common deadline, and reports how
-many streams were answered 200 and were still open at the deadline.
+a steady rate, reports once all are answered, keeps reading (heartbeats and events) until it
+is told to stop, and then reports how many were still open.
 """
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Event as EventType
 from typing import cast
 
 import httptools
@@ -29,7 +31,7 @@ class Held:
     opened: int = 0  # answered 200 with an event stream
     refused: int = 0  # could not connect, or answered something else
     dropped: int = 0  # answered 200, then closed by the server before the deadline
-    open_at_deadline: int = 0
+    open_at_deadline: int = 0  # still open when the holders were told to stop
     bytes_received: int = 0
 
     def __add__(self, other: Held) -> Held:
@@ -72,7 +74,9 @@ class _Stream(asyncio.Protocol):
             self.status.set_result(0)
 
 
-async def _hold(port: int, tokens: list[str], open_per_s: float, deadline: float) -> Held:
+async def _hold(
+    port: int, tokens: list[str], open_per_s: float, reports: Queue[Held], stop: EventType, answer_s: float
+) -> None:
     streams: list[_Stream] = []
     refused = 0
     loop = asyncio.get_running_loop()
@@ -91,31 +95,65 @@ async def _hold(port: int, tokens: list[str], open_per_s: float, deadline: float
         stream.transport.write(request.raw)
         streams.append(stream)
     statuses = await asyncio.gather(
-        *(asyncio.wait_for(s.status, 60) for s in streams), return_exceptions=True
+        *(asyncio.wait_for(s.status, answer_s) for s in streams), return_exceptions=True
     )
     answered = [s for s, status in zip(streams, statuses, strict=True) if status == 200]
-    await asyncio.sleep(max(0.0, deadline - time.time()))
+    refused += len(streams) - len(answered)
+    reports.put(Held(opened=len(answered), refused=refused))
+    await asyncio.to_thread(stop.wait)
     still_open = sum(s.open for s in answered)
     for stream in streams:
         if stream.transport is not None:
             stream.transport.close()
-    return Held(
-        opened=len(answered),
-        refused=refused + len(streams) - len(answered),
-        dropped=len(answered) - still_open,
-        open_at_deadline=still_open,
-        bytes_received=sum(s.received for s in streams),
+    reports.put(
+        Held(
+            opened=len(answered),
+            refused=refused,
+            dropped=len(answered) - still_open,
+            open_at_deadline=still_open,
+            bytes_received=sum(s.received for s in streams),
+        )
     )
 
 
-def _holder(port: int, tokens: list[str], open_per_s: float, deadline: float) -> Held:
-    return uvloop.run(_hold(port, tokens, open_per_s, deadline))
+def _holder(
+    port: int, tokens: list[str], open_per_s: float, reports: Queue[Held], stop: EventType, answer_s: float
+) -> None:
+    uvloop.run(_hold(port, tokens, open_per_s, reports, stop, answer_s))
 
 
-def hold(port: int, tokens: list[str], *, holders: int, open_per_s: float, deadline: float) -> Held:
-    """Open one stream per token against 127.0.0.1:`port`, split over `holders` processes, at
-    `open_per_s` in all; keep them until `deadline` (epoch seconds). Blocks until then."""
-    shares = [tokens[i::holders] for i in range(holders)]
-    with ProcessPoolExecutor(holders) as pool:
-        futures = [pool.submit(_holder, port, share, open_per_s / holders, deadline) for share in shares]
-        return sum((f.result() for f in futures), Held())
+class Holders:
+    """Processes holding one stream per token against 127.0.0.1:`port`, opened at `open_per_s`
+    in all; they keep reading until `close()`."""
+
+    def __init__(
+        self, port: int, tokens: list[str], *, holders: int, open_per_s: float, answer_s: float = 300
+    ) -> None:
+        spawn = multiprocessing.get_context("spawn")
+        self.reports: Queue[Held] = spawn.Queue()
+        self.stop = spawn.Event()
+        self.processes = [
+            spawn.Process(
+                target=_holder,
+                args=(port, tokens[i::holders], open_per_s / holders, self.reports, self.stop, answer_s),
+            )
+            for i in range(holders)
+        ]
+        for process in self.processes:
+            process.start()
+        self.timeout_s = len(tokens) / open_per_s + answer_s + 60
+
+    def _collect(self) -> Held:
+        return sum((self.reports.get(timeout=self.timeout_s) for _ in self.processes), Held())
+
+    def opened(self) -> Held:
+        """Blocks until every stream was answered (or refused, or not answered in time)."""
+        return self._collect()
+
+    def close(self) -> Held:
+        """Close every stream; what was still open then."""
+        self.stop.set()
+        held = self._collect()
+        for process in self.processes:
+            process.join(30)
+        return held

@@ -160,7 +160,20 @@ def inputs_from(loadtest_report: Path, bench_report: Path) -> Inputs:
         "rss_bytes_per_connection",
     )
     held, source = _from_bench(bench, bench_report, "mix", "max_rps")
-    sources["held_rps"] = source if held is not None else f"default: none, the CPU bound alone ({source})"
+    if held is None:
+        sources["held_rps"] = f"default: none, the CPU bound alone ({source})"
+    else:
+        # The bench machine's cores also ran PostgreSQL, Redis and the generator; an instance
+        # runs the app alone, so it holds the rate in proportion to the CPU the app had.
+        others = (
+            _from_bench(bench, bench_report, *cpu, name)[0] for name in ("postgres", "redis", "generator")
+        )
+        share = app_cpu / (app_cpu + sum(v or 0.0 for v in others))
+        sources["held_rps"] = (
+            f"{source}: {held:,.0f}/s held on the bench machine, where the app had {share:.0%} of"
+            f" the CPU; {held / share:,.0f}/s for an instance running the app alone"
+        )
+        held /= share
     return Inputs(per_user, app_cpu, postgres_cpu, redis_cpu, held, stream, sources)
 
 

@@ -73,6 +73,20 @@ class EndpointLimits(BaseModel):
     list_bids: str = "200/minute"
 
 
+class LoadTestPacing(BaseModel):
+    """Seconds a simulated user thinks between the steps of its journey (`ftw loadtest`).
+
+    Set so the journeys reproduce the launch assumption of DESIGN.md: 20,000 concurrent users
+    making about 2,500 requests/s, 7.5 a minute each (a step makes 1.3 requests on average).
+    `ftw capacity` takes requests per user from the load test, so this pacing sizes the fleet.
+    """
+
+    think_min_s: float = 5.0
+    think_max_s: float = 16.0
+    operator_think_min_s: float = 8.0  # operators read dashboards, more slowly
+    operator_think_max_s: float = 24.0
+
+
 class PerformanceTargets(BaseModel):
     api_p50_ms: int = 150
     api_p95_ms: int = 800
@@ -354,6 +368,7 @@ class Settings(BaseSettings):
     rate_limits: RateTiers = RateTiers()
     endpoint_limits: EndpointLimits = EndpointLimits()
     performance: PerformanceTargets = PerformanceTargets()
+    loadtest: LoadTestPacing = LoadTestPacing()
     pool: PoolSettings = PoolSettings()
     replicas: ReplicaSettings = ReplicaSettings()
     autoscale: Autoscale = Autoscale()

@@ -36,8 +36,11 @@ async def test_the_pool_holds_every_role_of_the_seeded_population(seeded: str) -
 
 
 def test_a_short_smoke_run_writes_a_passing_report(
-    seeded: str, server: str, settings: Settings, tmp_path: Path
+    seeded: str, server: str, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Quicker users than launch day's pacing, so 20 seconds cover several steps each.
+    monkeypatch.setenv("FTW_LOADTEST__THINK_MIN_S", "1")
+    monkeypatch.setenv("FTW_LOADTEST__THINK_MAX_S", "3")
     reports = tmp_path / "reports"
     summary, report = run(
         PROFILES["smoke"],

@@ -18,6 +18,7 @@ from typing import Any
 from locust import FastHttpUser, SequentialTaskSet, between, task
 from locust.contrib.fasthttp import ResponseContextManager
 
+from ftw.config import get_settings
 from ftw.ops.seed import SEED_PASSWORD
 
 API = "/api/v1"
@@ -264,19 +265,22 @@ class OperatorJourney(Journey):
         self.get("/balance", "balance")
 
 
+PACE = get_settings().loadtest
+
+
 class Homeowner(FastHttpUser):
     weight = 60
-    wait_time = between(1, 5)
+    wait_time = between(PACE.think_min_s, PACE.think_max_s)
     tasks = [HomeownerJourney]
 
 
 class Contractor(FastHttpUser):
     weight = 35
-    wait_time = between(1, 5)
+    wait_time = between(PACE.think_min_s, PACE.think_max_s)
     tasks = [ContractorJourney]
 
 
 class Operator(FastHttpUser):
     weight = 5
-    wait_time = between(2, 8)
+    wait_time = between(PACE.operator_think_min_s, PACE.operator_think_max_s)
     tasks = [OperatorJourney]

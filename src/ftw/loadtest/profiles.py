@@ -20,7 +20,7 @@ PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
         Profile("smoke", 10, 120, 2),
-        Profile("load", 100, 300, 10),
+        Profile("load", 100, 300, 2),  # a sign-in costs ~0.2 CPU s (argon2): ramp over 50 s
         Profile("stress", 500, 600, 25),
         Profile("spike", 1_000, 180, 200),  # everyone within five seconds
         Profile("day1", 20_000, 3_600, 100, shaped=True),

@@ -128,6 +128,32 @@ class Account:
 SignUp = Callable[..., Awaitable[Account]]
 
 
+async def signed_up(
+    client: httpx.AsyncClient,
+    email: str,
+    role: str = "homeowner",
+    *,
+    zip: str | None = "10001",
+    **extra: object,
+) -> Account:
+    """Sign up through the API and log in; the account and its auth headers."""
+    body = {"email": email, "password": PASSWORD, "full_name": f"Test {role.title()}", "role": role, **extra}
+    if zip:
+        body["zip"] = zip
+    created = await client.post("/api/v1/auth/signup", json=body)
+    assert created.status_code == 201, created.text
+    tokens = await client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert tokens.status_code == 200, tokens.text
+    pair = tokens.json()
+    return Account(
+        id=created.json()["id"],
+        email=email,
+        role=role,
+        headers={"Authorization": f"Bearer {pair['access_token']}"},
+        refresh_token=pair["refresh_token"],
+    )
+
+
 @pytest.fixture
 def sign_up(client: httpx.AsyncClient) -> SignUp:
     """Sign up through the API and log in; returns the account and its auth headers."""
@@ -135,27 +161,7 @@ def sign_up(client: httpx.AsyncClient) -> SignUp:
 
     async def make(role: str = "homeowner", *, zip: str | None = "10001", **extra: object) -> Account:
         email = f"{role}{next(counter)}-{os.urandom(3).hex()}@example.com"
-        body = {
-            "email": email,
-            "password": PASSWORD,
-            "full_name": f"Test {role.title()}",
-            "role": role,
-            **extra,
-        }
-        if zip:
-            body["zip"] = zip
-        created = await client.post("/api/v1/auth/signup", json=body)
-        assert created.status_code == 201, created.text
-        tokens = await client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
-        assert tokens.status_code == 200, tokens.text
-        pair = tokens.json()
-        return Account(
-            id=created.json()["id"],
-            email=email,
-            role=role,
-            headers={"Authorization": f"Bearer {pair['access_token']}"},
-            refresh_token=pair["refresh_token"],
-        )
+        return await signed_up(client, email, role, zip=zip, **extra)
 
     return make
 

@@ -32,7 +32,8 @@ from ftw.core import migrations
 from ftw.core.db import Database, sync_libpq_url
 from ftw.messaging import service, stream
 from ftw.messaging.notifications import notify
-from tests.conftest import PASSWORD, Account, SignUp, _drop, _recreate
+from tests.conftest import Account, SignUp, _drop, _recreate
+from tests.conftest import signed_up as sign_up_with
 from tests.messaging.marketplace import JOB
 from tests.ops.conftest import Served, serve
 
@@ -176,20 +177,7 @@ async def create(db: Database, user: Account, kind: str = "review.new", **payloa
 
 async def signed_up(base_url: str, role: str = "homeowner") -> Account:
     async with httpx.AsyncClient(base_url=base_url, timeout=WAIT_S) as http:
-        email = f"stream-{role}-{uuid.uuid4().hex[:10]}@example.com"
-        body = {"email": email, "password": PASSWORD, "full_name": f"Stream {role.title()}", "role": role}
-        created = await http.post("/api/v1/auth/signup", json=body | {"zip": "10001"})
-        assert created.status_code == 201, created.text
-        tokens = await http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
-        assert tokens.status_code == 200, tokens.text
-    pair = tokens.json()
-    return Account(
-        id=created.json()["id"],
-        email=email,
-        role=role,
-        headers={"Authorization": f"Bearer {pair['access_token']}"},
-        refresh_token=pair["refresh_token"],
-    )
+        return await sign_up_with(http, f"stream-{role}-{uuid.uuid4().hex[:10]}@example.com", role)
 
 
 async def test_a_new_bid_reaches_the_homeowners_stream_and_no_one_elses(server: Served) -> None:

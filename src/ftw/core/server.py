@@ -21,9 +21,9 @@ import structlog
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE  # the exit code when the app's lifespan startup fails
 
-log = structlog.get_logger(__name__)
+from ftw.core import signals
 
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+log = structlog.get_logger(__name__)
 
 
 def listener(host: str, port: int, backlog: int) -> socket.socket:
@@ -64,7 +64,7 @@ def run(config: uvicorn.Config) -> None:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    for signum in STOP_SIGNALS:
+    for signum in signals.STOP:
         signal.signal(signum, on_signal)
     workers = [spawn.Process(target=_worker, args=(config,)) for _ in range(config.workers)]
     for worker in workers:

@@ -149,8 +149,10 @@ class Mix:
         )[0]
         return self.random.choice(kind)
 
-    def _get(self, name: str, path: str, headers: dict[str, str]) -> Request:
-        return render("GET", API + path, host=self.host, headers=headers, name=name)
+    def _get(self, name: str, path: str, headers: dict[str, str], *ok: int) -> Request:
+        return render(
+            "GET", API + path, host=self.host, headers=headers, name=name, ok=frozenset(ok or (200,))
+        )
 
     def _post(self, name: str, path: str, headers: dict[str, str], body: Any, *ok: int) -> Request:
         return render(
@@ -240,8 +242,7 @@ class Mix:
         # An operator reads its own county's figures; one without a county gets its 403.
         account = self._operator()
         path = f"/analytics/territory/{account['fips']}"
-        request = self._get("analytics/territory/{fips}", path, self._as(account))
-        return Request(request.name, request.raw, frozenset({200, 403}))
+        return self._get("analytics/territory/{fips}", path, self._as(account), 200, 403)
 
     def _login(self) -> Request:
         account = self._anyone()

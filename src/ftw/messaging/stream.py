@@ -16,13 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
-import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from types import FrameType
-from typing import Any
 
 import asyncpg
 import structlog
@@ -30,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.config import StreamSettings
-from ftw.core import metrics
+from ftw.core import metrics, signals
 from ftw.core.db import sync_libpq_url
 from ftw.messaging import service
 from ftw.messaging.notifications import CHANNEL
@@ -41,7 +38,6 @@ log = structlog.get_logger(__name__)
 Sessions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 PING = ": ping\n\n"
 LISTEN_APPLICATION = "ftw-listen"  # application_name of the LISTEN connection, with the pid
-SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def _settle(waiter: asyncio.Future[bool], news: bool) -> None:
@@ -281,30 +277,14 @@ def _closing_on_signal(hub: Hub) -> Iterator[None]:
     to an instance that is not draining. Put in front of the drain of ops/health, which
     then does its part as before.
     """
-    if threading.current_thread() is not threading.main_thread():  # signals reach only the main thread
-        yield
-        return
     loop = asyncio.get_running_loop()
-    previous: dict[int, Any] = {}
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
+    def on_signal(signum: int, frame: FrameType | None, pass_on: signals.PassOn) -> None:
         loop.call_soon_threadsafe(hub.close)
-        handler = previous[signum]
-        if callable(handler):
-            handler(signum, frame)
-        else:
-            signal.signal(signum, handler or signal.SIG_DFL)
-            signal.raise_signal(signum)
+        pass_on()
 
-    for sig in SIGNALS:
-        previous[sig] = signal.getsignal(sig)
-        signal.signal(sig, on_signal)
-    try:
+    with signals.in_front(on_signal):
         yield
-    finally:
-        for signum, handler in previous.items():
-            if signal.getsignal(signum) is on_signal:
-                signal.signal(signum, handler)
 
 
 @asynccontextmanager

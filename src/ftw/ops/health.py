@@ -14,9 +14,7 @@ stops at once.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -33,14 +31,13 @@ from sqlalchemy.engine import Connection
 
 from ftw.accounts.auth import Anyone
 from ftw.config import Settings
-from ftw.core import migrations
+from ftw.core import migrations, signals
 from ftw.core.db import Database
 
 router = APIRouter(tags=["ops"])
 log = structlog.get_logger(__name__)
 
 PROBE_TIMEOUT_S = 2.0
-SIGNALS = (signal.SIGTERM, signal.SIGINT)
 Detail = dict[str, Any]
 
 
@@ -54,45 +51,26 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.state.lifecycle = Lifecycle(shutdown_delay_s=settings.shutdown_delay_s)
 
 
-def _forward(handler: Any, signum: int, frame: FrameType | None) -> None:
-    """Hand the signal to whoever had it before us (uvicorn), or to the default action."""
-    if callable(handler):
-        handler(signum, frame)
-    elif handler != signal.SIG_IGN:
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
-
-
 @asynccontextmanager
 async def drain_on_signal(app: FastAPI) -> AsyncIterator[None]:
     """Lifespan part: put our handler in front of the server's for the life of the app."""
     lifecycle: Lifecycle = app.state.lifecycle
     loop = asyncio.get_running_loop()
-    previous: dict[int, Any] = {}
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        handler = previous[signum]
+    def on_signal(signum: int, frame: FrameType | None, pass_on: signals.PassOn) -> None:
         if lifecycle.draining or lifecycle.shutdown_delay_s <= 0:
             lifecycle.draining = True
-            _forward(handler, signum, frame)
+            pass_on()
             return
         lifecycle.draining = True
         log.info("draining", signal=signal.Signals(signum).name, delay_s=lifecycle.shutdown_delay_s)
-        loop.call_soon_threadsafe(
-            loop.call_later, lifecycle.shutdown_delay_s, _forward, handler, signum, frame
-        )
+        loop.call_soon_threadsafe(loop.call_later, lifecycle.shutdown_delay_s, pass_on)
 
-    if threading.current_thread() is threading.main_thread():  # signals reach only the main thread
-        for sig in SIGNALS:
-            previous[sig] = signal.getsignal(sig)
-            signal.signal(sig, on_signal)
     try:
-        yield
+        with signals.in_front(on_signal):
+            yield
     finally:
         lifecycle.draining = True
-        for signum, handler in previous.items():
-            if signal.getsignal(signum) is on_signal:
-                signal.signal(signum, handler)
 
 
 @router.get("/healthz")

@@ -26,15 +26,19 @@ from ftw.core import signals
 log = structlog.get_logger(__name__)
 
 
-def listener(host: str, port: int, backlog: int) -> socket.socket:
-    """A listening TCP socket in the port's SO_REUSEPORT group."""
+def bound(host: str, port: int) -> socket.socket:
+    """A TCP socket bound into the port's SO_REUSEPORT group, not yet listening.
+
+    asyncio calls listen() when uvicorn starts serving, after the app's lifespan startup: until
+    then the kernel hashes no connection to a worker that is still starting (a restarted one,
+    say), where it would wait out the startup.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
-        sock.listen(backlog)
     except OSError:
         sock.close()
         raise
@@ -43,8 +47,7 @@ def listener(host: str, port: int, backlog: int) -> socket.socket:
 
 def _worker(config: uvicorn.Config) -> None:
     config.configure_logging()
-    sock = listener(config.host, config.port, config.backlog)
-    uvicorn.Server(config).run(sockets=[sock])
+    uvicorn.Server(config).run(sockets=[bound(config.host, config.port)])
 
 
 def run(config: uvicorn.Config) -> None:
@@ -56,7 +59,7 @@ def run(config: uvicorn.Config) -> None:
         if not server.started:
             raise SystemExit(STARTUP_FAILURE)
         return
-    listener(config.host, config.port, config.backlog).close()  # fail here if the port is taken
+    bound(config.host, config.port).close()  # fail here if the port is taken
     spawn = multiprocessing.get_context("spawn")
     stop = threading.Event()
     failed = False

@@ -12,8 +12,11 @@ from ftw.config import Breaker, Breakers, Settings
 from ftw.core.breakers import BreakerBoard
 from tests.integrations.fake_vendor import FakeVendor
 
-# Opens after 3 failures, probes after 0.2 s, gives up on a call after 0.3 s.
-QUICK = Breaker(failures=3, call_timeout_s=0.3, reset_timeout_s=0.2)
+# Opens after 3 failures, probes after 0.2 s, gives up on a call after 1 s (a healthy call on
+# a busy CI machine, two test workers on two cores, must never reach it).
+QUICK = Breaker(failures=3, call_timeout_s=1.0, reset_timeout_s=0.2)
+# A hung vendor call must come back by then (a fake vendor's hang lasts until the test ends).
+CUT_OFF_S = QUICK.call_timeout_s + 2.0
 
 
 @pytest.fixture

@@ -108,9 +108,11 @@ class TwilioSms:
         return self._client
 
     async def send(self, *, to: str, body: str) -> str:
+        # The SDK's first use imports and builds its API tree: set up outside the timed call.
+        messages = self._twilio().messages
         try:
             message = await self._breaker.call(
-                lambda: self._twilio().messages.create_async(to=to, from_=self._from, body=body),
+                lambda: messages.create_async(to=to, from_=self._from, body=body),
                 answered=_twilio_refused,
             )
         except Exception as failure:

@@ -14,6 +14,7 @@ import httpx
 import psutil
 import pytest
 
+from ftw.core.server import listening_workers
 from tests.ops.conftest import Served, serve
 
 CONNECTIONS = 40
@@ -27,13 +28,7 @@ def served(database_url: str, tmp_path: Path) -> Iterator[Served]:
 
 
 def _workers(served: Served) -> list[psutil.Process]:
-    """The processes listening on the server's port (the supervisor itself does not)."""
-    port = urlsplit(served.url).port
-    found = []
-    for child in psutil.Process(served.process.pid).children(recursive=True):
-        if any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in child.net_connections("tcp")):
-            found.append(child)
-    return found
+    return listening_workers(served.process.pid, urlsplit(served.url).port or 0)
 
 
 def _wait_for_workers(served: Served, count: int) -> list[psutil.Process]:

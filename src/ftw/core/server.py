@@ -17,6 +17,7 @@ import socket
 import threading
 from types import FrameType
 
+import psutil
 import structlog
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE  # the exit code when the app's lifespan startup fails
@@ -43,6 +44,19 @@ def bound(host: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def listening_workers(supervisor: int, port: int) -> list[psutil.Process]:
+    """The supervisor's workers that listen on `port`: those whose app has started."""
+    found = []
+    for child in psutil.Process(supervisor).children(recursive=True):
+        try:
+            sockets = child.net_connections("tcp")
+        except psutil.NoSuchProcess:  # a worker that just died
+            continue
+        if any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in sockets):
+            found.append(child)
+    return found
 
 
 def _worker(config: uvicorn.Config) -> None:

@@ -40,6 +40,7 @@ from rich.table import Table
 from ftw.config import Settings
 from ftw.core.db import sync_libpq_url
 from ftw.core.security import issue_access_token
+from ftw.core.server import listening_workers
 from ftw.loadtest import mix as launch_mix
 from ftw.loadtest import streams
 from ftw.loadtest.generator import LOOPBACK, OpenLoop, Outcome, Request
@@ -389,11 +390,13 @@ def running(
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"ftw serve exited {process.returncode}; see {folder / 'server.log'}")
-            try:
-                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
+            # Every worker serving, so the generator's connections spread over all of them.
+            if workers <= 1 or len(listening_workers(process.pid, port)) == workers:
+                try:
+                    if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"ftw serve was not ready within 2 minutes; see {folder / 'server.log'}")
             time.sleep(0.25)

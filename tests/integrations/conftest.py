@@ -19,10 +19,14 @@ QUICK = Breaker(failures=3, call_timeout_s=1.0, reset_timeout_s=0.2)
 CUT_OFF_S = QUICK.call_timeout_s + 2.0
 
 
+def with_quick_breakers(settings: Settings) -> Settings:
+    """`settings` with every vendor's breaker on the QUICK policy."""
+    return settings.model_copy(update={"breakers": Breakers(**dict.fromkeys(Breakers.model_fields, QUICK))})
+
+
 @pytest.fixture
 def quick_settings(settings: Settings) -> Settings:
-    quick = Breakers(**dict.fromkeys(Breakers.model_fields, QUICK))
-    return settings.model_copy(update={"breakers": quick})
+    return with_quick_breakers(settings)
 
 
 @pytest.fixture

@@ -13,11 +13,11 @@ import pytest
 from pydantic import SecretStr
 
 from ftw.app import create_app
-from ftw.config import Breakers, Settings
+from ftw.config import Settings
 from ftw.core.breakers import BreakerBoard
 from ftw.core.db import Database
 from ftw.integrations import build
-from tests.integrations.conftest import CUT_OFF_S, QUICK
+from tests.integrations.conftest import CUT_OFF_S, QUICK, with_quick_breakers
 from tests.integrations.fake_vendor import FakeVendor
 
 JOB = {
@@ -70,8 +70,7 @@ async def scoping(
             "base_url": llm_server.url,
         }
     )
-    quick = Breakers(**dict.fromkeys(Breakers.model_fields, QUICK))
-    integrations = build(settings.model_copy(update={"llm": llm, "breakers": quick}))
+    integrations = build(with_quick_breakers(settings).model_copy(update={"llm": llm}))
     app = create_app(settings, database=database, integrations=integrations)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
         yield c, integrations.breakers

@@ -16,7 +16,7 @@ STOP = (signal.SIGTERM, signal.SIGINT)
 PassOn = Callable[[], None]
 
 
-def forward(handler: Any, signum: int, frame: FrameType | None) -> None:
+def _forward(handler: Any, signum: int, frame: FrameType | None) -> None:
     """Hand the signal to whoever had it before us (uvicorn), or to the default action."""
     if callable(handler):
         handler(signum, frame)
@@ -36,7 +36,7 @@ def in_front(on_signal: Callable[[int, FrameType | None, PassOn], None]) -> Iter
     previous: dict[int, Any] = {}
 
     def handle(signum: int, frame: FrameType | None) -> None:
-        on_signal(signum, frame, functools.partial(forward, previous[signum], signum, frame))
+        on_signal(signum, frame, functools.partial(_forward, previous[signum], signum, frame))
 
     for stop in STOP:
         previous[stop] = signal.getsignal(stop)

@@ -17,6 +17,7 @@ from ftw.core import cache, errors, observability, ratelimit
 from ftw.core.db import Database
 from ftw.core.embedded import start_embedded
 from ftw.core.logging import RequestIdMiddleware, configure
+from ftw.core.principal import PrincipalMiddleware
 from ftw.crm.routes import router as crm_router
 from ftw.integrations import Integrations, build
 from ftw.jobs.routes import router as jobs_router
@@ -95,7 +96,9 @@ def create_app(
     errors.install(app)
     # Innermost middleware: 429s and cache bumps still pass through metrics and request ids.
     cache.install(app, settings)
-    ratelimit.install(app, settings)
+    ratelimit.install(app, settings, [route for router in ROUTERS for route in router.routes])
+    # Outside the limiter, which counts signed-in callers by the user it resolves.
+    app.add_middleware(PrincipalMiddleware, auth=settings.auth)
     health.install(app, settings)
     # Added before the request id, so it runs inside it and its log lines carry the id.
     observability.install(app, settings)

@@ -103,6 +103,19 @@ class PoolSettings(BaseModel):
     connect_timeout_s: float = 30.0
     idle_timeout_s: float = 600.0
     statement_timeout_s: float = 30.0
+    # What sits between the app and PostgreSQL, which decides how statements are prepared and
+    # how the timeout is set (docs/decisions.md, "Hot path"):
+    # - direct: a server connection per pooled connection; prepared statements cached, the
+    #   timeout a startup parameter (no round trip per transaction);
+    # - pgbouncer: transaction mode before 1.21; no statement cache, statements named by uuid,
+    #   the timeout a SET LOCAL in each writing transaction (PgBouncer drops startup parameters);
+    # - pgbouncer-prepared: 1.21+ with max_prepared_statements; statements cached (PgBouncer
+    #   maps their names), the timeout a SET LOCAL as above.
+    pooler: Literal["direct", "pgbouncer", "pgbouncer-prepared"] = "direct"
+    statement_cache_size: int = 256  # prepared statements kept per connection
+    # A connection idle longer than this is pinged before use; busy ones never are, and a dead
+    # one found mid-request is invalidated (an idempotent read is then retried once).
+    ping_idle_s: float = 30.0
     pgbouncer_pool_size: int = 25
     pgbouncer_max_clients: int = 10_000
 

@@ -10,7 +10,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ftw.accounts.models import Role
 from ftw.core.errors import Forbidden, Unauthorized
-from ftw.core.security import AccessClaims, read_access_token
+from ftw.core.principal import REFUSED, principal
+from ftw.core.security import AccessClaims
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
 
@@ -19,19 +20,18 @@ Principal = AccessClaims
 
 async def optional_principal(
     request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal | None:
     """The caller if a valid token is presented; anonymous callers get None.
 
-    A presented but invalid token is refused rather than silently treated as anonymous.
+    The token was decoded once by ``PrincipalMiddleware``; ``_bearer`` only documents the
+    scheme in OpenAPI. A presented but invalid token is refused rather than silently treated
+    as anonymous.
     """
-    if credentials is None:
-        return None
-    claims = read_access_token(request.app.state.settings.auth, credentials.credentials)
-    if claims is None:
+    state = request.scope["state"]
+    if state.get(REFUSED):
         raise Unauthorized("The access token is invalid or has expired")
-    request.state.principal = claims
-    return claims
+    return principal(state)
 
 
 async def public(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal | None:

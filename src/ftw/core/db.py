@@ -8,6 +8,7 @@ on a replica when one is fit (see core/replicas).
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing, asynccontextmanager
@@ -16,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event, func
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -26,6 +27,7 @@ from sqlalchemy.orm import (
     SessionTransaction,
     mapped_column,
 )
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from ftw.config import Settings
 from ftw.core import dbmetrics
@@ -63,7 +65,8 @@ def sync_libpq_url(url: str | URL) -> str:
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-_ENGINE_QUERY = {"prepared_statement_cache_size": "0"}  # options of SQLAlchemy's dialect, not libpq's
+_ENGINE_QUERY = ("prepared_statement_cache_size",)  # options of SQLAlchemy's dialect, not libpq's
+_IDLE_SINCE = "ftw.idle_since"  # pool record info: when the connection was last checked in
 
 
 def _statement_name() -> str:
@@ -71,14 +74,18 @@ def _statement_name() -> str:
 
 
 def create_engine(url: str, settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
-    """An engine tuned for PgBouncer in transaction mode: no prepared-statement caches, and
-    unique statement names, so a server connection shared by many clients never sees a
-    name twice ("prepared statement already exists")."""
+    """An engine for the configured pooler (``pool.pooler``).
+
+    Direct connections and PgBouncer 1.21+ keep prepared statements, so a repeated statement
+    costs one round trip instead of a prepare and an execute. Older PgBouncers in transaction
+    mode hand each transaction any server connection: there the engine keeps no statement
+    cache and names statements with a uuid, so a shared server connection never sees a name
+    twice ("prepared statement already exists").
+    """
     pool = settings.pool
     size = pool_size if pool_size is not None else pool.min_size
+    cached = pool.pooler != "pgbouncer"
     connect_args: dict[str, Any] = {
-        "statement_cache_size": 0,
-        "prepared_statement_name_func": _statement_name,
         "timeout": pool.connect_timeout_s,
         "command_timeout": pool.statement_timeout_s + 5,
         "server_settings": {
@@ -86,18 +93,46 @@ def create_engine(url: str, settings: Settings, *, pool_size: int | None = None)
             "statement_timeout": str(int(pool.statement_timeout_s * 1000)),
         },
     }
+    if not cached:
+        connect_args |= {"statement_cache_size": 0, "prepared_statement_name_func": _statement_name}
+    cache_size = pool.statement_cache_size if cached else 0
     engine = create_async_engine(
-        async_url(url).update_query_dict(_ENGINE_QUERY),
+        async_url(url).update_query_dict({_ENGINE_QUERY[0]: str(cache_size)}),
         poolclass=dbmetrics.TimedPool,
         pool_size=size,
         max_overflow=max(pool.max_size - size, 0),
         pool_timeout=pool.connect_timeout_s,
         pool_recycle=int(pool.idle_timeout_s),
-        pool_pre_ping=True,
         connect_args=connect_args,
     )
+    _ping_when_idle(engine, pool.ping_idle_s)
     dbmetrics.instrument(engine, slow_query_ms=settings.slow_query_ms)
     return engine
+
+
+def _ping_when_idle(engine: AsyncEngine, idle_s: float) -> None:
+    """Ping a connection at checkout only when it sat idle longer than ``idle_s``.
+
+    SQLAlchemy's ``pool_pre_ping`` costs a round trip on every checkout; under load no
+    connection idles that long, so this costs nothing. A connection that died while busy
+    fails its statement, SQLAlchemy invalidates the pool's older connections, and
+    ``RetryReads`` answers an idempotent read from a fresh one.
+    """
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "checkin")
+    def _checked_in(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(sync_engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: ConnectionPoolEntry, _: PoolProxiedConnection) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is None or time.monotonic() - since <= idle_s:
+            return
+        try:
+            sync_engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # the pool discards it and checks out another
+            raise DisconnectionError(f"idle connection failed its ping: {error!r}") from error
 
 
 def on_rollback(session: AsyncSession, undo: Callable[[], Awaitable[None]]) -> None:
@@ -114,11 +149,12 @@ STATEMENT_TIMEOUT_MS = "statement_timeout_ms"  # session.info key: the timeout t
 
 
 class TimeoutSession(Session):
-    """Sets the statement timeout in every transaction it begins.
+    """Sets the statement timeout in every transaction it begins, behind PgBouncer.
 
-    The startup parameter of create_engine is enough on a direct connection, but PgBouncer
-    in transaction mode drops it and hands each transaction any server connection, so
-    only a ``SET LOCAL`` inside the transaction reliably holds.
+    The startup parameter of create_engine is enough on a direct connection (there the
+    session carries no timeout and sets nothing), but PgBouncer in transaction mode drops it
+    and hands each transaction any server connection, so only a ``SET LOCAL`` inside the
+    transaction reliably holds.
     """
 
 
@@ -170,15 +206,18 @@ class Database:
         self.engine = engine
         self.sessions = sessions
         self.router = router
+        self._readers: dict[AsyncEngine, AsyncEngine] = {}
 
     @classmethod
     def connect(cls, url: str, settings: Settings, *, pool_size: int | None = None) -> Database:
         engine = create_engine(url, settings, pool_size=pool_size)
+        behind_pooler = settings.pool.pooler != "direct"
+        timeout = {STATEMENT_TIMEOUT_MS: int(settings.pool.statement_timeout_s * 1000)}
         sessions = async_sessionmaker(
             engine,
             expire_on_commit=False,
             sync_session_class=TimeoutSession,
-            info={STATEMENT_TIMEOUT_MS: int(settings.pool.statement_timeout_s * 1000)},
+            info=timeout if behind_pooler else {},
         )
         urls = {ReadKind.BROWSE: settings.replicas.browse, ReadKind.ANALYTICS: settings.replicas.analytics}
         router = None
@@ -194,6 +233,15 @@ class Database:
     def url(self) -> str:
         """The primary's URL as asyncpg.connect and libpq tools take it."""
         return sync_libpq_url(self.engine.url.difference_update_query(_ENGINE_QUERY))
+
+    def _reader(self, bind: Any) -> Any:
+        """``bind`` in autocommit: a read sends its statements alone, without the BEGIN and
+        COMMIT round trips a transaction costs. (A test's connection is left as it is.)"""
+        if not isinstance(bind, AsyncEngine):
+            return bind
+        if bind not in self._readers:
+            self._readers[bind] = bind.execution_options(isolation_level="AUTOCOMMIT")
+        return self._readers[bind]
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -213,12 +261,13 @@ class Database:
         here is skipped and the next one tried, then the primary: the reader gets an answer,
         perhaps from a busier server, rather than an error.
         """
-        options = {**self.sessions.kw, "sync_session_class": ReadOnlySession}
+        options = {**self.sessions.kw, "sync_session_class": ReadOnlySession, "info": {}}
+        options["bind"] = self._reader(options.get("bind"))
         session: ReadSession | None = None
         if self.router is not None:
             async with aclosing(self.router.candidates(kind, user_id=user_id)) as candidates:
                 async for replica in candidates:
-                    candidate = ReadSession(**{**options, "bind": replica.engine})
+                    candidate = ReadSession(**{**options, "bind": self._reader(replica.engine)})
                     try:
                         await candidate.connection()
                     except (DBAPIError, OSError) as error:

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.config import Settings
 from ftw.core.db import Database, ReadSession
+from ftw.core.principal import principal
 from ftw.core.replicas import ReadKind
-from ftw.core.security import AccessClaims, read_access_token
 from ftw.integrations import Integrations
 from ftw.integrations.storage import Storage
 
@@ -25,14 +25,8 @@ def get_settings_dep(request: Request) -> Settings:
 
 
 def _user_id(request: Request) -> int | None:
-    """The caller's user id, read from its token when no access dependency has run yet
-    (dependencies run in signature order, so the session may come first)."""
-    claims: AccessClaims | None = getattr(request.state, "principal", None)
-    if claims is None:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            return None
-        claims = read_access_token(request.app.state.settings.auth, token)
+    """The caller's user id, as ``PrincipalMiddleware`` resolved it."""
+    claims = principal(request.scope["state"])
     return claims.user_id if claims is not None else None
 
 

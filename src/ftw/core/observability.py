@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ftw.config import Settings
 from ftw.core import activity, metrics
+from ftw.core.principal import principal
 
 log = structlog.get_logger("ftw.access")
 
@@ -77,9 +78,9 @@ class ObservabilityMiddleware:
             if not streaming:
                 metrics.HTTP_IN_FLIGHT.dec()
             _observe(scope, path, status, time.perf_counter() - started, streamed=streaming)
-        principal = scope.get("state", {}).get("principal")
-        if principal is not None:
-            await scope["app"].state.active_users.seen(principal.user_id)
+        caller = principal(scope.get("state", {}))
+        if caller is not None:
+            await scope["app"].state.active_users.seen(caller.user_id)
 
 
 def _is_event_stream(start: Message) -> bool:
@@ -99,14 +100,14 @@ def _observe(scope: Scope, path: str, status: int, seconds: float, *, streamed: 
         labels = (method, route, str(status))
         metrics.HTTP_REQUESTS.labels(*labels).inc()
         metrics.HTTP_DURATION.labels(*labels).observe(seconds)
-    principal = scope.get("state", {}).get("principal")
+    caller = principal(scope.get("state", {}))
     fields: dict[str, Any] = {
         "method": method,
         "route": route,
         "path": path,
         "status": status,
         "duration_ms": round(seconds * 1000, 2),
-        "user_id": principal.user_id if principal is not None else None,
+        "user_id": caller.user_id if caller is not None else None,
     }
     if status >= 500:
         log.error("request", **fields)

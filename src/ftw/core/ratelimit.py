@@ -1,13 +1,18 @@
-"""Rate limits with the `limits` library: a moving window per caller, shared through Redis.
+"""Rate limits: a moving window per caller, shared through Redis, one round trip a request.
 
 Every ``/api/`` request counts against its caller's tier per minute (anonymous callers by
 client IP, signed-in callers by user id; admins share the operator tier), and routes that
-declare ``dependencies=[limit("post_job")]`` also against that endpoint limit. Responses
-carry the RateLimit-* headers of whichever limit leaves the caller fewer requests.
+declare ``dependencies=[limit("post_job")]`` also against that endpoint limit. Both are
+decided together, before routing, by one Lua script in Redis: a request refused by either
+limit consumes neither, and the answer carries the RateLimit-* headers of whichever limit
+leaves the caller fewer requests.
 
-When Redis fails or is slow the limiter fails open to a per-process in-memory window
-(each instance then enforces the limits on its own share of the traffic) and logs a
-warning at most once per interval: a limiter outage must not take the API down.
+The windows are the `limits` library's moving window (a list of hit times per key, newest
+first), kept by the script on Redis's own clock so instances with skewed clocks agree. The
+library holds the limits themselves (`parse`, keys, expiry) and the in-memory fallback: when
+Redis fails or is slow the limiter fails open to a per-process window (each instance then
+enforces the limits on its own share of the traffic) and logs a warning at most once per
+interval: a limiter outage must not take the API down.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import asyncio
 import ipaddress
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -23,18 +29,19 @@ import redis.asyncio as redis
 import structlog
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from limits import RateLimitItem, RateLimitItemPerMinute, parse
-from limits.aio.storage import MemoryStorage, RedisStorage
+from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
-from limits.errors import StorageError
+from redis.exceptions import RedisError
 from starlette.datastructures import MutableHeaders
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ftw.accounts.models import Role
 from ftw.config import EndpointLimits, Settings
 from ftw.core import metrics
-from ftw.core.errors import DomainError, problem
-from ftw.core.security import read_access_token
+from ftw.core.errors import problem
+from ftw.core.principal import principal
 
 log = structlog.get_logger(__name__)
 
@@ -43,6 +50,39 @@ Endpoint = Literal["post_job", "post_bid", "post_invoice", "post_message", "scop
 REDIS_TIMEOUT_S = 0.25
 LOG_EVERY_S = 30.0
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+OPERATOR_ROLES = frozenset({"operator", "admin"})
+
+# KEYS: one list of hit times per limit, newest first. ARGV: amount and window (s) per limit.
+# Returns: allowed (1/0), Redis's clock, then per limit the hits in its window and the time
+# of the oldest of them. All limits are checked before any hit is recorded.
+MOVING_WINDOWS = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local stamp = clock[1] .. '.' .. string.format('%06d', tonumber(clock[2]))
+local allowed, counts = 1, {}
+for i = 1, #KEYS do
+  local amount, since = tonumber(ARGV[2 * i - 1]), now - tonumber(ARGV[2 * i])
+  local low, high = 0, math.min(redis.call('LLEN', KEYS[i]), amount)
+  while low < high do
+    local middle = math.floor((low + high) / 2)
+    if tonumber(redis.call('LINDEX', KEYS[i], middle)) > since then low = middle + 1 else high = middle end
+  end
+  counts[i] = low
+  if low >= amount then allowed = 0 end
+end
+local result = {allowed, stamp}
+for i = 1, #KEYS do
+  if allowed == 1 then
+    redis.call('LPUSH', KEYS[i], stamp)
+    redis.call('LTRIM', KEYS[i], 0, tonumber(ARGV[2 * i - 1]) - 1)
+    redis.call('EXPIRE', KEYS[i], tonumber(ARGV[2 * i]))
+    counts[i] = counts[i] + 1
+  end
+  result[#result + 1] = counts[i]
+  result[#result + 1] = redis.call('LINDEX', KEYS[i], counts[i] - 1) or stamp
+end
+return result
+"""
 
 
 @dataclass(frozen=True)
@@ -59,10 +99,14 @@ class Decision:
             "RateLimit-Reset": str(self.reset_after_s),
         }
 
-    def tighter(self, other: Decision | None) -> Decision:
-        if other is None or (self.remaining, -self.reset_after_s) < (other.remaining, -other.reset_after_s):
-            return self
-        return other
+
+def _tightest(decisions: Sequence[Decision]) -> Decision:
+    """The decision to report: a refusing limit if any (the longest wait), else the one that
+    leaves the caller fewest requests."""
+    refused = [d for d in decisions if not d.allowed]
+    if refused:
+        return max(refused, key=lambda d: d.reset_after_s)
+    return min(decisions, key=lambda d: (d.remaining, -d.reset_after_s))
 
 
 @dataclass(frozen=True)
@@ -71,13 +115,7 @@ class Caller:
     key: str
 
 
-class RateLimited(DomainError):
-    status = 429
-    title = "Too many requests"
-
-    def __init__(self, decision: Decision) -> None:
-        super().__init__(f"Rate limit of {decision.limit} exceeded; retry in {decision.reset_after_s} s")
-        self.decision = decision
+Limit = tuple[RateLimitItem, str]  # the limit and the name its window is kept under
 
 
 class Limiter:
@@ -88,46 +126,65 @@ class Limiter:
         self.tiers = settings.rate_limits
         self.endpoints: EndpointLimits = settings.endpoint_limits
         self.trusted = [ipaddress.ip_network(cidr, strict=False) for cidr in settings.trusted_proxies]
+        self.prefix = f"{settings.redis_prefix}:limits:"
         self._local = MovingWindowRateLimiter(MemoryStorage())
-        self._pool: redis.ConnectionPool | None = None
-        self._shared: MovingWindowRateLimiter | None = None
+        self._client: redis.Redis | None = None
         if settings.redis_url:
-            self._pool = redis.ConnectionPool.from_url(
+            self._client = redis.Redis.from_url(
                 settings.redis_url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
             )
-            storage = RedisStorage(
-                "async+" + settings.redis_url,
-                implementation="redispy",
-                key_prefix=f"{settings.redis_prefix}:limits",
-                wrap_exceptions=True,
-                connection_pool=self._pool,  # type: ignore[arg-type]  # documented option, narrowly typed
-            )
-            self._shared = MovingWindowRateLimiter(storage)
+            self._script = self._client.register_script(MOVING_WINDOWS)
         self._last_error_log = 0.0
 
-    async def hit(self, item: RateLimitItem, *ids: str) -> Decision:
-        if self._shared is not None:
+    async def hit(self, key: str, limits: Sequence[Limit]) -> Decision:
+        """Count one request of ``key`` against every limit, or against none if any refuses."""
+        if self._client is not None:
             try:
-                return await asyncio.wait_for(self._decide(self._shared, item, ids), REDIS_TIMEOUT_S * 4)
-            except (StorageError, OSError, TimeoutError) as exc:
+                async with asyncio.timeout(REDIS_TIMEOUT_S * 4):
+                    return await self._shared(key, limits)
+            except (RedisError, OSError, TimeoutError) as exc:
                 now = time.monotonic()
                 if now - self._last_error_log >= LOG_EVERY_S:
                     self._last_error_log = now
                     log.warning("rate_limit_store_unavailable", error=repr(exc), effect="per-process limits")
-        return await self._decide(self._local, item, ids)
+        return await self._in_memory(key, limits)
 
-    @staticmethod
-    async def _decide(
-        limiter: MovingWindowRateLimiter, item: RateLimitItem, ids: tuple[str, ...]
-    ) -> Decision:
-        allowed = await limiter.hit(item, *ids)
-        stats = await limiter.get_window_stats(item, *ids)
-        return Decision(
-            allowed=allowed,
-            limit=item.amount,
-            remaining=max(0, stats.remaining),
-            reset_after_s=max(1 if not allowed else 0, math.ceil(stats.reset_time - time.time())),
-        )
+    async def _shared(self, key: str, limits: Sequence[Limit]) -> Decision:
+        keys = [self.prefix + item.key_for(name, key) for item, name in limits]
+        args = [value for item, _ in limits for value in (item.amount, item.get_expiry())]
+        allowed, stamp, *windows = await self._script(keys=keys, args=args)
+        now = float(stamp)
+        decisions = []
+        for (item, _), count, oldest in zip(limits, windows[::2], windows[1::2], strict=True):
+            frees_in = math.ceil(float(oldest) + item.get_expiry() - now)
+            decisions.append(
+                Decision(
+                    allowed=bool(allowed) or count < item.amount,  # refused: which limits are full
+                    limit=item.amount,
+                    remaining=max(0, item.amount - int(count)),
+                    reset_after_s=max(0 if allowed else 1, frees_in),
+                )
+            )
+        return _tightest(decisions)
+
+    async def _in_memory(self, key: str, limits: Sequence[Limit]) -> Decision:
+        local = self._local
+        rooms = [await local.test(item, name, key) for item, name in limits]
+        allowed = all(rooms)
+        decisions = []
+        for (item, name), room in zip(limits, rooms, strict=True):
+            if allowed:
+                await local.hit(item, name, key)
+            stats = await local.get_window_stats(item, name, key)
+            decisions.append(
+                Decision(
+                    allowed=room,
+                    limit=item.amount,
+                    remaining=max(0, stats.remaining),
+                    reset_after_s=max(0 if allowed else 1, math.ceil(stats.reset_time - time.time())),
+                )
+            )
+        return _tightest(decisions)
 
     def tier_item(self, tier: Tier) -> RateLimitItem:
         return RateLimitItemPerMinute(getattr(self.tiers, tier))
@@ -135,22 +192,19 @@ class Limiter:
     def endpoint_item(self, name: Endpoint) -> RateLimitItem:
         return parse(getattr(self.endpoints, name))
 
-    def caller(self, request: Request) -> Caller:
-        auth = request.headers.get("authorization", "")
-        scheme, _, token = auth.partition(" ")
-        if scheme.lower() == "bearer" and token:
-            claims = read_access_token(request.app.state.settings.auth, token)
-            if claims is not None:
-                return Caller(_tier(claims.role, claims.pro), f"user:{claims.user_id}")
-        return Caller("anonymous", f"ip:{client_ip(request, self.trusted)}")
+    def caller(self, scope: Scope) -> Caller:
+        claims = principal(scope.get("state", {}))
+        if claims is not None:
+            return Caller(_tier(claims.role, claims.pro), f"user:{claims.user_id}")
+        return Caller("anonymous", f"ip:{client_ip(Request(scope), self.trusted)}")
 
     async def aclose(self) -> None:
-        if self._pool is not None:
-            await self._pool.aclose()
+        if self._client is not None:
+            await self._client.aclose()
 
 
 def _tier(role: str, pro: bool) -> Tier:
-    if role in (Role.OPERATOR, Role.ADMIN):
+    if role in OPERATOR_ROLES:
         return "operator"
     return "pro" if pro else "authenticated"
 
@@ -181,73 +235,84 @@ def client_ip(request: Request, trusted: list[IPNetwork]) -> str:
 
 
 def limit(name: Endpoint) -> Any:
-    """A route dependency applying the endpoint limit ``name`` of config.EndpointLimits."""
+    """Declares that a route also counts against the endpoint limit ``name`` of
+    config.EndpointLimits. ``TierLimitMiddleware`` finds the declaration and decides it with
+    the caller's tier, before routing; the dependency itself does nothing."""
 
-    async def dependency(request: Request) -> None:
-        limiter: Limiter = request.app.state.limiter
-        if not limiter.enabled:
-            return
-        caller = limiter.caller(request)
-        decision = await limiter.hit(limiter.endpoint_item(name), name, caller.key)
-        if not decision.allowed:
-            metrics.rate_limited(caller.tier)
-            request.state.rate_limit = decision  # the middleware must not overwrite its headers
-            raise RateLimited(decision)
-        request.state.rate_limit = decision.tighter(getattr(request.state, "rate_limit", None))
+    async def dependency() -> None:
+        return None
 
     dependency.__name__ = f"limit_{name}"
+    dependency.endpoint_limit = name  # type: ignore[attr-defined]
     return Depends(dependency)
+
+
+def endpoint_limits(routes: Sequence[Any]) -> list[tuple[APIRoute, Endpoint]]:
+    """The routes that declare an endpoint limit, with its name."""
+    found = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            for declared in route.dependencies:
+                name = getattr(declared.dependency, "endpoint_limit", None)
+                if name is not None:
+                    found.append((route, name))
+    return found
 
 
 def _too_many(request: Request, decision: Decision) -> JSONResponse:
     headers = {**decision.headers(), "Retry-After": str(max(1, decision.reset_after_s))}
     return problem(
         429,
-        RateLimited.title,
+        "Too many requests",
         f"Rate limit of {decision.limit} exceeded; retry in {headers['Retry-After']} s",
         instance=request.url.path,
         headers=headers,
     )
 
 
-def install(app: FastAPI, settings: Settings) -> None:
-    """Create the app's limiter, the per-tier middleware and the 429 handler."""
+def install(app: FastAPI, settings: Settings, routes: Sequence[Any]) -> None:
+    """Create the app's limiter and the middleware that applies it to ``routes`` (the API
+    routers' routes, as included: without a prefix of their own)."""
     limiter = Limiter(settings)
     app.state.limiter = limiter
-
-    @app.exception_handler(RateLimited)
-    async def rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
-        return _too_many(request, exc.decision)
-
-    app.add_middleware(TierLimitMiddleware, limiter=limiter)
+    app.add_middleware(TierLimitMiddleware, limiter=limiter, limited=endpoint_limits(routes))
 
 
 class TierLimitMiddleware:
-    """Every ``/api/`` request against its caller's tier; the answer carries the RateLimit-*
-    headers of the tighter of that and the endpoint's limit. Pure ASGI: no task per request,
-    and a streamed answer passes through unbuffered."""
+    """Every ``/api/`` request against its caller's tier and, where the route declares one,
+    its endpoint limit, in one decision; the answer carries the RateLimit-* headers of the
+    tighter. Pure ASGI: no task per request, and a streamed answer passes through unbuffered."""
 
-    def __init__(self, app: ASGIApp, limiter: Limiter) -> None:
+    def __init__(self, app: ASGIApp, limiter: Limiter, limited: list[tuple[APIRoute, Endpoint]]) -> None:
         self.app = app
         self.limiter = limiter
+        self.limited = limited
+
+    def _endpoint(self, scope: Scope) -> Endpoint | None:
+        for route, name in self.limited:
+            if route.matches(scope)[0] is Match.FULL:
+                return name
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         limiter = self.limiter
         if scope["type"] != "http" or not limiter.enabled or not scope["path"].startswith("/api/"):
             await self.app(scope, receive, send)
             return
-        request = Request(scope)
-        caller = limiter.caller(request)
-        decision = await limiter.hit(limiter.tier_item(caller.tier), "tier", caller.key)
+        caller = limiter.caller(scope)
+        limits: list[Limit] = [(limiter.tier_item(caller.tier), "tier")]
+        if (endpoint := self._endpoint(scope)) is not None:
+            limits.append((limiter.endpoint_item(endpoint), endpoint))
+        decision = await limiter.hit(caller.key, limits)
         if not decision.allowed:
             metrics.rate_limited(caller.tier)
-            await _too_many(request, decision)(scope, receive, send)
+            await _too_many(Request(scope), decision)(scope, receive, send)
             return
-        request.state.rate_limit = decision  # the endpoint limit may replace it with a tighter one
+        headers = decision.headers()
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message).update(request.state.rate_limit.headers())
+                MutableHeaders(scope=message).update(headers)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -22,14 +22,17 @@ from tests.deploy.test_pgbouncer import pgbouncer  # noqa: F401 - the fixture
 CLIENTS = 40  # more than the pool's 25 server connections
 
 
-def _settings(settings: Settings, statement_timeout_s: float) -> Settings:
-    return settings.model_copy(update={"pool": PoolSettings(statement_timeout_s=statement_timeout_s)})
+def _settings(settings: Settings, statement_timeout_s: float = 30.0) -> Settings:
+    """Behind Debian's PgBouncer (1.18, no prepared statements in transaction mode)."""
+    pool = PoolSettings(pooler="pgbouncer", statement_timeout_s=statement_timeout_s)
+    return settings.model_copy(update={"pool": pool})
 
 
 async def test_many_clients_share_server_connections_without_prepared_statement_clashes(
     pgbouncer: str,  # noqa: F811
     settings: Settings,
 ) -> None:
+    settings = _settings(settings)
     db = Database.connect(f"{pgbouncer}/ftw", settings, pool_size=CLIENTS)
 
     select_n, count_in = (
@@ -66,11 +69,12 @@ async def test_many_clients_share_server_connections_without_prepared_statement_
 INSTANCE = """
 import asyncio, sys
 from sqlalchemy import text
-from ftw.config import Settings
+from ftw.config import PoolSettings, Settings
 from ftw.core.db import Database
 
 async def main(url: str, clients: int) -> None:
-    db = Database.connect(url, Settings(environment="test"), pool_size=10)
+    settings = Settings(environment="test", pool=PoolSettings(pooler="pgbouncer"))
+    db = Database.connect(url, settings, pool_size=10)
     query = text("SELECT CAST(:n AS int) + CAST(:step AS int) * 0")
 
     async def client(number: int) -> None:

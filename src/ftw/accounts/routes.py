@@ -15,7 +15,7 @@ from ftw.accounts.schemas import (
     TokenPair,
     UserOut,
 )
-from ftw.core.deps import SessionDep, SettingsDep
+from ftw.core.deps import OwnReadSessionDep, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -43,7 +43,7 @@ async def logout(data: LogoutRequest, session: SessionDep, _: Anyone) -> None:
 
 
 @router.get("/me")
-async def me(principal: SignedIn, session: SessionDep) -> UserOut:
+async def me(principal: SignedIn, session: OwnReadSessionDep) -> UserOut:
     return UserOut.model_validate(await service.get(session=session, user_id=principal.user_id))
 
 

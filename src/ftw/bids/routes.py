@@ -13,7 +13,7 @@ from ftw.bids.schemas import AwardOut, BidCreate, BidOut, BidPage, BidUpdate, Pa
 from ftw.billing.schemas import IdempotencyKey, PaymentOut
 from ftw.config import Settings
 from ftw.core import ratelimit
-from ftw.core.deps import IntegrationsDep, SessionDep, SettingsDep, StorageDep
+from ftw.core.deps import IntegrationsDep, OwnReadSessionDep, SessionDep, SettingsDep, StorageDep
 from ftw.core.errors import PROBLEM_JSON
 from ftw.core.validation import Id
 from ftw.jobs import service as jobs
@@ -50,7 +50,7 @@ async def place(
 @router.get("/jobs/{job_id}/bids", dependencies=[ratelimit.limit("list_bids")])
 async def of_job(
     job_id: Id,
-    session: SessionDep,
+    session: OwnReadSessionDep,
     settings: SettingsDep,
     principal: SignedIn,
     status: BidStatus | None = None,
@@ -68,7 +68,7 @@ async def of_job(
 
 @router.get("/bids", dependencies=[ratelimit.limit("list_bids")])
 async def mine(
-    session: SessionDep,
+    session: OwnReadSessionDep,
     settings: SettingsDep,
     principal: Contractor,
     status: BidStatus | None = None,

@@ -27,7 +27,7 @@ from ftw.billing.schemas import (
 )
 from ftw.config import Settings
 from ftw.core import ratelimit
-from ftw.core.deps import IntegrationsDep, SessionDep, SettingsDep
+from ftw.core.deps import IntegrationsDep, OwnReadSessionDep, SessionDep, SettingsDep
 from ftw.core.errors import PROBLEM_JSON
 from ftw.core.validation import Id
 
@@ -49,14 +49,14 @@ def _page(settings: Settings, limit: int | None) -> int:
 
 
 @router.get("/payments/{payment_id}")
-async def payment(payment_id: Id, session: SessionDep, principal: SignedIn) -> PaymentOut:
+async def payment(payment_id: Id, session: OwnReadSessionDep, principal: SignedIn) -> PaymentOut:
     """One of the caller's payments: how a pending award charge ends."""
     found = await charging.get_own(session=session, principal=principal, payment_id=payment_id)
     return PaymentOut.model_validate(found)
 
 
 @router.get("/balance")
-async def balance(session: SessionDep, settings: SettingsDep, principal: Earner) -> BalanceOut:
+async def balance(session: OwnReadSessionDep, settings: SettingsDep, principal: Earner) -> BalanceOut:
     """A contractor's or operator's balance: available for payout, and still held in escrow."""
     return await payouts.balance(session=session, settings=settings, principal=principal)
 
@@ -86,7 +86,11 @@ async def request_payout(
 
 @router.get("/payouts")
 async def payout_history(
-    session: SessionDep, settings: SettingsDep, principal: Earner, cursor: Cursor = None, limit: Limit = None
+    session: OwnReadSessionDep,
+    settings: SettingsDep,
+    principal: Earner,
+    cursor: Cursor = None,
+    limit: Limit = None,
 ) -> PayoutPage:
     items, next_cursor = await payouts.history(
         session=session, user_id=principal.user_id, cursor=cursor, limit=_page(settings, limit)
@@ -105,7 +109,7 @@ async def create_invoice(
 
 @router.get("/invoices")
 async def list_invoices(
-    session: SessionDep,
+    session: OwnReadSessionDep,
     settings: SettingsDep,
     principal: InvoiceParty,
     status: InvoiceStatus | None = None,

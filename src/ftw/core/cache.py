@@ -289,7 +289,7 @@ def build(settings: Settings, sessions: Sessions) -> Cache:
     return Cache(backend, settings.cache_ttl, sessions)
 
 
-def get_cache(request: Request) -> Cache:
+async def get_cache(request: Request) -> Cache:
     cache: Cache = request.app.state.cache
     return cache
 

@@ -202,10 +202,13 @@ class Database:
         engine: AsyncEngine,
         sessions: async_sessionmaker[AsyncSession],
         router: ReadRouter | None = None,
+        *,
+        autocommit_reads: bool = True,
     ) -> None:
         self.engine = engine
         self.sessions = sessions
         self.router = router
+        self.autocommit_reads = autocommit_reads
         self._readers: dict[AsyncEngine, AsyncEngine] = {}
 
     @classmethod
@@ -227,7 +230,9 @@ class Database:
                 for kind, found in urls.items()
             }
             router = ReadRouter(sets, settings.replicas)
-        return cls(engine, sessions, router)
+        # An older PgBouncer may send a statement's prepare and its execution to different
+        # server connections unless a transaction holds them together.
+        return cls(engine, sessions, router, autocommit_reads=settings.pool.pooler != "pgbouncer")
 
     @property
     def url(self) -> str:
@@ -237,7 +242,7 @@ class Database:
     def _reader(self, bind: Any) -> Any:
         """``bind`` in autocommit: a read sends its statements alone, without the BEGIN and
         COMMIT round trips a transaction costs. (A test's connection is left as it is.)"""
-        if not isinstance(bind, AsyncEngine):
+        if not self.autocommit_reads or not isinstance(bind, AsyncEngine):
             return bind
         if bind not in self._readers:
             self._readers[bind] = bind.execution_options(isolation_level="AUTOCOMMIT")
@@ -261,7 +266,9 @@ class Database:
         here is skipped and the next one tried, then the primary: the reader gets an answer,
         perhaps from a busier server, rather than an error.
         """
-        options = {**self.sessions.kw, "sync_session_class": ReadOnlySession, "info": {}}
+        options = {**self.sessions.kw, "sync_session_class": ReadOnlySession}
+        if self.autocommit_reads:  # no transaction to set a timeout in: the connection's holds
+            options["info"] = {}
         options["bind"] = self._reader(options.get("bind"))
         session: ReadSession | None = None
         if self.router is not None:

@@ -1,4 +1,8 @@
-"""Request-scoped dependencies: settings, the database sessions, storage."""
+"""Request-scoped dependencies: settings, the database sessions, storage.
+
+Every dependency is ``async def``: FastAPI runs a plain ``def`` dependency in its thread
+pool, a thread hand-off per request and dependency.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from ftw.integrations.storage import Storage
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -56,12 +60,19 @@ async def get_analytics_session(request: Request) -> AsyncIterator[ReadSession]:
         yield session
 
 
-def get_storage(request: Request) -> Storage:
+async def get_own_read_session(request: Request) -> AsyncIterator[ReadSession]:
+    """The caller's own records (profile, bids, invoices, messages): read-only, on the primary,
+    so a user always reads what it just wrote."""
+    async with _read(request, ReadKind.OWN) as session:
+        yield session
+
+
+async def get_storage(request: Request) -> Storage:
     storage: Storage = request.app.state.storage
     return storage
 
 
-def get_integrations(request: Request) -> Integrations:
+async def get_integrations(request: Request) -> Integrations:
     integrations: Integrations = request.app.state.integrations
     return integrations
 
@@ -71,6 +82,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 # commit is reported to the caller instead of after a 2xx was sent.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ReadSessionDep = Annotated[ReadSession, Depends(get_read_session, scope="function")]
+OwnReadSessionDep = Annotated[ReadSession, Depends(get_own_read_session, scope="function")]
 AnalyticsSession = Annotated[ReadSession, Depends(get_analytics_session, scope="function")]
 StorageDep = Annotated[Storage, Depends(get_storage)]
 IntegrationsDep = Annotated[Integrations, Depends(get_integrations)]

@@ -37,6 +37,7 @@ _WRITERS_KEPT = 10_000  # past this many remembered writers, forget the expired 
 class ReadKind(StrEnum):
     BROWSE = "browse"  # replica set 1: browse and search
     ANALYTICS = "analytics"  # replica set 2
+    OWN = "own"  # the caller's own records, read where they are written: the primary
 
 
 @dataclass(eq=False)
@@ -77,7 +78,9 @@ class ReadRouter:
 
     async def candidates(self, kind: ReadKind, *, user_id: int | None) -> AsyncGenerator[Replica]:
         """Fit replicas of ``kind``'s set in round-robin order; none for a recent writer."""
-        if user_id is not None and self._writers.get(user_id, 0.0) > time.monotonic():
+        if kind not in self.sets or (
+            user_id is not None and self._writers.get(user_id, 0.0) > time.monotonic()
+        ):
             return
         for replica in self.sets[kind].rotation():
             if time.monotonic() < replica.skip_until:

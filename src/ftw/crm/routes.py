@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, status
 
 from ftw.accounts.auth import Contractor
 from ftw.config import Settings
-from ftw.core.deps import SessionDep, SettingsDep
+from ftw.core.deps import OwnReadSessionDep, SessionDep, SettingsDep
 from ftw.core.validation import Id
 from ftw.crm import service
 from ftw.crm.models import Stage
@@ -34,7 +34,7 @@ def _page(settings: Settings, limit: int | None) -> int:
 
 @router.get("/customers")
 async def customers(
-    session: SessionDep,
+    session: OwnReadSessionDep,
     settings: SettingsDep,
     principal: Contractor,
     stage: Stage | None = None,
@@ -58,7 +58,7 @@ async def add_lead(data: LeadIn, session: SessionDep, principal: Contractor) -> 
 
 
 @router.get("/customers/{customer_id}")
-async def customer(customer_id: Id, session: SessionDep, principal: Contractor) -> CustomerDetail:
+async def customer(customer_id: Id, session: OwnReadSessionDep, principal: Contractor) -> CustomerDetail:
     return await service.customer(session=session, contractor_id=principal.user_id, customer_id=customer_id)
 
 
@@ -84,7 +84,7 @@ async def add_interaction(
 @router.get("/customers/{customer_id}/interactions")
 async def interactions(
     customer_id: Id,
-    session: SessionDep,
+    session: OwnReadSessionDep,
     settings: SettingsDep,
     principal: Contractor,
     cursor: str | None = None,

@@ -11,7 +11,7 @@ from ftw.accounts.auth import SignedIn
 from ftw.config import Settings
 from ftw.core import ratelimit
 from ftw.core.db import Database
-from ftw.core.deps import SessionDep, SettingsDep
+from ftw.core.deps import OwnReadSessionDep, SessionDep, SettingsDep
 from ftw.core.validation import MAX_ID, Id
 from ftw.messaging import service, stream
 from ftw.messaging.schemas import (
@@ -39,7 +39,7 @@ def _page(settings: Settings, limit: int | None) -> int:
 @router.get("/jobs/{job_id}/messages")
 async def job_messages(
     job_id: Id,
-    session: SessionDep,
+    session: OwnReadSessionDep,
     settings: SettingsDep,
     principal: SignedIn,
     contractor_id: Annotated[int | None, Query(description="Homeowners and admins: whose thread")] = None,
@@ -65,7 +65,7 @@ async def send_message(job_id: Id, data: MessageIn, session: SessionDep, princip
 
 @router.get("/threads")
 async def my_threads(
-    session: SessionDep,
+    session: OwnReadSessionDep,
     settings: SettingsDep,
     principal: SignedIn,
     cursor: str | None = None,
@@ -79,7 +79,7 @@ async def my_threads(
 
 
 @router.get("/threads/unread")
-async def unread(session: SessionDep, principal: SignedIn) -> UnreadOut:
+async def unread(session: OwnReadSessionDep, principal: SignedIn) -> UnreadOut:
     """Unread messages across all the caller's threads."""
     return UnreadOut(unread=await service.unread_total(session=session, principal=principal))
 
@@ -99,7 +99,7 @@ async def mark_read(
 
 @router.get("/notifications")
 async def notifications(
-    session: SessionDep,
+    session: OwnReadSessionDep,
     settings: SettingsDep,
     principal: SignedIn,
     unread_only: bool = False,

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from ftw.accounts.auth import Anyone, Contractor, Homeowner
-from ftw.core.deps import SessionDep, SettingsDep
+from ftw.core.deps import ReadSessionDep, SessionDep, SettingsDep
 from ftw.core.validation import Id
 from ftw.reviews import service
 from ftw.reviews.schemas import ContractorProfile, ResponseIn, ReviewIn, ReviewOut, ReviewPage
@@ -28,14 +28,14 @@ async def respond(review_id: Id, data: ResponseIn, session: SessionDep, principa
 
 
 @router.get("/contractors/{contractor_id}")
-async def contractor_profile(contractor_id: Id, session: SessionDep, _: Anyone) -> ContractorProfile:
+async def contractor_profile(contractor_id: Id, session: ReadSessionDep, _: Anyone) -> ContractorProfile:
     return await service.profile(session=session, contractor_id=contractor_id)
 
 
 @router.get("/contractors/{contractor_id}/reviews")
 async def contractor_reviews(
     contractor_id: Id,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     _: Anyone,
     cursor: str | None = None,

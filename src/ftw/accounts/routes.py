@@ -44,7 +44,7 @@ async def logout(data: LogoutRequest, session: SessionDep, _: Anyone) -> None:
 
 @router.get("/me")
 async def me(principal: SignedIn, session: OwnReadSessionDep) -> UserOut:
-    return UserOut.model_validate(await service.get(session=session, user_id=principal.user_id))
+    return await service.profile(session=session, user_id=principal.user_id)
 
 
 @router.patch("/me")

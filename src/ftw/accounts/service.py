@@ -6,15 +6,17 @@ import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.models import RefreshToken, Role, User
-from ftw.accounts.schemas import ProfileUpdate, Signup, TokenPair
+from ftw.accounts.schemas import ProfileUpdate, Signup, TokenPair, UserOut
 from ftw.config import Settings
 from ftw.core import audit
+from ftw.core.db import ReadSession
 from ftw.core.errors import Conflict, Invalid, NotFound, Unauthorized
+from ftw.core.query import Query
 from ftw.core.security import (
     digest,
     hash_password,
@@ -31,6 +33,21 @@ _REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 def new_referral_code() -> str:
     return "".join(secrets.choice(_REFERRAL_ALPHABET) for _ in range(8))
+
+
+_PROFILE = Query(
+    select(*User.__table__.c[tuple(UserOut.model_fields)]).where(
+        User.id == bindparam("user_id"), User.is_active.is_(True)
+    )
+)
+
+
+async def profile(*, session: ReadSession, user_id: int) -> UserOut:
+    """An active user's own profile, as ``GET /me`` shows it."""
+    row = await _PROFILE.row(session, user_id=user_id)
+    if row is None:
+        raise NotFound("No such user")
+    return UserOut.model_validate(dict(row))
 
 
 async def get(*, session: AsyncSession, user_id: int) -> User:

@@ -7,6 +7,7 @@ the users it served itself, which is right for a single instance.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -52,9 +53,10 @@ class LocalActiveUsers:
 class RedisActiveUsers:
     """Every instance's users, in one Redis sorted set.
 
-    Each process writes a user at most once per ``refresh_s``: at 2,500 requests/s the
-    set gets a write per user per half-minute rather than one per request, and the count
-    stays exact to within ``refresh_s`` of the window.
+    A request only notes its user in memory; ``flush`` writes the users noted since the last
+    flush in one round trip (``running`` calls it every ``flush_s``), and a user at most once
+    per ``refresh_s``. The count is exact to within ``refresh_s`` of the window, and sees
+    other instances' users up to ``flush_s`` late.
     """
 
     def __init__(
@@ -72,24 +74,43 @@ class RedisActiveUsers:
         self.refresh_s = refresh_s
         self._clock = clock
         self._written: dict[int, float] = {}
+        self._noted: dict[int, float] = {}
 
     async def seen(self, user_id: int) -> None:
         now = self._clock()
         if now - self._written.get(user_id, float("-inf")) < self.refresh_s:
             return
         self._written[user_id] = now
+        self._noted[user_id] = now
         if len(self._written) > 100_000:
             self._written = {u: at for u, at in self._written.items() if now - at < self.refresh_s}
+
+    async def flush(self) -> None:
+        """Write the users noted since the last flush; a failure only costs the metric."""
+        noted, self._noted = self._noted, {}
+        if not noted:
+            return
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.zadd(self.key, {str(user_id): now})
+                pipe.zadd(self.key, {str(user): at for user, at in noted.items()})
                 pipe.expire(self.key, int(self.window_s) * 2)
                 await pipe.execute()
-        except (RedisError, OSError) as exc:  # a metric must never fail a request
-            self._written.pop(user_id, None)
+        except (RedisError, OSError) as exc:
+            for user in noted:
+                self._written.pop(user, None)
             log.warning("active_users_write_failed", error=type(exc).__name__)
 
+    async def running(self, flush_s: float = 5.0) -> None:
+        """Flush every ``flush_s`` until cancelled, then once more."""
+        try:
+            while True:
+                await asyncio.sleep(flush_s)
+                await self.flush()
+        finally:
+            await self.flush()
+
     async def count(self) -> int:
+        await self.flush()
         now = self._clock()
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.zremrangebyscore(self.key, "-inf", now - self.window_s)

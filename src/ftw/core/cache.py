@@ -259,7 +259,8 @@ class Cache:
 
     async def _guard(self, call: Awaitable[T], fallback: T) -> T:
         try:
-            return await asyncio.wait_for(call, REDIS_TIMEOUT_S * 2)
+            async with asyncio.timeout(REDIS_TIMEOUT_S * 2):  # no task per call, unlike wait_for
+                return await call
         except (redis.RedisError, OSError, TimeoutError) as exc:
             now = time.monotonic()
             if now - self._last_error_log >= LOG_EVERY_S:

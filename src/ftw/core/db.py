@@ -115,8 +115,8 @@ def _ping_when_idle(engine: AsyncEngine, idle_s: float) -> None:
 
     SQLAlchemy's ``pool_pre_ping`` costs a round trip on every checkout; under load no
     connection idles that long, so this costs nothing. A connection that died while busy
-    fails its statement, SQLAlchemy invalidates the pool's older connections, and
-    ``RetryReads`` answers an idempotent read from a fresh one.
+    fails its statement and is invalidated; the hot reads (``core.query.Query``) then try
+    once more on a fresh connection.
     """
     sync_engine = engine.sync_engine
 

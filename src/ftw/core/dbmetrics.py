@@ -33,10 +33,23 @@ class TimedPool(AsyncAdaptedQueuePool):
             metrics.DB_POOL_WAIT.observe(time.perf_counter() - started)
 
 
+SLOW_QUERY_MS = "ftw.slow_query_ms"  # pool record info: this engine's slow_query_ms
+
+
 def operation(statement: str) -> str:
     """The SQL verb, as a label with a handful of values."""
     verb = statement.lstrip().split(None, 1)[0].lower() if statement.strip() else "other"
     return verb if verb in metrics.SQL_OPERATIONS else "other"
+
+
+def observe(statement: str, seconds: float, *, slow_query_ms: int, verb: str | None = None) -> None:
+    """Time one statement; log it when slow."""
+    verb = verb or operation(statement)
+    metrics.DB_QUERY.labels(verb).observe(seconds)
+    if seconds * 1000 >= slow_query_ms:
+        metrics.DB_SLOW_QUERIES.labels(verb).inc()
+        # The statement with its placeholders: parameters may hold personal data.
+        log.warning("slow_query", duration_ms=round(seconds * 1000, 1), operation=verb, sql=statement)
 
 
 def instrument(engine: AsyncEngine, *, slow_query_ms: int) -> None:
@@ -48,6 +61,7 @@ def instrument(engine: AsyncEngine, *, slow_query_ms: int) -> None:
     @event.listens_for(sync_engine, "connect")
     def _opened(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
         metrics.DB_POOL_OPEN.inc()
+        record.info[SLOW_QUERY_MS] = slow_query_ms  # for statements sent past SQLAlchemy (core/query)
 
     @event.listens_for(sync_engine, "close")
     def _closed(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
@@ -73,13 +87,7 @@ def instrument(engine: AsyncEngine, *, slow_query_ms: int) -> None:
 
     @event.listens_for(sync_engine, "after_cursor_execute")
     def _after(conn: Connection, cursor: Any, statement: str, *args: Any) -> None:
-        seconds = time.perf_counter() - conn.info.pop(_STARTED)
-        verb = operation(statement)
-        metrics.DB_QUERY.labels(verb).observe(seconds)
-        if seconds * 1000 >= slow_query_ms:
-            metrics.DB_SLOW_QUERIES.labels(verb).inc()
-            # The statement with its placeholders: parameters may hold personal data.
-            log.warning("slow_query", duration_ms=round(seconds * 1000, 1), operation=verb, sql=statement)
+        observe(statement, time.perf_counter() - conn.info.pop(_STARTED), slow_query_ms=slow_query_ms)
 
     @event.listens_for(sync_engine, "handle_error")
     def _failed(context: ExceptionContext) -> None:

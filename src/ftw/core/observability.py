@@ -6,6 +6,8 @@ the part of the lifespan that releases what ``install`` opened.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import time
 from collections.abc import AsyncIterator
@@ -140,9 +142,15 @@ def install(app: FastAPI, settings: Settings) -> None:
 
 @asynccontextmanager
 async def running(app: FastAPI) -> AsyncIterator[None]:
+    users = app.state.active_users
+    flusher = asyncio.create_task(users.running()) if isinstance(users, activity.RedisActiveUsers) else None
     try:
         yield
     finally:
+        if flusher is not None:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
         if app.state.redis is not None:
             await app.state.redis.aclose()
         metrics.process_exited(os.getpid())

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import filetype
-from sqlalchemy import Select, and_, event, func, or_, select, tuple_
+from sqlalchemy import Float, Select, and_, bindparam, event, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -16,6 +17,7 @@ from ftw.config import JobRules, Settings
 from ftw.core import cache, metrics, pagination
 from ftw.core.db import on_rollback
 from ftw.core.errors import Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, UnsupportedMediaType
+from ftw.core.query import Query
 from ftw.core.security import AccessClaims
 from ftw.integrations.storage import Storage
 from ftw.jobs import lifecycle
@@ -245,17 +247,42 @@ _SUMMARY = (
 
 
 def _filters(
-    query: Select[*tuple[Any, ...]], *, size: JobSize | None, trade: Trade | None, urgent: bool | None
+    query: Select[*tuple[Any, ...]], *, size: bool, trade: bool, urgent: bool | None
 ) -> Select[*tuple[Any, ...]]:
-    if size is not None:
-        query = query.where(Job.size == size.value)
-    if trade is not None:
-        query = query.where(Job.trade == trade.value)
+    """The optional filters, bound as ``size`` and ``trade``."""
+    if size:
+        query = query.where(Job.size == bindparam("size"))
+    if trade:
+        query = query.where(Job.trade == bindparam("trade"))
     if urgent is not None:
-        query = query.where(
-            (Job.urgency == Urgency.URGENT.value) if urgent else (Job.urgency != Urgency.URGENT.value)
-        )
+        urgency = Urgency.URGENT.value
+        query = query.where((Job.urgency == urgency) if urgent else (Job.urgency != urgency))
     return query
+
+
+def _filter_values(*, size: JobSize | None, trade: Trade | None) -> dict[str, Any]:
+    return {
+        "size": size.value if size is not None else None,
+        "trade": trade.value if trade is not None else None,
+    }
+
+
+@functools.cache
+def _browse_query(
+    *, territory: bool, mine: bool, size: bool, trade: bool, urgent: bool | None, after: bool
+) -> Query:
+    """``browse``'s statement for one combination of filters, compiled on first use."""
+    query: Select[*tuple[Any, ...]] = select(*_SUMMARY).where(Job.status == bindparam("status"))
+    if territory:
+        query = query.where(Job.territory_fips == bindparam("territory"))
+    if mine:
+        query = query.where(Job.homeowner_id == bindparam("homeowner_id"))
+    query = _filters(query, size=size, trade=trade, urgent=urgent)
+    if after:
+        query = query.where(
+            tuple_(Job.created_at, Job.id) < tuple_(bindparam("created"), bindparam("last_id"))
+        )
+    return Query(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(bindparam("limit")))
 
 
 async def browse(
@@ -271,19 +298,21 @@ async def browse(
     limit: int,
 ) -> tuple[list[JobSummary], str | None]:
     """Newest first, by keyset on (created_at, id)."""
-    query: Select[*tuple[Any, ...]] = select(*_SUMMARY).where(Job.status == status.value)
-    if territory is not None:
-        query = query.where(Job.territory_fips == territory)
-    if homeowner_id is not None:
-        query = query.where(Job.homeowner_id == homeowner_id)
-    query = _filters(query, size=size, trade=trade, urgent=urgent)
+    values: dict[str, Any] = {
+        "status": status.value,
+        "territory": territory,
+        "homeowner_id": homeowner_id,
+        "limit": limit + 1,
+        **_filter_values(size=size, trade=trade),
+    }
     if cursor:
-        created, last_id = pagination.decode_as(cursor, datetime, int)
-        query = query.where(tuple_(Job.created_at, Job.id) < (created, last_id))
-    rows = (
-        await session.execute(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1))
-    ).all()
-    items = [JobSummary.model_validate(row._mapping) for row in rows[:limit]]
+        values["created"], values["last_id"] = pagination.decode_as(cursor, datetime, int)
+    query = _browse_query(
+        territory=territory is not None, mine=homeowner_id is not None, size=size is not None,
+        trade=trade is not None, urgent=urgent, after=cursor is not None,
+    )  # fmt: skip
+    rows = await query.rows(session, **values)
+    items = [JobSummary.model_validate(dict(row)) for row in rows[:limit]]
     next_cursor = (
         pagination.encode(items[-1].created_at.isoformat(), items[-1].id) if len(rows) > limit else None
     )
@@ -326,6 +355,23 @@ def _territory_listings_change(session: Session, flush_context: object, instance
         cache.changed(session, *(cache.territory(fips) for fips in changed))
 
 
+@functools.cache
+def _search_query(*, territory: bool, size: bool, trade: bool, urgent: bool | None, after: bool) -> Query:
+    """``search``'s statement for one combination of filters, compiled on first use."""
+    tsquery = func.websearch_to_tsquery("english", bindparam("text_query"))
+    rank = func.ts_rank_cd(Job.search, tsquery, 32).label("rank")
+    query: Select[*tuple[Any, ...]] = select(*_SUMMARY, rank).where(
+        Job.search.bool_op("@@")(tsquery), Job.status == bindparam("status")
+    )
+    if territory:
+        query = query.where(Job.territory_fips == bindparam("territory"))
+    query = _filters(query, size=size, trade=trade, urgent=urgent)
+    if after:
+        last_rank = bindparam("last_rank", type_=Float)
+        query = query.where(or_(rank < last_rank, and_(rank == last_rank, Job.id < bindparam("last_id"))))
+    return Query(query.order_by(rank.desc(), Job.id.desc()).limit(bindparam("limit")))
+
+
 async def search(
     *,
     session: AsyncSession,
@@ -339,21 +385,23 @@ async def search(
     limit: int,
 ) -> tuple[list[JobSummary], str | None]:
     """Full-text search in websearch syntax, best match first, by keyset on (rank, id)."""
-    tsquery = func.websearch_to_tsquery("english", text_query)
-    rank = func.ts_rank_cd(Job.search, tsquery, 32).label("rank")
-    query: Select[*tuple[Any, ...]] = select(*_SUMMARY, rank).where(
-        Job.search.bool_op("@@")(tsquery), Job.status == status.value
-    )
-    if territory is not None:
-        query = query.where(Job.territory_fips == territory)
-    query = _filters(query, size=size, trade=trade, urgent=urgent)
+    values: dict[str, Any] = {
+        "text_query": text_query,
+        "status": status.value,
+        "territory": territory,
+        "limit": limit + 1,
+        **_filter_values(size=size, trade=trade),
+    }
     if cursor:
-        last_rank, last_id = pagination.decode_as(cursor, float, int)
-        query = query.where(or_(rank < last_rank, and_(rank == last_rank, Job.id < last_id)))
-    rows = (await session.execute(query.order_by(rank.desc(), Job.id.desc()).limit(limit + 1))).all()
-    items = [JobSummary.model_validate(row._mapping) for row in rows[:limit]]
+        values["last_rank"], values["last_id"] = pagination.decode_as(cursor, float, int)
+    query = _search_query(
+        territory=territory is not None, size=size is not None, trade=trade is not None,
+        urgent=urgent, after=cursor is not None,
+    )  # fmt: skip
+    rows = await query.rows(session, **values)
+    items = [JobSummary.model_validate(dict(row)) for row in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_cursor = pagination.encode(last.rank, last.id)
+        next_cursor = pagination.encode(last["rank"], last["id"])
     return items, next_cursor

@@ -7,14 +7,27 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, select, true, tuple_, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    func,
+    select,
+    true,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.models import Role, User
 from ftw.bids.models import Bid
 from ftw.core import metrics, pagination
+from ftw.core.db import ReadSession
 from ftw.core.errors import Forbidden, Invalid, NotFound
+from ftw.core.query import Query
 from ftw.core.security import AccessClaims
 from ftw.crm import service as crm
 from ftw.jobs import service as jobs
@@ -135,11 +148,11 @@ def _mine(principal: AccessClaims) -> ColumnElement[bool]:
     return column == principal.user_id
 
 
-def _read_marker(user_id: int) -> ColumnElement[bool]:
+def _read_marker(user_id: int | BindParameter[Any]) -> ColumnElement[bool]:
     return and_(ThreadRead.thread_id == Thread.id, ThreadRead.user_id == user_id)
 
 
-def _unread_of(user_id: int) -> ColumnElement[bool]:
+def _unread_of(user_id: int | BindParameter[Any]) -> ColumnElement[bool]:
     """Messages of the thread that ``user_id`` did not send and has not read."""
     return and_(
         Message.thread_id == Thread.id,
@@ -148,11 +161,11 @@ def _unread_of(user_id: int) -> ColumnElement[bool]:
     )
 
 
-async def threads(
-    *, session: AsyncSession, principal: AccessClaims, cursor: str | None, limit: int
-) -> tuple[list[ThreadSummary], str | None]:
-    """The caller's threads, most recent first, each with its unread count and last message."""
-    me = principal.user_id
+def _threads_query(role: Role, *, after: bool) -> Query:
+    """The caller's threads, most recent first, each with its unread count and last message:
+    for one role (its side's column leads its index), from the start or after a cursor."""
+    me: BindParameter[int] = bindparam("me")
+    side = Thread.contractor_id if role == Role.CONTRACTOR else Thread.homeowner_id
     last = (
         select(Message.body, Message.sender_id)
         .where(Message.thread_id == Thread.id)
@@ -176,17 +189,33 @@ async def threads(
         .join(Job, Job.id == Thread.job_id)
         .outerjoin(ThreadRead, _read_marker(me))
         .join(last, true())
-        .where(_mine(principal), Thread.last_message_at.is_not(None))
+        .where(side == me, Thread.last_message_at.is_not(None))
     )
-    if cursor:
-        at, last_id = pagination.decode_as(cursor, datetime, int)
-        query = query.where(tuple_(Thread.last_message_at, Thread.id) < (at, last_id))
-    rows = (
-        await session.execute(
-            query.order_by(Thread.last_message_at.desc().nulls_last(), Thread.id.desc()).limit(limit + 1)
+    if after:
+        query = query.where(
+            tuple_(Thread.last_message_at, Thread.id) < tuple_(bindparam("at"), bindparam("last_id"))
         )
-    ).all()
-    items = [ThreadSummary.model_validate(row._mapping) for row in rows[:limit]]
+    order = (Thread.last_message_at.desc().nulls_last(), Thread.id.desc())
+    return Query(query.order_by(*order).limit(bindparam("limit")))
+
+
+_THREADS = {
+    (role, after): _threads_query(role, after=after)
+    for role in (Role.HOMEOWNER, Role.CONTRACTOR)
+    for after in (False, True)
+}
+
+
+async def threads(
+    *, session: ReadSession, principal: AccessClaims, cursor: str | None, limit: int
+) -> tuple[list[ThreadSummary], str | None]:
+    """The caller's threads, most recent first, each with its unread count and last message."""
+    role = Role.CONTRACTOR if principal.role == Role.CONTRACTOR else Role.HOMEOWNER
+    values: dict[str, Any] = {"me": principal.user_id, "limit": limit + 1}
+    if cursor:
+        values["at"], values["last_id"] = pagination.decode_as(cursor, datetime, int)
+    rows = await _THREADS[role, cursor is not None].rows(session, **values)
+    items = [ThreadSummary.model_validate(dict(row)) for row in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
         next_cursor = pagination.encode(items[-1].last_message_at.isoformat(), items[-1].id)
@@ -254,22 +283,39 @@ async def mark_read(
     return marker, int(unread or 0)
 
 
-async def notifications(
-    *, session: AsyncSession, user_id: int, unread_only: bool, cursor: str | None, limit: int
-) -> tuple[list[NotificationOut], str | None, int]:
-    """The user's notifications newest first (keyset on id), and how many are unread."""
-    query = select(Notification).where(Notification.user_id == user_id)
+def _notifications_query(*, unread_only: bool, before: bool) -> Query:
+    query = select(*Notification.__table__.c["id", "kind", "payload", "created_at", "read_at"]).where(
+        Notification.user_id == bindparam("user_id")
+    )
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
+    if before:
+        query = query.where(Notification.id < bindparam("before"))
+    return Query(query.order_by(Notification.id.desc()).limit(bindparam("limit")))
+
+
+_NOTIFICATIONS = {
+    (unread_only, before): _notifications_query(unread_only=unread_only, before=before)
+    for unread_only in (False, True)
+    for before in (False, True)
+}
+_UNREAD_NOTIFICATIONS = Query(
+    select(func.count()).where(Notification.user_id == bindparam("user_id"), Notification.read_at.is_(None))
+)
+
+
+async def notifications(
+    *, session: ReadSession, user_id: int, unread_only: bool, cursor: str | None, limit: int
+) -> tuple[list[NotificationOut], str | None, int]:
+    """The user's notifications newest first (keyset on id), and how many are unread."""
+    values = {"user_id": user_id, "limit": limit + 1}
     if cursor:
-        (before,) = pagination.decode_as(cursor, int)
-        query = query.where(Notification.id < before)
-    rows = list(await session.scalars(query.order_by(Notification.id.desc()).limit(limit + 1)))
-    items = [NotificationOut.model_validate(n) for n in rows[:limit]]
-    unread = await session.scalar(
-        select(func.count()).where(Notification.user_id == user_id, Notification.read_at.is_(None))
-    )
-    return items, pagination.encode(items[-1].id) if len(rows) > limit else None, unread or 0
+        (values["before"],) = pagination.decode_as(cursor, int)
+    rows = await _NOTIFICATIONS[unread_only, cursor is not None].rows(session, **values)
+    items = [NotificationOut.model_validate(dict(row)) for row in rows[:limit]]
+    unread = await _UNREAD_NOTIFICATIONS.row(session, user_id=user_id)
+    next_cursor = pagination.encode(items[-1].id) if len(rows) > limit else None
+    return items, next_cursor, unread[0] if unread is not None else 0
 
 
 async def latest_notification_id(*, session: AsyncSession, user_id: int) -> int:

@@ -40,8 +40,8 @@ BUDGETS: dict[str, Budget] = {
     "GET /me": Budget(sql=1, redis=1),
     "GET /notifications": Budget(sql=2, redis=1),
     "GET /threads": Budget(sql=1, redis=1),
-    # A cache hit: no SQL, but a second and a third round trip (the version, then the page).
-    "GET /jobs?territory (browse)": Budget(sql=0, redis=3),
+    # A cache hit: no SQL, and one more round trip (the version and the page in one MGET).
+    "GET /jobs?territory (browse)": Budget(sql=0, redis=2),
     "GET /jobs?q (search)": Budget(sql=1, redis=1),
     "GET /jobs?mine": Budget(sql=1, redis=1),
     "GET /jobs?mine&status": Budget(sql=1, redis=1),
@@ -57,7 +57,7 @@ BUDGETS: dict[str, Budget] = {
     "GET /balance": Budget(sql=2, redis=1),
     "GET /payouts": Budget(sql=1, redis=1),
     # A cache hit, as the browse above.
-    "GET /territories/{fips}": Budget(sql=0, redis=3),
+    "GET /territories/{fips}": Budget(sql=0, redis=2),
     "GET /analytics/territory/{fips} (operator)": Budget(sql=3, redis=1),
     "POST /auth/login": Budget(sql=6, redis=1),
     # The job is read back after its INSERT ... RETURNING.

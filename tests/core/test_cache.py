@@ -68,7 +68,7 @@ async def test_fifty_requests_on_a_stale_key_get_it_at_once_and_one_refresh(
         return Value(n=2)
 
     expired = time.time() - 1  # soft expiry passed, still within the hard expiry
-    await c.backend.set("job_listings:hot", cache._pack(expired, b'{"n": 1}'), 60)
+    await c.backend.set("job_listings:hot", cache._pack(cache.Entry(expired, 0, b'{"n": 1}')), 60)
     session = await no_session().__aenter__()
     results = await asyncio.gather(
         *(c.fetch("job_listings", "hot", Value, loader, session=session) for _ in range(50))
@@ -94,7 +94,7 @@ async def test_only_one_instance_refreshes_a_stale_key(prefix: str) -> None:
         await release.wait()
         return Value(n=2)
 
-    await one.backend.set("live_stats:k", cache._pack(time.time() - 1, b'{"n": 1}'), 60)
+    await one.backend.set("live_stats:k", cache._pack(cache.Entry(time.time() - 1, 0, b'{"n": 1}')), 60)
     session = await no_session().__aenter__()
     await asyncio.gather(
         *(c.fetch("live_stats", "k", Value, loader, session=session) for c in (one, two) for _ in range(10))
@@ -127,7 +127,7 @@ async def test_concurrent_misses_share_one_load() -> None:
 async def test_search_results_are_not_refreshed_when_stale(prefix: str) -> None:
     """Only listings and stats are served stale; other kinds reload once expired."""
     c = make("memory", prefix)
-    await c.backend.set("search_results:k", cache._pack(time.time() - 1, b'{"n": 1}'), 60)
+    await c.backend.set("search_results:k", cache._pack(cache.Entry(time.time() - 1, 0, b'{"n": 1}')), 60)
 
     async def loader(_: AsyncSession) -> Value:
         return Value(n=2)
@@ -149,7 +149,8 @@ async def test_redis_down_degrades_to_loading_every_time() -> None:
     session = await no_session().__aenter__()
     assert (await c.fetch("job_listings", "k", Value, loader, session=session)).n == 1
     assert (await c.fetch("job_listings", "k", Value, loader, session=session)).n == 2
-    assert await c.version("territory:36061") == 0
+    versioned = await c.fetch("job_listings", "k", Value, loader, session=session, version="territory:36061")
+    assert versioned.n == 3
     await c.bump("territory:36061")  # does not raise
     await c.aclose()
 

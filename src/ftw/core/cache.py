@@ -3,8 +3,9 @@
 Entries carry a soft expiry (the kind's TTL). Kinds in ``SWR_KINDS`` are served stale
 once it has passed while exactly one caller refreshes them in the background (a Redis
 ``SET NX PX`` lock, so one instance in the fleet); the hard expiry, twice the TTL, drops
-them. Writes invalidate by bumping a version counter that is part of the keys of
-everything derived from it (``territory:<fips>``): no key listing, no pattern deletes.
+them. Writes invalidate by bumping a version counter (``territory:<fips>``) that every
+entry derived from it is stored under: an entry of another version is a miss, the counter
+and the entry are read in one round trip, and there is no key listing, no pattern delete.
 
 A cache outage is a miss: every Redis error is logged (at most once per interval) and
 the value is loaded from PostgreSQL, so the API keeps answering without Redis.
@@ -14,12 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import json
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, contextmanager
-from typing import Annotated, Literal, Protocol, TypeVar
+from typing import Annotated, Literal, NamedTuple, Protocol, TypeVar, cast
 
 import redis.asyncio as redis
 import structlog
@@ -56,11 +57,11 @@ LOG_EVERY_S = 30.0
 
 class Backend(Protocol):
     async def get(self, key: str) -> bytes | None: ...
+    async def get_many(self, *keys: str) -> list[bytes | None]: ...
     async def set(self, key: str, value: bytes, ttl_s: float) -> None: ...
     async def lock(self, key: str, ttl_ms: int) -> bool: ...
     async def unlock(self, key: str) -> None: ...
     async def incr(self, key: str) -> int: ...
-    async def counter(self, key: str) -> int: ...
     async def close(self) -> None: ...
 
 
@@ -71,7 +72,6 @@ class MemoryBackend:
         self._max = max_entries
         self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._locks: dict[str, float] = {}
-        self._counters: dict[str, int] = {}
 
     async def get(self, key: str) -> bytes | None:
         found = self._entries.get(key)
@@ -79,6 +79,9 @@ class MemoryBackend:
             return None
         self._entries.move_to_end(key)
         return found[1]
+
+    async def get_many(self, *keys: str) -> list[bytes | None]:
+        return [await self.get(key) for key in keys]
 
     async def set(self, key: str, value: bytes, ttl_s: float) -> None:
         self._entries[key] = (time.monotonic() + ttl_s, value)
@@ -97,11 +100,11 @@ class MemoryBackend:
         self._locks.pop(key, None)
 
     async def incr(self, key: str) -> int:
-        self._counters[key] = self._counters.get(key, 0) + 1
-        return self._counters[key]
-
-    async def counter(self, key: str) -> int:
-        return self._counters.get(key, 0)
+        """A counter is an entry like any other, that never expires."""
+        found = await self.get(key)
+        value = int(found) + 1 if found is not None else 1
+        await self.set(key, str(value).encode(), math.inf)
+        return value
 
     async def close(self) -> None:
         return None
@@ -113,6 +116,9 @@ class NullBackend:
     async def get(self, key: str) -> bytes | None:
         return None
 
+    async def get_many(self, *keys: str) -> list[bytes | None]:
+        return [None] * len(keys)
+
     async def set(self, key: str, value: bytes, ttl_s: float) -> None:
         return None
 
@@ -123,9 +129,6 @@ class NullBackend:
         return None
 
     async def incr(self, key: str) -> int:
-        return 0
-
-    async def counter(self, key: str) -> int:
         return 0
 
     async def close(self) -> None:
@@ -145,6 +148,10 @@ class RedisBackend:
         value = await self.client.get(self.prefix + key)
         return value.encode() if isinstance(value, str) else value
 
+    async def get_many(self, *keys: str) -> list[bytes | None]:
+        values = await self.client.mget([self.prefix + key for key in keys])
+        return [value.encode() if isinstance(value, str) else value for value in values]
+
     async def set(self, key: str, value: bytes, ttl_s: float) -> None:
         await self.client.set(self.prefix + key, value, px=max(1, int(ttl_s * 1000)))
 
@@ -156,10 +163,6 @@ class RedisBackend:
 
     async def incr(self, key: str) -> int:
         return int(await self.client.incr(self.prefix + key))
-
-    async def counter(self, key: str) -> int:
-        value = await self.client.get(self.prefix + key)
-        return int(value) if value is not None else 0
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -184,25 +187,62 @@ class Cache:
         loader: Callable[[AsyncSession], Awaitable[M]],
         *,
         session: AsyncSession,
+        version: str | None = None,
     ) -> M:
         """The cached value of ``key``, else ``loader(session)`` stored for the kind's TTL.
 
         A stale entry of a stale-while-revalidate kind is returned as is, and one background
-        task refreshes it through ``loader`` on a session of its own.
+        task refreshes it through ``loader`` on a session of its own. With ``version`` the
+        entry counts only while that version (see ``bump``) is the one it was stored under;
+        the version and the entry are read in one round trip.
         """
+        payload, loaded = await self._lookup(kind, key, loader, session=session, version=version)
+        if loaded is not None:
+            return cast(M, loaded)
+        return model.model_validate_json(payload)
+
+    async def payload(
+        self,
+        kind: Kind,
+        key: str,
+        loader: Callable[[AsyncSession], Awaitable[BaseModel]],
+        *,
+        session: AsyncSession,
+        version: str | None = None,
+    ) -> bytes:
+        """``fetch``, as the JSON the entry holds: an answer sent as is, neither parsed nor
+        serialised again."""
+        payload, _ = await self._lookup(kind, key, loader, session=session, version=version)
+        return payload
+
+    async def _lookup(
+        self,
+        kind: Kind,
+        key: str,
+        loader: Callable[[AsyncSession], Awaitable[BaseModel]],
+        *,
+        session: AsyncSession,
+        version: str | None,
+    ) -> tuple[bytes, BaseModel | None]:
+        """The entry's JSON, and the value when this call loaded it."""
         full = f"{kind}:{key}"
-        raw = await self._guard(self.backend.get(full), None)
-        if raw is not None:
-            soft, payload = _unpack(raw)
+        if version is None:
+            current, raw = 0, await self._guard(self.backend.get(full), None)
+        else:
+            empty: list[bytes | None] = [None, None]
+            counter, raw = await self._guard(self.backend.get_many(f"version:{version}", full), empty)
+            current = int(counter) if counter is not None else 0
+        entry = _unpack(raw) if raw is not None else None
+        if entry is not None and entry.version == current:
             metrics.cache_lookup(kind, hit=True)
-            if soft <= time.time() and kind in SWR_KINDS:
-                await self._refresh_in_background(kind, full, loader)
-            return model.model_validate_json(payload)
+            if entry.soft_expiry <= time.time() and kind in SWR_KINDS:
+                await self._refresh_in_background(kind, full, current, loader)
+            return entry.payload, None
         metrics.cache_lookup(kind, hit=False)
         # Concurrent misses in this process share one load (single flight).
         pending = self._inflight.get(full)
         if pending is not None:
-            return model.model_validate_json(await asyncio.shield(pending))
+            return await asyncio.shield(pending), None
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._inflight[full] = future
         try:
@@ -215,12 +255,8 @@ class Cache:
             raise
         finally:
             del self._inflight[full]
-        await self._store(kind, full, payload)
-        return value
-
-    async def version(self, name: str) -> int:
-        """The current version of ``name``; 0 when unknown or when the cache is down."""
-        return await self._guard(self.backend.counter(f"version:{name}"), 0)
+        await self._store(kind, full, current, payload)
+        return payload, value
 
     async def bump(self, *names: str) -> None:
         """Make every key built with these versions unreachable."""
@@ -232,13 +268,14 @@ class Cache:
             task.cancel()
         await self.backend.close()
 
-    async def _store(self, kind: Kind, full: str, payload: bytes) -> None:
+    async def _store(self, kind: Kind, full: str, version: int, payload: bytes) -> None:
         ttl = getattr(self.ttl, kind)
         hard = ttl * 2 if kind in SWR_KINDS else ttl
-        await self._guard(self.backend.set(full, _pack(time.time() + ttl, payload), hard), None)
+        entry = _pack(Entry(time.time() + ttl, version, payload))
+        await self._guard(self.backend.set(full, entry, hard), None)
 
     async def _refresh_in_background(
-        self, kind: Kind, full: str, loader: Callable[[AsyncSession], Awaitable[M]]
+        self, kind: Kind, full: str, version: int, loader: Callable[[AsyncSession], Awaitable[BaseModel]]
     ) -> None:
         if not await self._guard(self.backend.lock(full, REFRESH_LOCK_MS), False):
             return
@@ -247,7 +284,7 @@ class Cache:
             try:
                 async with self._sessions() as session:
                     value = await loader(session)
-                await self._store(kind, full, value.model_dump_json().encode())
+                await self._store(kind, full, version, value.model_dump_json().encode())
             except Exception:
                 log.exception("cache_refresh_failed", key=full)
             finally:
@@ -269,13 +306,24 @@ class Cache:
             return fallback
 
 
-def _pack(soft_expiry: float, payload: bytes) -> bytes:
-    return json.dumps(soft_expiry).encode() + b"\n" + payload
+class Entry(NamedTuple):
+    soft_expiry: float  # time.time() past which a stale-while-revalidate kind is refreshed
+    version: int  # the version it was stored under (0 without one)
+    payload: bytes  # the value's JSON
 
 
-def _unpack(raw: bytes) -> tuple[float, bytes]:
+def _pack(entry: Entry) -> bytes:
+    return f"{entry.soft_expiry!r} {entry.version}\n".encode() + entry.payload
+
+
+def _unpack(raw: bytes) -> Entry | None:
+    """The entry, or None for one in another layout (written by an older release)."""
     head, _, payload = raw.partition(b"\n")
-    return float(head), payload
+    try:
+        soft, version = head.split(b" ")
+        return Entry(float(soft), int(version), payload)
+    except ValueError:
+        return None
 
 
 def build(settings: Settings, sessions: Sessions) -> Cache:

@@ -35,6 +35,7 @@ _DISCONNECTED = (
     asyncpg.InterfaceError,
     asyncpg.AdminShutdownError,
     asyncpg.CannotConnectNowError,
+    asyncpg.InternalClientError,  # a connection whose loss it saw mid-operation
     OSError,
 )
 

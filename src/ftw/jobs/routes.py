@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, UploadFile, status
+from fastapi import APIRouter, Query, Response, UploadFile, status
 
 from ftw.accounts.auth import Anyone, Homeowner
 from ftw.analytics import service as analytics
@@ -31,7 +31,7 @@ async def post_job(
     return service.present(job, [], storage)
 
 
-@router.get("", dependencies=[ratelimit.limit("list_jobs")])
+@router.get("", response_model=JobPage, dependencies=[ratelimit.limit("list_jobs")])
 async def browse(
     session: ReadSessionDep,
     cache: CacheDep,
@@ -48,7 +48,7 @@ async def browse(
     urgent: bool | None = None,
     cursor: str | None = None,
     limit: Annotated[int | None, Query(ge=1)] = None,
-) -> JobPage:
+) -> JobPage | Response:
     """Browse a county's jobs newest first, or search them (``q``) best match first."""
     rules = settings.jobs
     page = min(limit or rules.page_size_default, rules.page_size_max)
@@ -66,10 +66,11 @@ async def browse(
     elif territory is None:
         raise Invalid("Choose a territory to browse, or search with q", field="territory")
     else:
-        return await service.browse_territory(
+        page_json = await service.browse_territory(
             cache_=cache, session=session, territory=territory, status=status,
             size=size, trade=trade, urgent=urgent, cursor=cursor, limit=page,
         )  # fmt: skip
+        return Response(page_json, media_type="application/json")  # the cached JSON, as it is
     items, next_cursor = await service.browse(
         session=session, territory=territory, homeowner_id=homeowner_id, status=status,
         size=size, trade=trade, urgent=urgent, cursor=cursor, limit=page,

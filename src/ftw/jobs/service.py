@@ -330,8 +330,9 @@ async def browse_territory(
     urgent: bool | None,
     cursor: str | None,
     limit: int,
-) -> JobPage:
-    """``browse`` of one county through the cache; every job write there changes the key."""
+) -> bytes:
+    """``browse`` of one county through the cache, as the page's JSON; every job write
+    there changes the county's version."""
 
     async def load(s: AsyncSession) -> JobPage:
         items, next_cursor = await browse(
@@ -340,9 +341,10 @@ async def browse_territory(
         )  # fmt: skip
         return JobPage(items=items, next_cursor=next_cursor)
 
-    version = await cache_.version(cache.territory(territory))
-    key = f"jobs:{territory}:v{version}:{status.value}:{size}:{trade}:{urgent}:{limit}:{cursor or ''}"
-    return await cache_.fetch("job_listings", key, JobPage, load, session=session)
+    key = f"jobs:{territory}:{status.value}:{size}:{trade}:{urgent}:{limit}:{cursor or ''}"
+    return await cache_.payload(
+        "job_listings", key, load, session=session, version=cache.territory(territory)
+    )
 
 
 @event.listens_for(Session, "before_flush")

@@ -109,9 +109,8 @@ async def page(
         more = len(rows) > limit
         return TerritoryPage(items=items, next_cursor=pagination.encode(items[-1].fips) if more else None)
 
-    version = await cache_.version(LISTING)
-    key = f"territories:v{version}:{(state or '').upper()}:{unclaimed}:{limit}:{cursor or ''}"
-    return await cache_.fetch("territory_metrics", key, TerritoryPage, load, session=session)
+    key = f"territories:{(state or '').upper()}:{unclaimed}:{limit}:{cursor or ''}"
+    return await cache_.fetch("territory_metrics", key, TerritoryPage, load, session=session, version=LISTING)
 
 
 async def detail(
@@ -120,9 +119,8 @@ async def detail(
     async def load(s: AsyncSession) -> TerritoryOut:
         return present(await get(session=s, fips=fips), settings)
 
-    version = await cache_.version(LISTING)
     return await cache_.fetch(
-        "territory_metrics", f"territory:v{version}:{fips}", TerritoryOut, load, session=session
+        "territory_metrics", f"territory:{fips}", TerritoryOut, load, session=session, version=LISTING
     )
 
 

@@ -205,3 +205,19 @@ def test_ftw_doctor_prints_one_line_per_check_with_what_to_do(database_url, tmp_
     assert "⚠ load test" in result.stdout
     assert "→ run the launch load test before launch" in result.stdout
     assert "READY:" in result.stdout
+
+
+def test_the_pods_the_hpa_and_the_planner_describe_the_same_instance():
+    check = doctor.instance_shape(Settings())
+    assert check.status == "ok", check.detail
+
+
+def test_a_pod_smaller_than_the_planned_instance_fails(tmp_path):
+    for name in ("api.yaml", "hpa.yaml"):
+        text = (doctor.K8S_DIR / name).read_text()
+        if name == "api.yaml":  # the HPA's 70 % would then be of 1 CPU, not the planner's 2
+            text = text.replace('requests:\n              cpu: "2"', "requests:\n              cpu: 1000m")
+        (tmp_path / name).write_text(text)
+    check = doctor.instance_shape(Settings(), tmp_path)
+    assert check.status == "fail"
+    assert "request 1, limit 2" in check.detail

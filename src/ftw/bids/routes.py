@@ -80,7 +80,7 @@ async def mine(
         session=session, contractor_id=principal.user_id, status=status, cursor=cursor,
         limit=_page(settings, limit),
     )  # fmt: skip
-    return BidPage(items=[BidOut.model_validate(b) for b in items], next_cursor=next_cursor)
+    return BidPage(items=items, next_cursor=next_cursor)
 
 
 @router.patch("/bids/{bid_id}")

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.models import Role
 from ftw.analytics import service as analytics
 from ftw.bids.models import Bid, BidBoost, BidStatus
-from ftw.bids.schemas import BidCreate, BidUpdate
+from ftw.bids.schemas import BidCreate, BidOut, BidUpdate
 from ftw.billing import ledger, paging
 from ftw.billing import payments as charging
 from ftw.billing.ledger import Entry, Kind
@@ -305,6 +306,19 @@ async def of_job(
     return items, next_cursor
 
 
+_OF_CONTRACTOR = {
+    with_status: paging.NewestFirst(
+        select(*Bid.__table__.c[tuple(BidOut.model_fields)]).where(
+            Bid.contractor_id == bindparam("contractor_id"),
+            *([Bid.status == bindparam("status")] if with_status else []),
+        ),
+        created=Bid.created_at,
+        ident=Bid.id,
+    )
+    for with_status in (False, True)
+}
+
+
 async def of_contractor(
     *,
     session: AsyncSession,
@@ -312,11 +326,12 @@ async def of_contractor(
     status: BidStatus | None,
     cursor: str | None,
     limit: int,
-) -> tuple[list[Bid], str | None]:
+) -> tuple[list[BidOut], str | None]:
     """A contractor's own bids, newest first."""
-    query = select(Bid).where(Bid.contractor_id == contractor_id)
+    values: dict[str, Any] = {"contractor_id": contractor_id}
     if status is not None:
-        query = query.where(Bid.status == status.value)
-    return await paging.newest_first(
-        session, query, created=Bid.created_at, ident=Bid.id, cursor=cursor, limit=limit
+        values["status"] = status.value
+    rows, next_cursor = await _OF_CONTRACTOR[status is not None].page(
+        session, cursor=cursor, limit=limit, **values
     )
+    return [BidOut.model_validate(dict(row)) for row in rows], next_cursor

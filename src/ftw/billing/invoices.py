@@ -7,10 +7,12 @@ each reminder and the late fee are InvoiceReminder rows whose primary key admits
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -336,6 +338,19 @@ async def pay(
     return invoice
 
 
+@functools.cache
+def _browse_query(role: str, *, with_status: bool) -> paging.NewestFirst:
+    """A contractor's own invoices, or those addressed to a homeowner; admins see all."""
+    query = select(*Invoice.__table__.c[tuple(InvoiceSummary.model_fields)])
+    if role == Role.CONTRACTOR:
+        query = query.where(Invoice.contractor_id == bindparam("user_id"))
+    elif role == Role.HOMEOWNER:
+        query = query.where(Invoice.homeowner_id == bindparam("user_id"), Invoice.status != S.DRAFT.value)
+    if with_status:
+        query = query.where(Invoice.status == bindparam("status"))
+    return paging.NewestFirst(query, created=Invoice.created_at, ident=Invoice.id)
+
+
 async def browse(
     *,
     session: AsyncSession,
@@ -343,18 +358,15 @@ async def browse(
     status: InvoiceStatus | None,
     cursor: str | None,
     limit: int,
-) -> tuple[list[Invoice], str | None]:
+) -> tuple[list[InvoiceSummary], str | None]:
     """A contractor's own invoices, or those addressed to a homeowner; admins see all."""
-    query = select(Invoice)
-    if principal.role == Role.CONTRACTOR:
-        query = query.where(Invoice.contractor_id == principal.user_id)
-    elif principal.role == Role.HOMEOWNER:
-        query = query.where(Invoice.homeowner_id == principal.user_id, Invoice.status != S.DRAFT)
+    role = principal.role if principal.role in (Role.CONTRACTOR, Role.HOMEOWNER) else Role.ADMIN
+    pages = _browse_query(role, with_status=status is not None)
+    values: dict[str, Any] = {"user_id": principal.user_id} if role != Role.ADMIN else {}
     if status is not None:
-        query = query.where(Invoice.status == status.value)
-    return await paging.newest_first(
-        session, query, created=Invoice.created_at, ident=Invoice.id, cursor=cursor, limit=limit
-    )
+        values["status"] = status.value
+    rows, next_cursor = await pages.page(session, cursor=cursor, limit=limit, **values)
+    return [InvoiceSummary.model_validate(dict(row)) for row in rows], next_cursor
 
 
 async def remind(

@@ -3,36 +3,50 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TypeVar
+from typing import Any
 
-from sqlalchemy import Select, tuple_
+import asyncpg
+from sqlalchemy import Select, bindparam, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from ftw.core import pagination
 from ftw.core.errors import Invalid
+from ftw.core.query import Query
 from ftw.core.validation import MAX_ID
 
-M = TypeVar("M")
 
+class NewestFirst:
+    """The pages of one statement newest first, compiled once (core/query): the first page,
+    and the pages after a cursor."""
 
-async def newest_first(
-    session: AsyncSession,
-    query: Select[M],
-    *,
-    created: InstrumentedAttribute[datetime],
-    ident: InstrumentedAttribute[int],
-    cursor: str | None,
-    limit: int,
-) -> tuple[list[M], str | None]:
-    if cursor:
-        after = tuple(pagination.decode_as(cursor, datetime, int))
-        if not 0 < after[1] <= MAX_ID or after[0].tzinfo is None:
-            raise Invalid("Malformed cursor", field="cursor")
-        query = query.where(tuple_(created, ident) < after)
-    rows = list(await session.scalars(query.order_by(created.desc(), ident.desc()).limit(limit + 1)))
-    items = rows[:limit]
-    if len(rows) <= limit:
-        return items, None
-    last = items[-1]
-    return items, pagination.encode(getattr(last, created.key).isoformat(), getattr(last, ident.key))
+    def __init__(
+        self,
+        query: Select[Any],
+        *,
+        created: InstrumentedAttribute[datetime],
+        ident: InstrumentedAttribute[int],
+    ) -> None:
+        order = (created.desc(), ident.desc())
+        after = tuple_(created, ident) < tuple_(bindparam("after_created"), bindparam("after_id"))
+        self._first = Query(query.order_by(*order).limit(bindparam("limit")))
+        self._after = Query(query.where(after).order_by(*order).limit(bindparam("limit")))
+        self._created, self._ident = created.key, ident.key
+
+    async def page(
+        self, session: AsyncSession, *, cursor: str | None, limit: int, **values: Any
+    ) -> tuple[list[asyncpg.Record], str | None]:
+        """Up to ``limit`` rows after ``cursor``, and the cursor of the next page."""
+        query = self._first
+        if cursor:
+            created, ident = pagination.decode_as(cursor, datetime, int)
+            if not 0 < ident <= MAX_ID or created.tzinfo is None:
+                raise Invalid("Malformed cursor", field="cursor")
+            values |= {"after_created": created, "after_id": ident}
+            query = self._after
+        rows = await query.rows(session, limit=limit + 1, **values)
+        items = rows[:limit]
+        if len(rows) <= limit:
+            return items, None
+        last = items[-1]
+        return items, pagination.encode(last[self._created].isoformat(), last[self._ident])

@@ -11,7 +11,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.models import Role, User
@@ -28,7 +28,7 @@ from ftw.billing.models import (
     PayoutStatus,
 )
 from ftw.billing.payments import ProviderDown
-from ftw.billing.schemas import BalanceOut
+from ftw.billing.schemas import BalanceOut, PayoutOut
 from ftw.config import FeePolicy, Settings
 from ftw.core import audit, metrics
 from ftw.core.errors import Conflict, Forbidden, Invalid
@@ -183,14 +183,15 @@ async def request(
     return payout, True
 
 
+_HISTORY = paging.NewestFirst(
+    select(*Payout.__table__.c[tuple(PayoutOut.model_fields)]).where(Payout.user_id == bindparam("user_id")),
+    created=Payout.created_at,
+    ident=Payout.id,
+)
+
+
 async def history(
     *, session: AsyncSession, user_id: int, cursor: str | None, limit: int
-) -> tuple[list[Payout], str | None]:
-    return await paging.newest_first(
-        session,
-        select(Payout).where(Payout.user_id == user_id),
-        created=Payout.created_at,
-        ident=Payout.id,
-        cursor=cursor,
-        limit=limit,
-    )
+) -> tuple[list[PayoutOut], str | None]:
+    rows, next_cursor = await _HISTORY.page(session, cursor=cursor, limit=limit, user_id=user_id)
+    return [PayoutOut.model_validate(dict(row)) for row in rows], next_cursor

@@ -19,7 +19,6 @@ from ftw.billing.schemas import (
     InvoicePage,
     InvoicePay,
     InvoiceSend,
-    InvoiceSummary,
     PaymentOut,
     PayoutCreate,
     PayoutOut,
@@ -95,7 +94,7 @@ async def payout_history(
     items, next_cursor = await payouts.history(
         session=session, user_id=principal.user_id, cursor=cursor, limit=_page(settings, limit)
     )
-    return PayoutPage(items=[PayoutOut.model_validate(p) for p in items], next_cursor=next_cursor)
+    return PayoutPage(items=items, next_cursor=next_cursor)
 
 
 @router.post("/invoices", status_code=status.HTTP_201_CREATED, dependencies=[ratelimit.limit("post_invoice")])
@@ -120,7 +119,7 @@ async def list_invoices(
     items, next_cursor = await invoices.browse(
         session=session, principal=principal, status=status, cursor=cursor, limit=_page(settings, limit)
     )
-    return InvoicePage(items=[InvoiceSummary.model_validate(i) for i in items], next_cursor=next_cursor)
+    return InvoicePage(items=items, next_cursor=next_cursor)
 
 
 @router.get("/invoices/{invoice_id}")

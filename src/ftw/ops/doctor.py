@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+import yaml
 from alembic.runtime.migration import MigrationContext
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
@@ -41,6 +42,7 @@ MARKS: dict[Status, str] = {"ok": "✓", "warn": "⚠", "fail": "✗"}
 COLOURS: dict[Status, str] = {"ok": "green", "warn": "yellow", "fail": "red"}
 
 RULES_DIR = migrations.ROOT / "deploy" / "prometheus"
+K8S_DIR = migrations.ROOT / "deploy" / "k8s"
 LOADTEST_REPORT = Path("reports/loadtest/latest.json")
 BENCH_REPORT = Path("reports/bench/latest.json")
 REPLICA_LAG_WARN_S = 30.0
@@ -452,6 +454,51 @@ def launch_capacity(settings: Settings, report: Path = LOADTEST_REPORT, bench: P
     return ok("capacity", figures)
 
 
+def _cpus(quantity: object) -> float:
+    """A Kubernetes CPU quantity ("2", "1500m", 2) in CPUs."""
+    text = str(quantity)
+    return int(text[:-1]) / 1000 if text.endswith("m") else float(text)
+
+
+def instance_shape(settings: Settings, k8s: Path = K8S_DIR) -> Check:
+    """The API pods' CPU request and limit, the HPA's target and range, and the instance
+    the capacity planner sizes must describe the same instance: the HPA's percentage is of
+    the request, and the planner's instance count is only right if a pod is that instance."""
+    name = "instance shape"
+    try:
+        documents = [d for f in ("api.yaml", "hpa.yaml") for d in yaml.safe_load_all((k8s / f).read_text())]
+        api = next(
+            d for d in documents if d and d["kind"] == "Deployment" and d["metadata"]["name"] == "ftw-api"
+        )
+        hpa = next(d for d in documents if d and d["kind"] == "HorizontalPodAutoscaler")
+        resources = next(c for c in api["spec"]["template"]["spec"]["containers"] if c["name"] == "api")[
+            "resources"
+        ]
+        request, limit = _cpus(resources["requests"]["cpu"]), _cpus(resources["limits"]["cpu"])
+        target = next(
+            m["resource"]["target"]["averageUtilization"]
+            for m in hpa["spec"]["metrics"]
+            if m["type"] == "Resource" and m["resource"]["name"] == "cpu"
+        )
+        replicas = (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"])
+    except (OSError, yaml.YAMLError, KeyError, StopIteration, TypeError, ValueError) as exc:
+        return warn(name, f"cannot read {k8s}: {exc!r}", "run doctor from the repository")
+    planned, scale = settings.capacity_prices.instance_vcpus, settings.autoscale
+    figures = (
+        f"pod CPU request {request:g}, limit {limit:g}; HPA {target} % of the request,"
+        f" {replicas[0]}-{replicas[1]} pods; planner {planned} vCPUs at {scale.scale_up_cpu_percent} %,"
+        f" {scale.min_instances}-{scale.max_instances} instances"
+    )
+    if (
+        request != limit
+        or request != planned
+        or target != scale.scale_up_cpu_percent
+        or replicas != (scale.min_instances, scale.max_instances)
+    ):
+        return fail(name, figures, "make the api Deployment, the HPA and the capacity settings agree")
+    return ok(name, figures)
+
+
 # -- all together ------------------------------------------------------------------------------
 
 
@@ -466,6 +513,7 @@ async def diagnose(
     checks.append(await asyncio.to_thread(alert_rules))
     checks.append(load_test(settings, report))
     checks.append(launch_capacity(settings, report, bench))
+    checks.append(instance_shape(settings))
     return checks
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,16 @@ async def _drop(database: str) -> None:
         await conn.close()
 
 
+@contextmanager
+def migrated_database(name: str) -> Iterator[str]:
+    """A new database ``name`` on the test server, migrated to head, dropped when the block ends."""
+    asyncio.run(_recreate(name))
+    url = make_url(SERVER_URL).set(database=name).render_as_string(hide_password=False)
+    migrations.upgrade(url)
+    yield url
+    asyncio.run(_drop(name))
+
+
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """A fresh database for this test process, migrated to head, dropped afterwards.
@@ -52,12 +63,8 @@ def database_url() -> Iterator[str]:
     The name carries the xdist worker and the process id, so concurrent runs on one
     server never share a database.
     """
-    name = f"ftw_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
-    asyncio.run(_recreate(name))
-    url = make_url(SERVER_URL).set(database=name).render_as_string(hide_password=False)
-    migrations.upgrade(url)
-    yield url
-    asyncio.run(_drop(name))
+    with migrated_database(f"ftw_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ dropped afterwards) rather than the worker's test database.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import subprocess
@@ -20,8 +19,7 @@ import pytest
 import redis
 from sqlalchemy.engine import make_url
 
-from ftw.core import migrations
-from tests.conftest import PASSWORD, _drop, _recreate
+from tests.conftest import PASSWORD, migrated_database
 from tests.jobs.test_jobs import JOB
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -38,12 +36,8 @@ def _free_port() -> int:
 
 @pytest.fixture
 def shared_database(database_url: str) -> Iterator[str]:
-    name = make_url(database_url).database + "_multi"
-    asyncio.run(_recreate(name))
-    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    migrations.upgrade(url)
-    yield url
-    asyncio.run(_drop(name))
+    with migrated_database(make_url(database_url).database + "_multi") as url:
+        yield url
 
 
 @pytest.fixture

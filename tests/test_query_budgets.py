@@ -14,7 +14,6 @@ updated on purpose. A failure lists every statement and Redis command the reques
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -24,13 +23,11 @@ from typing import Any
 import httpx
 import pytest
 import redis.asyncio as redis
-from sqlalchemy.engine import make_url
 
 from ftw.app import create_app
 from ftw.config import Settings
-from ftw.core import migrations
 from ftw.core.db import Database
-from tests.conftest import PASSWORD, SERVER_URL, _drop, _recreate
+from tests.conftest import PASSWORD, migrated_database
 from tests.support.budget import Budget, Recorder
 
 # sql: statements PostgreSQL receives, BEGIN and COMMIT included (a prepare is not counted).
@@ -117,12 +114,10 @@ class World:
 @pytest.fixture(scope="module")
 def budget_database_url() -> Iterator[str]:
     """A database of this module's own, migrated to head, dropped afterwards."""
-    name = f"ftw_budget_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
-    asyncio.run(_recreate(name))
-    url = make_url(SERVER_URL).set(database=name).render_as_string(hide_password=False)
-    migrations.upgrade(url)
-    yield url
-    asyncio.run(_drop(name))
+    with migrated_database(
+        f"ftw_budget_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
+    ) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -28,11 +28,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.config import DEV_SECRET, Settings, StreamSettings
-from ftw.core import migrations
 from ftw.core.db import Database, sync_libpq_url
 from ftw.messaging import service, stream
 from ftw.messaging.notifications import notify
-from tests.conftest import Account, SignUp, _drop, _recreate
+from tests.conftest import Account, SignUp, migrated_database
 from tests.conftest import signed_up as sign_up_with
 from tests.messaging.marketplace import JOB
 from tests.ops.conftest import Served, serve
@@ -145,12 +144,8 @@ async def opened(
 
 @pytest.fixture(scope="module")
 def stream_database(database_url: str) -> Iterator[str]:
-    name = f"{make_url(database_url).database}_stream"
-    asyncio.run(_recreate(name))
-    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    migrations.upgrade(url)
-    yield url
-    asyncio.run(_drop(name))
+    with migrated_database(f"{make_url(database_url).database}_stream") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

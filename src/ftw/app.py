@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from ftw.accounts.routes import router as accounts_router
 from ftw.analytics.routes import router as analytics_router
+from ftw.analytics.views import Views
 from ftw.bids.routes import router as bids_router
 from ftw.billing.routes import router as billing_router
 from ftw.config import Settings, get_settings
@@ -74,7 +75,10 @@ def create_app(
                 settings.database_url or start_embedded(settings.data_dir), settings
             )
             app.state.db = db
-            async with stream.running(app.state.notifications, settings.streams.listen_url or db.url):
+            async with (
+                stream.running(app.state.notifications, settings.streams.listen_url or db.url),
+                app.state.views.running(db),
+            ):
                 yield
             if database is None:
                 await db.dispose()
@@ -92,6 +96,7 @@ def create_app(
     app.state.integrations = integrations or build(settings)
     app.state.storage = app.state.integrations.storage
     app.state.breakers = app.state.integrations.breakers
+    app.state.views = Views()
     app.state.notifications = stream.Hub(settings.streams, page_size=settings.jobs.page_size_max)
     errors.install(app)
     # Innermost middleware: 429s and cache bumps still pass through metrics and request ids.

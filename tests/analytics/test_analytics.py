@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from sqlalchemy import func, select, update
 
 from ftw.analytics import service
 from ftw.analytics import tasks as analytics_tasks
 from ftw.analytics.models import DailyFigures
+from ftw.app import create_app
 from ftw.billing.models import LedgerEntry
 from ftw.core import tasks
 from ftw.jobs.models import Job, JobStatus
@@ -46,15 +48,22 @@ async def _release(session, job_id, contractor_id, operator_id, *, bid=10_000, f
     await _ledger(session, "release", *entries, job_id=job_id)
 
 
-async def test_job_counters_and_time_to_first_bid(client, session, settings):
-    homeowner = await make_user(session, settings)
-    job = await post_job(client, homeowner)
-    posted = datetime.fromisoformat(job["created_at"])
-    for _ in range(3):
-        await service.record_view(session, job_id=job["id"])
-    await service.record_bid(session, job_id=job["id"], at=posted + timedelta(minutes=7))
-    await service.record_bid(session, job_id=job["id"], at=posted + timedelta(minutes=30))
-    figures = await client.get(f"/api/v1/analytics/jobs/{job['id']}", headers=homeowner.headers)
+async def test_job_counters_and_time_to_first_bid(session, settings, database):
+    app = create_app(settings, database=database)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        homeowner = await make_user(session, settings)
+        visitor = await make_user(session, settings, "contractor")
+        job = await post_job(client, homeowner)
+        posted = datetime.fromisoformat(job["created_at"])
+        for headers in ({}, visitor.headers, visitor.headers, homeowner.headers):
+            assert (await client.get(f"/api/v1/jobs/{job['id']}", headers=headers)).status_code == 200
+        # The views wait in the process until the next flush; the homeowner's own is not one.
+        await app.state.views.flush(database)
+        await app.state.views.flush(database)  # nothing new: nothing more is added
+        await service.record_bid(session, job_id=job["id"], at=posted + timedelta(minutes=7))
+        await service.record_bid(session, job_id=job["id"], at=posted + timedelta(minutes=30))
+        figures = await client.get(f"/api/v1/analytics/jobs/{job['id']}", headers=homeowner.headers)
     assert figures.status_code == 200
     assert figures.json() | {"first_bid_at": None} == {
         "job_id": job["id"],

@@ -52,13 +52,6 @@ async def record_bid(session: AsyncSession, *, job_id: int, at: datetime) -> Non
     )
 
 
-async def record_view(session: AsyncSession, *, job_id: int) -> None:
-    statement = insert(JobStats).values(job_id=job_id, views=1)
-    await session.execute(
-        statement.on_conflict_do_update(index_elements=[JobStats.job_id], set_={"views": JobStats.views + 1})
-    )
-
-
 def _start_of(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, UploadFile, status
 
 from ftw.accounts.auth import Anyone, Homeowner
-from ftw.analytics import service as analytics
+from ftw.analytics.views import ViewsDep
 from ftw.core import ratelimit
 from ftw.core.cache import CacheDep
 from ftw.core.deps import ReadSessionDep, SessionDep, SettingsDep, StorageDep
@@ -79,11 +79,13 @@ async def browse(
 
 
 @router.get("/{job_id}")
-async def detail(job_id: Id, session: SessionDep, storage: StorageDep, principal: Anyone) -> JobOut:
-    job = await service.get(session=session, job_id=job_id)
+async def detail(
+    job_id: Id, session: ReadSessionDep, storage: StorageDep, views: ViewsDep, principal: Anyone
+) -> JobOut:
+    job = await service.detail(session=session, storage=storage, job_id=job_id)
     if principal is None or principal.user_id != job.homeowner_id:
-        await analytics.record_view(session, job_id=job.id)
-    return service.present(job, await service.photos_of(session=session, job_id=job_id), storage)
+        views.seen(job.id)
+    return job
 
 
 @router.patch("/{job_id}")

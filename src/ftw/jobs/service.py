@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import filetype
-from sqlalchemy import Float, Select, and_, bindparam, event, func, or_, select, tuple_
+from sqlalchemy import Float, Select, and_, bindparam, event, func, literal_column, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -197,35 +199,80 @@ async def photos_of(*, session: AsyncSession, job_id: int) -> list[JobPhoto]:
     )
 
 
+_OUT = (
+    Job.id, Job.homeowner_id, Job.title, Job.description, Job.trade, Job.status, Job.urgency,
+    Job.territory_fips, Job.zip, Job.deadline_at, Job.price_low_cents, Job.price_high_cents,
+    Job.size, Job.tier, Job.confidence, Job.materials, Job.estimate_source, Job.created_at,
+    Job.updated_at,
+)  # fmt: skip
+_PHOTO = ("id", "storage_key", "content_type", "size_bytes")
+_DETAIL = Query(
+    select(
+        *_OUT,
+        select(
+            func.coalesce(
+                func.json_agg(
+                    aggregate_order_by(
+                        func.json_build_object(*(x for n in _PHOTO for x in (n, JobPhoto.__table__.c[n]))),
+                        JobPhoto.id,
+                    )
+                ),
+                literal_column("'[]'::json"),
+            )
+        )
+        .where(JobPhoto.job_id == Job.id)
+        .scalar_subquery()
+        .label("photos"),
+    ).where(Job.id == bindparam("job_id"))
+)
+
+
+async def detail(*, session: AsyncSession, storage: Storage, job_id: int) -> JobOut:
+    """A job's page with its photos, in one compiled statement."""
+    row = await _DETAIL.row(session, job_id=job_id)
+    if row is None:
+        raise NotFound(f"No job {job_id}")
+    return _out(row, row["photos"], storage)
+
+
 def present(job: Job, photos: list[JobPhoto], storage: Storage) -> JobOut:
+    """A job the request holds as a model (after a write)."""
+    fields = {column.key: getattr(job, column.key) for column in _OUT}
+    return _out(fields, [{name: getattr(p, name) for name in _PHOTO} for p in photos], storage)
+
+
+def _out(job: Mapping[str, Any], photos: Iterable[Mapping[str, Any]], storage: Storage) -> JobOut:
     return JobOut(
-        id=job.id,
-        homeowner_id=job.homeowner_id,
-        title=job.title,
-        description=job.description,
-        trade=Trade(job.trade),
-        status=JobStatus(job.status),
-        urgency=Urgency(job.urgency),
-        territory_fips=job.territory_fips,
-        zip=job.zip,
-        deadline_at=job.deadline_at,
+        id=job["id"],
+        homeowner_id=job["homeowner_id"],
+        title=job["title"],
+        description=job["description"],
+        trade=Trade(job["trade"]),
+        status=JobStatus(job["status"]),
+        urgency=Urgency(job["urgency"]),
+        territory_fips=job["territory_fips"],
+        zip=job["zip"],
+        deadline_at=job["deadline_at"],
         estimate=EstimateOut(
-            price_low_cents=job.price_low_cents,
-            price_high_cents=job.price_high_cents,
-            size=job.size,
-            tier=job.tier,
-            confidence=float(job.confidence),
-            materials=job.materials,
-            source=job.estimate_source,
+            price_low_cents=job["price_low_cents"],
+            price_high_cents=job["price_high_cents"],
+            size=job["size"],
+            tier=job["tier"],
+            confidence=float(job["confidence"]),
+            materials=job["materials"],
+            source=job["estimate_source"],
         ),
         photos=[
             PhotoOut(
-                id=p.id, url=storage.url(p.storage_key), content_type=p.content_type, size_bytes=p.size_bytes
+                id=p["id"],
+                url=storage.url(p["storage_key"]),
+                content_type=p["content_type"],
+                size_bytes=p["size_bytes"],
             )
             for p in photos
         ],
-        created_at=job.created_at,
-        updated_at=job.updated_at,
+        created_at=job["created_at"],
+        updated_at=job["updated_at"],
     )
 
 

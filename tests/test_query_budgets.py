@@ -49,7 +49,7 @@ BUDGETS: dict[str, Budget] = {
     # A GET that writes: BEGIN, the job, the view counter's upsert, the photos, COMMIT.
     "GET /jobs/{id} (contractor)": Budget(sql=1, redis=1),
     # The job, the caller's bid, the thread and the page: three statements to check access.
-    "GET /jobs/{id}/messages (contractor)": Budget(sql=4, redis=1),
+    "GET /jobs/{id}/messages (contractor)": Budget(sql=2, redis=1),
     "GET /crm/customers": Budget(sql=1, redis=1),
     "GET /balance": Budget(sql=2, redis=1),
     "GET /payouts": Budget(sql=1, redis=1),

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import func, select, text, true
+from sqlalchemy import BigInteger, DateTime, bindparam, func, select, text, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +34,7 @@ from ftw.bids.models import Bid, BidStatus
 from ftw.billing.ledger import Kind
 from ftw.billing.models import Account, LedgerEntry
 from ftw.core.errors import Forbidden, NotFound
+from ftw.core.query import Query
 from ftw.core.security import AccessClaims
 from ftw.jobs.models import Job
 from ftw.reviews.models import ContractorStats
@@ -94,9 +95,9 @@ async def job_figures(*, session: AsyncSession, principal: AccessClaims, job_id:
     )
 
 
-async def contractor_figures(*, session: AsyncSession, contractor_id: int, days: int) -> ContractorFigures:
-    """Bids, wins, response time, money credited and rating, in one statement."""
-    _, since = _window(days)
+def _contractor_query() -> Query:
+    contractor_id = bindparam("contractor_id", type_=BigInteger)
+    since = bindparam("since", type_=DateTime(timezone=True))
     response_s = func.extract("epoch", Bid.created_at - Job.created_at)
     bids = (
         select(
@@ -129,35 +130,43 @@ async def contractor_figures(*, session: AsyncSession, contractor_id: int, days:
         .subquery()
     )
     stats = select(ContractorStats).where(ContractorStats.contractor_id == contractor_id).subquery()
-    row = (
-        await session.execute(
-            select(
-                bids,
-                credited,
-                func.coalesce(stats.c.rating_avg, 0).label("rating_avg"),
-                func.coalesce(stats.c.rating_count, 0).label("rating_count"),
-                func.coalesce(stats.c.performance_score, 0).label("performance_score"),
-            )
-            .select_from(bids)
-            .join(credited, true())
-            .outerjoin(stats, true())
+    return Query(
+        select(
+            bids,
+            credited,
+            func.coalesce(stats.c.rating_avg, 0).label("rating_avg"),
+            func.coalesce(stats.c.rating_count, 0).label("rating_count"),
+            func.coalesce(stats.c.performance_score, 0).label("performance_score"),
         )
-    ).one()
-    decided = row.won + row.lost
+        .select_from(bids)
+        .join(credited, true())
+        .outerjoin(stats, true())
+    )
+
+
+_CONTRACTOR = _contractor_query()
+
+
+async def contractor_figures(*, session: AsyncSession, contractor_id: int, days: int) -> ContractorFigures:
+    """Bids, wins, response time, money credited and rating, in one statement."""
+    _, since = _window(days)
+    row = await _CONTRACTOR.row(session, contractor_id=contractor_id, since=since)
+    assert row is not None  # aggregates always give a row
+    decided = row["won"] + row["lost"]
     return ContractorFigures(
         days=days,
-        bids_placed=row.placed,
-        bids_won=row.won,
-        bids_lost=row.lost,
-        bids_pending=row.pending,
-        win_rate=round(row.won / decided, 4) if decided else None,
-        median_response_s=row.median_response_s,
-        escrow_released_cents=row.released,
-        invoices_paid_cents=row.invoiced,
-        revenue_cents=row.released + row.invoiced,
-        rating_avg=row.rating_avg,
-        rating_count=row.rating_count,
-        performance_score=row.performance_score,
+        bids_placed=row["placed"],
+        bids_won=row["won"],
+        bids_lost=row["lost"],
+        bids_pending=row["pending"],
+        win_rate=round(row["won"] / decided, 4) if decided else None,
+        median_response_s=row["median_response_s"],
+        escrow_released_cents=row["released"],
+        invoices_paid_cents=row["invoiced"],
+        revenue_cents=row["released"] + row["invoiced"],
+        rating_avg=row["rating_avg"],
+        rating_count=row["rating_count"],
+        performance_score=row["performance_score"],
     )
 
 

@@ -63,7 +63,7 @@ async def of_job(
         session=session, principal=principal, job_id=job_id, status=status, cursor=cursor,
         limit=_page(settings, limit),
     )  # fmt: skip
-    return BidPage(items=[BidOut.model_validate(b) for b in items], next_cursor=next_cursor)
+    return BidPage(items=items, next_cursor=next_cursor)
 
 
 @router.get("/bids", dependencies=[ratelimit.limit("list_bids")])

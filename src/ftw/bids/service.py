@@ -10,11 +10,12 @@ an award never races a bid placed, edited or withdrawn at the same moment.
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, select, tuple_
+from sqlalchemy import BigInteger, ColumnElement, Integer, and_, bindparam, case, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +31,7 @@ from ftw.billing.payments import Outcome, PaymentRequired, ProviderDown
 from ftw.config import BidRules, Settings
 from ftw.core import metrics, pagination
 from ftw.core.errors import Conflict, Forbidden, Invalid, NotFound
+from ftw.core.query import Query
 from ftw.core.security import AccessClaims
 from ftw.core.validation import MAX_ID
 from ftw.integrations.payments import Payments
@@ -261,18 +263,45 @@ def _rank() -> ColumnElement[int]:
     )
 
 
-async def _sees_all(session: AsyncSession, principal: AccessClaims, job: Job) -> bool:
-    if principal.role == Role.ADMIN or job.homeowner_id == principal.user_id:
+_AUDIENCE = Query(
+    select(Job.homeowner_id, Territory.operator_id)
+    .join(Territory, Territory.fips == Job.territory_fips)
+    .where(Job.id == bindparam("job_id"))
+)
+
+
+async def _sees_all(session: AsyncSession, principal: AccessClaims, job_id: int) -> bool:
+    audience = await _AUDIENCE.row(session, job_id=job_id)
+    if audience is None:
+        raise NotFound(f"No job {job_id}")
+    if principal.role == Role.ADMIN or audience["homeowner_id"] == principal.user_id:
         return True
-    if principal.role == Role.OPERATOR:
-        operator = await session.scalar(
-            select(Territory.operator_id).where(Territory.fips == job.territory_fips)
-        )
-        if operator == principal.user_id:
-            return True
+    if principal.role == Role.OPERATOR and audience["operator_id"] == principal.user_id:
+        return True
     if principal.role == Role.CONTRACTOR:
         return False
     raise Forbidden("Only the job's homeowner, its territory's operator and bidders see its bids")
+
+
+@functools.cache
+def _of_job_query(*, own: bool, with_status: bool, after: bool) -> Query:
+    """A page of a job's bids in the homeowner's order; one compiled statement per shape."""
+    rank = _rank().label("rank")
+    query = select(*Bid.__table__.c[tuple(BidOut.model_fields)], rank).where(
+        Bid.job_id == bindparam("job_id")
+    )
+    if own:
+        query = query.where(Bid.contractor_id == bindparam("contractor_id"))
+    if with_status:
+        query = query.where(Bid.status == bindparam("status"))
+    if after:
+        last = (
+            bindparam("last_rank", type_=Integer),
+            bindparam("last_amount", type_=Integer),
+            bindparam("last_id", type_=BigInteger),
+        )
+        query = query.where(tuple_(rank, Bid.amount_cents, Bid.id) > tuple_(*last))
+    return Query(query.order_by(rank, Bid.amount_cents, Bid.id).limit(bindparam("limit")))
 
 
 async def of_job(
@@ -283,27 +312,27 @@ async def of_job(
     status: BidStatus | None,
     cursor: str | None,
     limit: int,
-) -> tuple[list[Bid], str | None]:
+) -> tuple[list[BidOut], str | None]:
     """A job's bids in the homeowner's order, by keyset on (rank, amount, id)."""
-    job = await jobs.get(session=session, job_id=job_id)
-    rank = _rank().label("rank")
-    query: Select[Bid, int] = select(Bid, rank).where(Bid.job_id == job.id)
-    if not await _sees_all(session, principal, job):
-        query = query.where(Bid.contractor_id == principal.user_id)
+    own = not await _sees_all(session, principal, job_id)
+    values: dict[str, Any] = {"job_id": job_id, "limit": limit + 1}
+    if own:
+        values["contractor_id"] = principal.user_id
     if status is not None:
-        query = query.where(Bid.status == status.value)
+        values["status"] = status.value
     if cursor:
-        values = pagination.decode(cursor, 3)
-        if not all(isinstance(v, int) and abs(v) <= MAX_ID for v in values):
+        last = pagination.decode(cursor, 3)
+        if not all(isinstance(v, int) and abs(v) <= MAX_ID for v in last):
             raise Invalid("Malformed cursor", field="cursor")
-        query = query.where(tuple_(rank, Bid.amount_cents, Bid.id) > tuple(values))
-    rows = (await session.execute(query.order_by(rank, Bid.amount_cents, Bid.id).limit(limit + 1))).all()
-    items = [row.Bid for row in rows[:limit]]
+        values["last_rank"], values["last_amount"], values["last_id"] = last
+    query = _of_job_query(own=own, with_status=status is not None, after=cursor is not None)
+    rows = await query.rows(session, **values)
+    items = rows[:limit]
     next_cursor = None
     if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = pagination.encode(last.rank, last.Bid.amount_cents, last.Bid.id)
-    return items, next_cursor
+        last_row = items[-1]
+        next_cursor = pagination.encode(last_row["rank"], last_row["amount_cents"], last_row["id"])
+    return [BidOut.model_validate(dict(row)) for row in items], next_cursor
 
 
 _OF_CONTRACTOR = {

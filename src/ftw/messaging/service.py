@@ -8,11 +8,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     BindParameter,
     ColumnElement,
     Select,
     and_,
     bindparam,
+    exists,
     func,
     select,
     true,
@@ -39,36 +41,56 @@ from ftw.messaging.schemas import MessageIn, MessageOut, NotificationOut, Thread
 PREVIEW_CHARS = 140
 
 
-async def _has_bid(session: AsyncSession, *, job_id: int, contractor_id: int) -> bool:
+async def _has_bid(session: AsyncSession, *, job_id: int, contractor_id: int | None) -> bool:
     """Any bid, whatever its status: a withdrawn or rejected bidder keeps the conversation."""
+    if contractor_id is None:
+        return False
     query = select(Bid.id).where(Bid.job_id == job_id, Bid.contractor_id == contractor_id).limit(1)
     return await session.scalar(query) is not None
 
 
-async def _counterpart(
-    session: AsyncSession, *, principal: AccessClaims, job: Job, contractor_id: int | None, writing: bool
+def _asked(principal: AccessClaims, contractor_id: int | None) -> int | None:
+    """The contractor whose thread the caller asks for: a contractor always means its own."""
+    return principal.user_id if principal.role == Role.CONTRACTOR else contractor_id
+
+
+def _counterpart(
+    principal: AccessClaims,
+    *,
+    job_id: int,
+    homeowner_id: int,
+    contractor_id: int | None,
+    has_bid: bool,
+    writing: bool,
 ) -> int:
-    """The contractor whose thread the caller means, after checking the caller may use it."""
+    """The contractor whose thread the caller means, after checking the caller may use it;
+    ``has_bid``: whether the contractor ``_asked`` names has bid on the job."""
     if principal.role == Role.CONTRACTOR:
         if contractor_id not in (None, principal.user_id):
             raise Forbidden("A contractor sees only its own thread", field="contractor_id")
-        if not await _has_bid(session, job_id=job.id, contractor_id=principal.user_id):
+        if not has_bid:
             raise Forbidden("Only contractors who bid on this job may message its homeowner")
         return principal.user_id
-    if principal.user_id != job.homeowner_id and (writing or principal.role != Role.ADMIN):
+    if principal.user_id != homeowner_id and (writing or principal.role != Role.ADMIN):
         raise Forbidden("Only the job's homeowner and the contractors who bid on it may use its threads")
     if contractor_id is None:
         raise Invalid("Say which contractor's thread", field="contractor_id")
-    if not await _has_bid(session, job_id=job.id, contractor_id=contractor_id):
-        raise NotFound(f"Contractor {contractor_id} has not bid on job {job.id}", field="contractor_id")
+    if not has_bid:
+        raise NotFound(f"Contractor {contractor_id} has not bid on job {job_id}", field="contractor_id")
     return contractor_id
 
 
 async def send(*, session: AsyncSession, principal: AccessClaims, job_id: int, data: MessageIn) -> MessageOut:
     """Post to the thread (creating it), mark it read for the sender, notify the other side."""
     job = await jobs.get(session=session, job_id=job_id)
-    contractor_id = await _counterpart(
-        session, principal=principal, job=job, contractor_id=data.contractor_id, writing=True
+    asked = _asked(principal, data.contractor_id)
+    contractor_id = _counterpart(
+        principal,
+        job_id=job.id,
+        homeowner_id=job.homeowner_id,
+        contractor_id=data.contractor_id,
+        has_bid=await _has_bid(session, job_id=job.id, contractor_id=asked),
+        writing=True,
     )
     thread_id = await session.scalar(
         insert(Thread)
@@ -114,6 +136,32 @@ async def send(*, session: AsyncSession, principal: AccessClaims, job_id: int, d
     return message
 
 
+def _thread_of_job() -> Query:
+    asked = bindparam("contractor_id", type_=BigInteger)
+    has_bid = exists().where(Bid.job_id == Job.id, Bid.contractor_id == asked)
+    thread = select(Thread.id).where(Thread.job_id == Job.id, Thread.contractor_id == asked)
+    return Query(
+        select(Job.homeowner_id, has_bid.label("has_bid"), thread.scalar_subquery().label("thread_id")).where(
+            Job.id == bindparam("job_id")
+        )
+    )
+
+
+_THREAD_OF_JOB = _thread_of_job()
+_HISTORY = {
+    after: Query(
+        select(*Message.__table__.c[tuple(MessageOut.model_fields)])
+        .where(
+            Message.thread_id == bindparam("thread_id"),
+            *([Message.id < bindparam("before")] if after else []),
+        )
+        .order_by(Message.id.desc())
+        .limit(bindparam("limit"))
+    )
+    for after in (False, True)
+}
+
+
 async def history(
     *,
     session: AsyncSession,
@@ -123,22 +171,27 @@ async def history(
     cursor: str | None,
     limit: int,
 ) -> tuple[int | None, list[MessageOut], str | None]:
-    """A thread's messages newest first, by keyset on id."""
-    job = await jobs.get(session=session, job_id=job_id)
-    contractor_id = await _counterpart(
-        session, principal=principal, job=job, contractor_id=contractor_id, writing=False
+    """A thread's messages newest first, by keyset on id: the job, the caller's right to the
+    thread and the thread in one statement, its messages in another."""
+    found = await _THREAD_OF_JOB.row(session, job_id=job_id, contractor_id=_asked(principal, contractor_id))
+    if found is None:
+        raise NotFound(f"No job {job_id}")
+    _counterpart(
+        principal,
+        job_id=job_id,
+        homeowner_id=found["homeowner_id"],
+        contractor_id=contractor_id,
+        has_bid=found["has_bid"],
+        writing=False,
     )
-    thread_id = await session.scalar(
-        select(Thread.id).where(Thread.job_id == job.id, Thread.contractor_id == contractor_id)
-    )
+    thread_id: int | None = found["thread_id"]
     if thread_id is None:
         return None, [], None
-    query = select(Message).where(Message.thread_id == thread_id)
+    values: dict[str, Any] = {"thread_id": thread_id, "limit": limit + 1}
     if cursor:
-        (before,) = pagination.decode_as(cursor, int)
-        query = query.where(Message.id < before)
-    rows = list(await session.scalars(query.order_by(Message.id.desc()).limit(limit + 1)))
-    items = [MessageOut.model_validate(m) for m in rows[:limit]]
+        (values["before"],) = pagination.decode_as(cursor, int)
+    rows = await _HISTORY[cursor is not None].rows(session, **values)
+    items = [MessageOut.model_validate(dict(row)) for row in rows[:limit]]
     return thread_id, items, pagination.encode(items[-1].id) if len(rows) > limit else None
 
 

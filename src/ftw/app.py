@@ -8,6 +8,7 @@ from contextlib import aclosing, asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from ftw.accounts.auth import document_bearer
 from ftw.accounts.routes import router as accounts_router
 from ftw.analytics.routes import router as analytics_router
 from ftw.analytics.views import Views
@@ -101,7 +102,8 @@ def create_app(
     errors.install(app)
     # Innermost middleware: 429s and cache bumps still pass through metrics and request ids.
     cache.install(app, settings)
-    ratelimit.install(app, settings, [route for router in ROUTERS for route in router.routes])
+    routes = [route for router in ROUTERS for route in router.routes]
+    ratelimit.install(app, settings, routes)
     # Outside the limiter, which counts signed-in callers by the user it resolves.
     app.add_middleware(PrincipalMiddleware, auth=settings.auth)
     health.install(app, settings)
@@ -111,5 +113,6 @@ def create_app(
 
     for router in ROUTERS:
         app.include_router(router)
+    document_bearer(app, routes)
     app.mount("/media", StaticFiles(directory=media), name="media")
     return app

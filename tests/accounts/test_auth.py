@@ -9,7 +9,7 @@ import pytest
 from fastapi.routing import APIRoute
 from sqlalchemy import func, select
 
-from ftw.accounts.auth import ACCESS_DEPENDENCIES
+from ftw.accounts.auth import access_of
 from ftw.accounts.models import RefreshToken, User
 from ftw.app import ROUTERS
 from tests.conftest import PASSWORD
@@ -185,12 +185,15 @@ async def test_only_contractors_have_an_availability(client, sign_up):
     assert response.status_code == 422
 
 
-def _declares_access(dependant) -> bool:  # type: ignore[no-untyped-def]
-    return any(d.call in ACCESS_DEPENDENCIES or _declares_access(d) for d in dependant.dependencies)
-
-
 def test_every_api_route_declares_who_may_call_it():
     routes = [r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)]
     assert len(routes) >= 15
-    undeclared = [f"{sorted(r.methods)} {r.path}" for r in routes if not _declares_access(r.dependant)]
+    undeclared = [f"{sorted(r.methods)} {r.path}" for r in routes if access_of(r) is None]
     assert undeclared == []
+
+
+async def test_openapi_names_the_bearer_scheme_on_routes_that_read_the_caller(client):
+    schema = (await client.get("/openapi.json")).json()
+    assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert schema["paths"]["/api/v1/me"]["get"]["security"] == [{"bearer": []}]
+    assert schema["paths"]["/api/v1/auth/login"]["post"]["security"] == [{"bearer": []}]

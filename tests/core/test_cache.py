@@ -21,6 +21,7 @@ from ftw.core import cache
 from ftw.core.db import Database
 from ftw.jobs.models import Job
 from tests.jobs.test_jobs import post
+from tests.support.silent import silent_server
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
 CLOSED_PORT_URL = "redis://127.0.0.1:1/0"
@@ -153,6 +154,23 @@ async def test_redis_down_degrades_to_loading_every_time() -> None:
     assert versioned.n == 3
     await c.bump("territory:36061")  # does not raise
     await c.aclose()
+
+
+async def test_a_redis_that_never_answers_degrades_to_loading() -> None:
+    calls = 0
+
+    async def loader(_: AsyncSession) -> Value:
+        nonlocal calls
+        calls += 1
+        return Value(n=calls)
+
+    async with silent_server() as url:
+        c = make("redis", "silent:", url=url)
+        session = await no_session().__aenter__()
+        async with asyncio.timeout(10):  # a hang fails the test instead of stalling it
+            assert (await c.fetch("job_listings", "k", Value, loader, session=session)).n == 1
+            await c.bump("territory:36061")  # does not raise
+        await c.aclose()
 
 
 def _app_client(settings: Settings, database: Database) -> httpx.AsyncClient:

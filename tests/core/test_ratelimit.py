@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import uuid
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ from ftw.app import create_app
 from ftw.config import EndpointLimits, RateTiers, Settings
 from ftw.core.db import Database
 from ftw.core.ratelimit import Limiter, _tier, client_ip
+from tests.support.silent import silent_server
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
 CLOSED_PORT_URL = "redis://127.0.0.1:1/0"
@@ -169,3 +171,13 @@ async def test_redis_down_fails_open_to_per_process_limits(
         last = await client.get("/api/v1/territories/36061")
     assert codes == [200, 200, 429]  # still limited, by this process alone
     assert last.headers["RateLimit-Limit"] == "2"
+
+
+async def test_a_redis_that_never_answers_costs_requests_a_bounded_wait(
+    settings: Settings, database: Database, prefix: str
+) -> None:
+    async with silent_server() as url:
+        configured = limited(settings, prefix, redis_url=url, rate_limits=RateTiers(anonymous=2))
+        async with client_for(configured, database) as client, asyncio.timeout(10):  # a hang fails
+            codes = [(await client.get("/api/v1/territories/36061")).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]  # answered, and still limited by this process alone

@@ -139,9 +139,9 @@ class RedisBackend:
     """Shared by every instance; keys live under ``prefix``."""
 
     def __init__(self, url: str, *, prefix: str = "ftw:cache:", timeout_s: float = REDIS_TIMEOUT_S) -> None:
-        self.client = redis.Redis.from_url(
-            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, health_check_interval=30
-        )
+        # No socket_timeout: redis-py would run every send in a task of its own (wait_for)
+        # and arm a second timer per read; ``Cache._guard`` bounds each call with one timer.
+        self.client = redis.Redis.from_url(url, socket_connect_timeout=timeout_s, health_check_interval=30)
         self.prefix = prefix
 
     async def get(self, key: str) -> bytes | None:

@@ -130,9 +130,8 @@ class Limiter:
         self._local = MovingWindowRateLimiter(MemoryStorage())
         self._client: redis.Redis | None = None
         if settings.redis_url:
-            self._client = redis.Redis.from_url(
-                settings.redis_url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
-            )
+            # No socket_timeout (a task per send, a timer per read): ``hit`` bounds the call.
+            self._client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=REDIS_TIMEOUT_S)
             self._script = self._client.register_script(MOVING_WINDOWS)
         self._last_error_log = 0.0
 

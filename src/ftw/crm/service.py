@@ -18,10 +18,24 @@ the customer's scheduled follow-ups.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +44,7 @@ from ftw.bids.models import Bid
 from ftw.config import Settings
 from ftw.core import pagination
 from ftw.core.errors import Conflict, Invalid, NotFound
+from ftw.core.query import Query
 from ftw.crm.models import Customer, FollowUp, Interaction, Stage
 from ftw.crm.schemas import CustomerDetail, CustomerOut, FollowUpOut, InteractionIn, InteractionOut
 from ftw.jobs.models import Job
@@ -256,28 +271,42 @@ def _pipeline_cursor(cursor: str) -> tuple[int, datetime, int]:
         raise Invalid("Malformed cursor", field="cursor") from exc
 
 
+@functools.cache
+def _pipeline_query(*, with_stage: bool, after: bool) -> Query:
+    """A page of the pipeline; one compiled statement per shape."""
+    query: Select[Any] = (
+        select(*_CUSTOMER_COLUMNS, _stage_rank.label("rank"), _touched.label("touched"))
+        .join(User, User.id == Customer.homeowner_id)
+        .where(Customer.contractor_id == bindparam("contractor_id"))
+    )
+    if with_stage:
+        query = query.where(Customer.stage == bindparam("stage"))
+    if after:
+        rank = bindparam("last_rank", type_=Integer)
+        touched = bindparam("last_touched", type_=DateTime(timezone=True))
+        last_id = bindparam("last_id", type_=BigInteger)
+        later = or_(_touched < touched, and_(_touched == touched, Customer.id < last_id))
+        query = query.where(or_(_stage_rank > rank, and_(_stage_rank == rank, later)))
+    order = (_stage_rank, _touched.desc(), Customer.id.desc())
+    return Query(query.order_by(*order).limit(bindparam("limit")))
+
+
 async def customers(
     *, session: AsyncSession, contractor_id: int, stage: Stage | None, cursor: str | None, limit: int
 ) -> tuple[list[CustomerOut], str | None]:
     """The contractor's pipeline: by stage (lead first), then most recently touched."""
-    query: Select[Any] = (
-        select(*_CUSTOMER_COLUMNS, _stage_rank.label("rank"), _touched.label("touched"))
-        .join(User, User.id == Customer.homeowner_id)
-        .where(Customer.contractor_id == contractor_id)
-    )
+    values: dict[str, Any] = {"contractor_id": contractor_id, "limit": limit + 1}
     if stage is not None:
-        query = query.where(Customer.stage == stage.value)
+        values["stage"] = stage.value
     if cursor:
-        rank, touched, last_id = _pipeline_cursor(cursor)
-        later = or_(_touched < touched, and_(_touched == touched, Customer.id < last_id))
-        query = query.where(or_(_stage_rank > rank, and_(_stage_rank == rank, later)))
-    order = (_stage_rank, _touched.desc(), Customer.id.desc())
-    rows = (await session.execute(query.order_by(*order).limit(limit + 1))).all()
-    items = [CustomerOut.model_validate(row._mapping) for row in rows[:limit]]
+        values["last_rank"], values["last_touched"], values["last_id"] = _pipeline_cursor(cursor)
+    query = _pipeline_query(with_stage=stage is not None, after=cursor is not None)
+    rows = await query.rows(session, **values)
+    items = [CustomerOut.model_validate(dict(row)) for row in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_cursor = pagination.encode(last.rank, last.touched.isoformat(), last.id)
+        next_cursor = pagination.encode(last["rank"], last["touched"].isoformat(), last["id"])
     return items, next_cursor
 
 

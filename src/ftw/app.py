@@ -33,6 +33,7 @@ from ftw.ops.scrape import router as metrics_router
 from ftw.reviews.routes import router as reviews_router
 from ftw.scoping.routes import router as scoping_router
 from ftw.territories.routes import router as territories_router
+from ftw.web import install as install_web
 
 DESCRIPTION = "Home-services marketplace: homeowners post jobs, contractors bid, operators run counties."
 ROUTERS = (
@@ -115,4 +116,5 @@ def create_app(
         app.include_router(router)
     document_bearer(app, routes)
     app.mount("/media", StaticFiles(directory=media), name="media")
+    install_web(app)  # last: the pages take every path the API does not
     return app

@@ -235,6 +235,14 @@ async def detail(*, session: AsyncSession, storage: Storage, job_id: int) -> Job
     return _out(row, row["photos"], storage)
 
 
+async def titles(*, session: AsyncSession, job_ids: list[int]) -> dict[int, str]:
+    """The titles of ``job_ids``, in one statement."""
+    if not job_ids:
+        return {}
+    rows = await session.execute(select(Job.id, Job.title).where(Job.id.in_(job_ids)))
+    return {job_id: title for job_id, title in rows.tuples()}
+
+
 def present(job: Job, photos: list[JobPhoto], storage: Storage) -> JobOut:
     """A job the request holds as a model (after a write)."""
     fields = {column.key: getattr(job, column.key) for column in _OUT}

@@ -222,6 +222,41 @@ async def profile(*, session: AsyncSession, contractor_id: int) -> ContractorPro
     )
 
 
+async def of_job(*, session: AsyncSession, job_id: int) -> ReviewOut | None:
+    """The review of a job, if it has one."""
+    review_id = await session.scalar(select(Review.id).where(Review.job_id == job_id))
+    return None if review_id is None else await _present(session, review_id)
+
+
+@dataclass(frozen=True)
+class Bidder:
+    """What a homeowner weighs a bid by besides its amount."""
+
+    id: int
+    full_name: str
+    rating_avg: float
+    rating_count: int
+    jobs_completed: int
+
+
+async def bidders(*, session: AsyncSession, contractor_ids: list[int]) -> dict[int, Bidder]:
+    """Name and record of each contractor in ``contractor_ids``, in one statement."""
+    if not contractor_ids:
+        return {}
+    rows = await session.execute(
+        select(
+            User.id,
+            User.full_name,
+            func.coalesce(ContractorStats.rating_avg, 0),
+            func.coalesce(ContractorStats.rating_count, 0),
+            func.coalesce(ContractorStats.jobs_completed, 0),
+        )
+        .outerjoin(ContractorStats, ContractorStats.contractor_id == User.id)
+        .where(User.id.in_(contractor_ids))
+    )
+    return {row[0]: Bidder(*row) for row in rows.tuples()}
+
+
 async def of_contractor(
     *, session: AsyncSession, contractor_id: int, cursor: str | None, limit: int
 ) -> tuple[list[ReviewOut], str | None]:

@@ -67,6 +67,15 @@ async def get(*, session: AsyncSession, fips: str) -> Territory:
     return territory
 
 
+async def find(*, session: AsyncSession, name: str, state: str | None, limit: int) -> list[Territory]:
+    """Counties whose name starts with ``name`` (in ``state`` when given), most populous first."""
+    pattern = name.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    query = select(Territory).where(Territory.name.ilike(pattern, escape="\\"))
+    if state:
+        query = query.where(Territory.state == state.strip().upper())
+    return list(await session.scalars(query.order_by(Territory.population.desc()).limit(limit)))
+
+
 async def browse(
     *,
     session: AsyncSession,

@@ -1,0 +1,93 @@
+"""A contractor's pages: the county job board, bidding, its bids, starting awarded work."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from starlette.responses import Response
+
+from ftw.accounts import service as accounts
+from ftw.bids import flows
+from ftw.bids import service as bids
+from ftw.bids.schemas import BidCreate
+from ftw.core.errors import DomainError
+from ftw.core.validation import Id
+from ftw.jobs import service as jobs
+from ftw.web.forms import FormInvalid, parse, refusal
+from ftw.web.page import ContractorPage
+from ftw.web.public import job_page, listing
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/board")
+async def board(
+    page: ContractorPage,
+    county: Annotated[str, Query(pattern=r"^(\d{5})?$")] = "",
+    q: str = "",
+    trade: str = "",
+    size: str = "",
+    urgent: str = "",
+    cursor: str = "",
+) -> Response:
+    """The open jobs of the contractor's county (or of ``county``), filtered and searched."""
+    fips = county
+    if not fips:
+        async with page.reading() as s:
+            me = await accounts.profile(session=s, user_id=page.user.user_id)
+        if me.territory_fips is None:
+            return page.render("board_nowhere.html")
+        fips = me.territory_fips
+    values = {"q": q, "trade": trade, "size": size, "urgent": urgent, "cursor": cursor}
+    return await listing(page, fips, values, template="board.html")
+
+
+def _cents(amount: str) -> int:
+    try:
+        value = Decimal(amount.replace("$", "").replace(",", "").strip())
+    except InvalidOperation:
+        raise FormInvalid({"amount": "Enter an amount in dollars, like 250 or 249.99"}) from None
+    if not value.is_finite() or value != value.quantize(Decimal("0.01")) or value <= 0:
+        raise FormInvalid({"amount": "Enter an amount in dollars, like 250 or 249.99"})
+    return int(value * 100)
+
+
+@router.post("/jobs/{job_id}/bids")
+async def place_bid(page: ContractorPage, job_id: Id) -> Response:
+    await page.limit(tier=False, endpoint="post_bid")
+    values = {"amount": page.field("amount").strip(), "message": page.field("message").strip()}
+    rename = {"amount_cents": "amount"}
+    try:
+        asked = {"amount_cents": _cents(values["amount"]), "message": values["message"]}
+        data = parse(BidCreate, asked, rename=rename)
+        async with page.writing() as s:
+            await bids.place(session=s, settings=page.settings, principal=page.user, job_id=job_id, data=data)
+    except FormInvalid as exc:
+        return await job_page(page, job_id, errors=exc.errors, values=values, status=422)
+    except DomainError as exc:
+        if exc.status in (401, 403, 404):
+            raise
+        errors = refusal(exc, rename=rename).errors
+        return await job_page(page, job_id, errors=errors, values=values, status=exc.status)
+    return page.redirect(f"/jobs/{job_id}#my-bid")
+
+
+@router.post("/jobs/{job_id}/start")
+async def start(page: ContractorPage, job_id: Id) -> Response:
+    async with page.writing() as s:
+        await flows.start(session=s, principal=page.user, job_id=job_id)
+    return page.redirect(f"/jobs/{job_id}")
+
+
+@router.get("/bids")
+async def my_bids(page: ContractorPage, cursor: Annotated[str, Query(max_length=200)] = "") -> Response:
+    async with page.reading() as s:
+        listed, next_cursor = await bids.of_contractor(
+            session=s, contractor_id=page.user.user_id, status=None, cursor=cursor or None,
+            limit=page.settings.jobs.page_size_default,
+        )  # fmt: skip
+        titles = await jobs.titles(session=s, job_ids=sorted({b.job_id for b in listed}))
+    more = page.request.url.include_query_params(cursor=next_cursor) if next_cursor else None
+    return page.render("my_bids.html", bids=listed, titles=titles, more=more)

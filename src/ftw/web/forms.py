@@ -1,0 +1,71 @@
+"""Form input through the API's own schemas, and their refusals in words next to each field."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from ftw.core.errors import DomainError
+
+M = TypeVar("M", bound=BaseModel)
+
+# What a person reads when a field breaks a schema rule, by the rule's pydantic type.
+_WORDS: dict[str, str] = {
+    "missing": "Fill this in",
+    "string_too_short": "Too short: at least {min_length} characters",
+    "string_too_long": "Too long: at most {max_length} characters",
+    "enum": "Choose one of the options",
+    "literal_error": "Choose one of the options",
+    "int_parsing": "Enter a whole number",
+    "greater_than": "Must be more than {gt}",
+    "greater_than_equal": "Must be at least {ge}",
+    "less_than_equal": "Must be at most {le}",
+}
+# Pattern rules say nothing a person understands; each patterned field says it here.
+_PATTERNS: dict[str, str] = {
+    "zip": "Enter a 5-digit ZIP code",
+    "phone": "Enter a phone number (digits, spaces, + ( ) -)",
+}
+
+
+class FormInvalid(Exception):
+    """Field name -> message, for the form to show next to each field."""
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        super().__init__(", ".join(errors))
+        self.errors = dict(errors)
+
+
+def _message(error: Any) -> str:
+    field = str(error["loc"][0]) if error["loc"] else ""
+    kind = error["type"]
+    if kind == "string_pattern_mismatch":
+        return _PATTERNS.get(field, "Not in the expected form")
+    if kind == "value_error" and field == "email":
+        return "Enter an e-mail address like name@example.com"
+    if kind == "value_error" and "NUL" in error["msg"]:
+        return "Remove the invisible control characters"
+    template = _WORDS.get(kind)
+    if template is None:
+        return str(error["msg"])
+    return template.format(**(error.get("ctx") or {}))
+
+
+def parse(schema: type[M], values: Mapping[str, Any], *, rename: Mapping[str, str] | None = None) -> M:
+    """``values`` as ``schema``; FormInvalid names each bad field by its form name."""
+    try:
+        return schema.model_validate(dict(values))
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else "form"
+            errors.setdefault((rename or {}).get(name, name), _message(error))
+        raise FormInvalid(errors) from exc
+
+
+def refusal(exc: DomainError, *, rename: Mapping[str, str] | None = None) -> FormInvalid:
+    """A service's refusal as a field error (the form's own when it names no field)."""
+    field = exc.field or "form"
+    return FormInvalid({(rename or {}).get(field, field): exc.detail})

@@ -1,0 +1,203 @@
+"""A homeowner's pages: the dashboard, posting a job, accepting and paying a bid,
+marking the job complete and reviewing the work."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import APIRouter
+from starlette.datastructures import UploadFile
+from starlette.responses import Response
+
+from ftw.accounts import service as accounts
+from ftw.bids import flows
+from ftw.bids import service as bids
+from ftw.core.errors import DomainError, Forbidden
+from ftw.core.validation import Id
+from ftw.integrations.payments import SandboxPayments
+from ftw.jobs import service as jobs
+from ftw.jobs.models import JobStatus, Urgency
+from ftw.jobs.schemas import JobCreate
+from ftw.messaging import service as messaging
+from ftw.reviews import service as reviews
+from ftw.reviews.schemas import ReviewIn
+from ftw.web.forms import FormInvalid, parse, refusal
+from ftw.web.page import HomeownerPage, Page
+from ftw.web.public import BID_SORTS, TRADES, bid_list, job_page
+
+router = APIRouter(include_in_schema=False)
+
+URGENCIES = [
+    (Urgency.FLEXIBLE.value, "Flexible: whenever suits"),
+    (Urgency.NORMAL.value, "Normal: within a few days"),
+    (Urgency.URGENT.value, "Urgent: bids within 2 hours"),
+]
+DASHBOARD = (JobStatus.OPEN, JobStatus.AWARDED, JobStatus.IN_PROGRESS, JobStatus.COMPLETED)
+# The sandbox provider's test cards, by the number a person types (Stripe's test numbers).
+SANDBOX_CARDS = {
+    "4242424242424242": "pm_card_visa",
+    "4000000000000002": SandboxPayments.DECLINED,
+}
+
+
+@router.get("/dashboard")
+async def dashboard(page: HomeownerPage) -> Response:
+    viewer = page.user
+    by_status = {}
+    async with page.reading() as s:
+        for status in DASHBOARD:
+            by_status[status.value], _ = await jobs.browse(
+                session=s, territory=None, homeowner_id=viewer.user_id, status=status,
+                size=None, trade=None, urgent=None, cursor=None, limit=20,
+            )  # fmt: skip
+        unread = await messaging.unread_total(session=s, principal=viewer)
+    return page.render("dashboard.html", by_status=by_status, unread=unread)
+
+
+@router.get("/jobs/new")
+async def new_job_form(page: HomeownerPage) -> Response:
+    async with page.reading() as s:
+        me = await accounts.profile(session=s, user_id=page.user.user_id)
+    values = {"zip": me.zip or "", "urgency": Urgency.NORMAL.value}
+    return _job_form(page, values=values)
+
+
+def _job_form(page: Page, *, values: dict[str, str], errors: dict[str, str] | None = None) -> Response:
+    return page.render(
+        "job_new.html",
+        status=422 if errors else 200,
+        values=values,
+        errors=errors or {},
+        trades=TRADES,
+        urgencies=URGENCIES,
+        rules=page.settings.jobs,
+    )
+
+
+async def _photos(page: Page) -> list[tuple[str, bytes]]:
+    """The chosen photos (a browser sends one empty part when none is chosen)."""
+    limit = page.settings.jobs.max_photo_bytes
+    chosen = []
+    for part in page.form.getlist("photos") if page.form is not None else []:
+        if isinstance(part, UploadFile) and part.filename:
+            chosen.append((part.filename, await part.read(limit + 1)))
+    return chosen
+
+
+@router.post("/jobs/new")
+async def post_job(page: HomeownerPage) -> Response:
+    await page.limit(tier=False, endpoint="post_job")
+    names = ("title", "description", "trade", "zip", "urgency")
+    values = {name: page.field(name).strip() for name in names}
+    try:
+        data = parse(JobCreate, {k: v for k, v in values.items() if v})
+        files = await _photos(page)
+        async with page.writing() as s:  # the job and its photos, or neither
+            job = await jobs.post(
+                session=s, settings=page.settings, homeowner_id=page.user.user_id, data=data
+            )
+            if files:
+                await jobs.add_photos(
+                    session=s, settings=page.settings, storage=page.request.app.state.storage,
+                    principal=page.user, job_id=job.id, files=files,
+                )  # fmt: skip
+    except FormInvalid as exc:
+        return _job_form(page, values=values, errors=exc.errors)
+    except DomainError as exc:
+        return _job_form(page, values=values, errors=refusal(exc, rename={"files": "photos"}).errors)
+    return page.redirect(f"/jobs/{job.id}?done=posted")
+
+
+@router.get("/jobs/{job_id}/bids")
+async def bids_fragment(page: HomeownerPage, job_id: Id, sort: str = "") -> Response:
+    """The bid list alone, for htmx to refresh in place while the job is open."""
+    sort = sort if sort in BID_SORTS else ""
+    async with page.reading() as s:
+        found = await jobs.get(session=s, job_id=job_id)
+        listed = await bid_list(s, page.user, job_id, sort)
+    return page.render("_bids.html", job=found, sort=sort, sorts=BID_SORTS, **listed)
+
+
+@router.get("/bids/{bid_id}/pay")
+async def pay_form(page: HomeownerPage, bid_id: Id) -> Response:
+    return await _pay_page(page, bid_id)
+
+
+async def _pay_page(
+    page: Page, bid_id: int, *, errors: dict[str, str] | None = None, values: dict[str, str] | None = None
+) -> Response:
+    async with page.reading() as s:
+        bid = await bids.get(session=s, bid_id=bid_id)
+        found = await jobs.get(session=s, job_id=bid.job_id)
+        people = await reviews.bidders(session=s, contractor_ids=[bid.contractor_id])
+    if found.homeowner_id != page.user.user_id:
+        raise Forbidden("Only the homeowner who posted this job may accept its bids")
+    fee = page.settings.fees.homeowner_platform_fee_cents
+    return page.render(
+        "pay.html",
+        status=422 if errors else 200,
+        bid=bid,
+        job=found,
+        bidder=people.get(bid.contractor_id),
+        fee=fee,
+        total=bid.amount_cents + fee,
+        errors=errors or {},
+        values=values or {},
+    )
+
+
+def _card(number: str) -> str:
+    digits = re.sub(r"[\s-]", "", number)
+    if not digits:
+        raise FormInvalid({"card": "Enter the card number"})
+    if not digits.isdigit() or not 13 <= len(digits) <= 19:
+        raise FormInvalid({"card": "A card number is 13 to 19 digits"})
+    method = SANDBOX_CARDS.get(digits)
+    if method is None:
+        raise FormInvalid({"card": "This is the test checkout: use 4242 4242 4242 4242"})
+    return method
+
+
+@router.post("/bids/{bid_id}/pay")
+async def pay(page: HomeownerPage, bid_id: Id) -> Response:
+    """Accept the bid and charge bid + platform fee; the charge is keyed by the bid, so a
+    second press of the button pays nothing twice."""
+    values = {"card": page.field("card").strip()}
+    try:
+        method = _card(values["card"])
+        async with page.writing() as s:
+            award = await flows.accept(
+                session=s, settings=page.settings, payments=page.request.app.state.integrations.payments,
+                principal=page.user, bid_id=bid_id, payment_method=method, client_key=None,
+            )  # fmt: skip
+    except FormInvalid as exc:
+        return await _pay_page(page, bid_id, errors=exc.errors, values=values)
+    except DomainError as exc:
+        if exc.status in (401, 403, 404):
+            raise
+        errors = refusal(exc, rename={"payment_method": "card"}).errors
+        return await _pay_page(page, bid_id, errors=errors, values=values)
+    return page.redirect(f"/jobs/{award.job_id}?done={'paid' if award.status == 'awarded' else 'pending'}")
+
+
+@router.post("/jobs/{job_id}/complete")
+async def complete(page: HomeownerPage, job_id: Id) -> Response:
+    async with page.writing() as s:
+        await flows.complete(session=s, settings=page.settings, principal=page.user, job_id=job_id)
+    return page.redirect(f"/jobs/{job_id}")
+
+
+@router.post("/jobs/{job_id}/review")
+async def review(page: HomeownerPage, job_id: Id) -> Response:
+    values = {"rating": page.field("rating"), "body": page.field("body").strip()}
+    try:
+        data = parse(ReviewIn, values)
+        async with page.writing() as s:
+            await reviews.post(session=s, principal=page.user, job_id=job_id, data=data)
+    except FormInvalid as exc:
+        return await job_page(page, job_id, errors=exc.errors, values=values, status=422)
+    except DomainError as exc:
+        if exc.status in (401, 403, 404):
+            raise
+        return await job_page(page, job_id, errors=refusal(exc).errors, values=values, status=exc.status)
+    return page.redirect(f"/jobs/{job_id}")

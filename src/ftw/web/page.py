@@ -1,0 +1,212 @@
+"""What every page handler gets: the viewer, the form token, templates and the database.
+
+A handler declares ``page: AnyPage`` (or ``HomeownerPage``, ``ContractorPage``); the
+dependency resolves the browser session and, for unsafe methods, refuses a request whose
+CSRF token is missing or wrong with a 403 page before the handler runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import FormData
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from ftw.accounts.models import Role
+from ftw.config import Settings
+from ftw.core.db import Database, ReadSession
+from ftw.core.principal import PRINCIPAL
+from ftw.core.ratelimit import Endpoint, Limiter
+from ftw.core.replicas import ReadKind
+from ftw.core.security import AccessClaims
+from ftw.web import session as browser
+from ftw.web.assets import Assets
+
+R = TypeVar("R", bound=Response)
+TEMPLATES = Path(__file__).parent / "templates"
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; object-src 'none'"
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+
+def dollars(cents: int | None) -> str:
+    return "" if cents is None else f"${cents / 100:,.2f}".replace(".00", "")
+
+
+def when(moment: datetime | None) -> str:
+    return "" if moment is None else moment.strftime("%b %-d, %Y %H:%M UTC")
+
+
+def templates(assets: Assets) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.globals["asset"] = assets.url
+    env.filters["dollars"] = dollars
+    env.filters["when"] = when
+    env.filters["label"] = lambda value: str(getattr(value, "value", value)).replace("_", " ")
+    return env
+
+
+class SignInRequired(Exception):
+    """The page needs a signed-in viewer; the answer is the sign-in page."""
+
+
+class WrongRole(Exception):
+    def __init__(self, role: Role) -> None:
+        self.role = role
+
+
+class CsrfRefused(Exception):
+    pass
+
+
+class TooMany(Exception):
+    def __init__(self, retry_after_s: int) -> None:
+        self.retry_after_s = retry_after_s
+
+
+class Page:
+    """One page request: render templates, redirect, and open database sessions."""
+
+    def __init__(self, request: Request, session: browser.Session, form: FormData | None) -> None:
+        self.request = request
+        self.session = session
+        self.form = form
+        self.settings: Settings = request.app.state.settings
+        self.db: Database = request.app.state.db
+        self.env: Environment = request.app.state.templates
+
+    @property
+    def viewer(self) -> AccessClaims | None:
+        return self.session.viewer
+
+    @property
+    def user(self) -> AccessClaims:
+        assert self.session.viewer is not None, "a role page has a viewer"
+        return self.session.viewer
+
+    @property
+    def is_htmx(self) -> bool:
+        return self.request.headers.get("hx-request") == "true"
+
+    def field(self, name: str) -> str:
+        """A text field of the posted form ('' when absent)."""
+        value = self.form.get(name) if self.form is not None else None
+        return value if isinstance(value, str) else ""
+
+    def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        html = self.env.get_template(template).render(
+            {"errors": {}, "values": {}, **context},
+            viewer=self.viewer,
+            csrf=self.session.csrf,
+            path=self.request.url.path,
+        )
+        return self.respond(HTMLResponse(html, status_code=status, headers=PAGE_HEADERS))
+
+    def redirect(self, url: str) -> Response:
+        """See other: after a POST the browser GETs ``url``; htmx is told to follow it too."""
+        if self.is_htmx:
+            return self.respond(Response(status_code=204, headers={"HX-Redirect": url}))
+        return self.respond(RedirectResponse(url, status_code=303))
+
+    def respond(self, response: R) -> R:
+        self.session.cookies.apply(response)
+        return response
+
+    async def limit(self, *, tier: bool = True, endpoint: Endpoint | None = None) -> None:
+        """Count this request against the caller's tier and ``endpoint``'s limit, in the API's
+        own windows: a browser is no way around them. Every form post counts on its tier."""
+        limiter: Limiter = self.request.app.state.limiter
+        if not limiter.enabled:
+            return
+        caller = limiter.caller(self.request.scope)
+        limits = [(limiter.tier_item(caller.tier), "tier")] if tier else []
+        if endpoint is not None:
+            limits.append((limiter.endpoint_item(endpoint), endpoint))
+        decision = await limiter.hit(caller.key, limits)
+        if not decision.allowed:
+            raise TooMany(max(1, decision.reset_after_s))
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work, committed at the end of the block; the viewer then reads its writes."""
+        async with self.db.session() as s:
+            yield s
+        if self.viewer is not None:
+            self.db.wrote(self.viewer.user_id)
+
+    def reading(self, kind: ReadKind = ReadKind.OWN) -> AbstractAsyncContextManager[ReadSession]:
+        """A read-only session (``BROWSE`` may use a replica)."""
+        user_id = self.viewer.user_id if self.viewer is not None else None
+        return self.db.read_session(kind, user_id=user_id)
+
+
+async def _page(request: Request) -> Page:
+    state = request.app.state
+    session = await browser.resolve(request, state.settings, state.db)
+    request.state.web_session = session  # for the error pages, which must send its cookies too
+    request.scope["state"][PRINCIPAL] = session.viewer  # the caller, as the API resolves it
+    form = None
+    if request.method not in browser.SAFE_METHODS:
+        form = await request.form(max_files=state.settings.jobs.max_photos, max_fields=100)
+        if browser.check_csrf(request, form, session.csrf) != "ok":
+            raise CsrfRefused
+    page = Page(request, session, form)
+    if form is not None:
+        await page.limit()
+    return page
+
+
+def _role(*roles: Role) -> Callable[[Page], Coroutine[Any, Any, Page]]:
+    async def dependency(page: Annotated[Page, Depends(_page)]) -> Page:
+        if page.viewer is None:
+            raise SignInRequired
+        if page.viewer.role not in roles:
+            raise WrongRole(roles[0])
+        return page
+
+    return dependency
+
+
+def sign_in_url(request: Request) -> str:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return f"/signin?next={quote(target, safe='')}"
+
+
+def local(target: str | None, fallback: str) -> str:
+    """``target`` when it is a path on this site, else ``fallback`` (no open redirects)."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return fallback
+
+
+def home_of(viewer: AccessClaims) -> str:
+    return {Role.HOMEOWNER: "/dashboard", Role.CONTRACTOR: "/board"}.get(Role(viewer.role), "/")
+
+
+AnyPage = Annotated[Page, Depends(_page)]
+HomeownerPage = Annotated[Page, Depends(_role(Role.HOMEOWNER))]
+ContractorPage = Annotated[Page, Depends(_role(Role.CONTRACTOR))]

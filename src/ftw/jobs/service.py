@@ -240,7 +240,7 @@ async def titles(*, session: AsyncSession, job_ids: list[int]) -> dict[int, str]
     if not job_ids:
         return {}
     rows = await session.execute(select(Job.id, Job.title).where(Job.id.in_(job_ids)))
-    return {job_id: title for job_id, title in rows.tuples()}
+    return {job_id: title for job_id, title in rows}
 
 
 def present(job: Job, photos: list[JobPhoto], storage: Storage) -> JobOut:

@@ -254,7 +254,7 @@ async def bidders(*, session: AsyncSession, contractor_ids: list[int]) -> dict[i
         .outerjoin(ContractorStats, ContractorStats.contractor_id == User.id)
         .where(User.id.in_(contractor_ids))
     )
-    return {row[0]: Bidder(*row) for row in rows.tuples()}
+    return {row[0]: Bidder(*row) for row in rows}
 
 
 async def of_contractor(

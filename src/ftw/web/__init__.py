@@ -136,7 +136,7 @@ def install(app: FastAPI) -> None:
     web.state = app.state  # the pages' requests see the app's database, settings and cache
     app.state.assets = assets
     app.state.templates = templates(assets)
-    for module in (public, accounts, homeowner, contractor):
+    for module in (accounts, homeowner, contractor, public):  # /jobs/new before /jobs/{job_id}
         web.include_router(module.router)
     _handlers(web)
     web.add_middleware(ErrorPages)

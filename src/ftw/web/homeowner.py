@@ -62,10 +62,12 @@ async def new_job_form(page: HomeownerPage) -> Response:
     return _job_form(page, values=values)
 
 
-def _job_form(page: Page, *, values: dict[str, str], errors: dict[str, str] | None = None) -> Response:
+def _job_form(
+    page: Page, *, values: dict[str, str], errors: dict[str, str] | None = None, status: int = 200
+) -> Response:
     return page.render(
         "job_new.html",
-        status=422 if errors else 200,
+        status=status,
         values=values,
         errors=errors or {},
         trades=TRADES,
@@ -102,9 +104,10 @@ async def post_job(page: HomeownerPage) -> Response:
                     principal=page.user, job_id=job.id, files=files,
                 )  # fmt: skip
     except FormInvalid as exc:
-        return _job_form(page, values=values, errors=exc.errors)
+        return _job_form(page, values=values, errors=exc.errors, status=422)
     except DomainError as exc:
-        return _job_form(page, values=values, errors=refusal(exc, rename={"files": "photos"}).errors)
+        errors = refusal(exc, rename={"files": "photos"}).errors
+        return _job_form(page, values=values, errors=errors, status=exc.status)
     return page.redirect(f"/jobs/{job.id}?done=posted")
 
 
@@ -124,7 +127,12 @@ async def pay_form(page: HomeownerPage, bid_id: Id) -> Response:
 
 
 async def _pay_page(
-    page: Page, bid_id: int, *, errors: dict[str, str] | None = None, values: dict[str, str] | None = None
+    page: Page,
+    bid_id: int,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
 ) -> Response:
     async with page.reading() as s:
         bid = await bids.get(session=s, bid_id=bid_id)
@@ -135,7 +143,7 @@ async def _pay_page(
     fee = page.settings.fees.homeowner_platform_fee_cents
     return page.render(
         "pay.html",
-        status=422 if errors else 200,
+        status=status,
         bid=bid,
         job=found,
         bidder=people.get(bid.contractor_id),
@@ -171,12 +179,12 @@ async def pay(page: HomeownerPage, bid_id: Id) -> Response:
                 principal=page.user, bid_id=bid_id, payment_method=method, client_key=None,
             )  # fmt: skip
     except FormInvalid as exc:
-        return await _pay_page(page, bid_id, errors=exc.errors, values=values)
+        return await _pay_page(page, bid_id, errors=exc.errors, values=values, status=422)
     except DomainError as exc:
         if exc.status in (401, 403, 404):
             raise
         errors = refusal(exc, rename={"payment_method": "card"}).errors
-        return await _pay_page(page, bid_id, errors=errors, values=values)
+        return await _pay_page(page, bid_id, errors=errors, values=values, status=exc.status)
     return page.redirect(f"/jobs/{award.job_id}?done={'paid' if award.status == 'awarded' else 'pending'}")
 
 

@@ -1,0 +1,153 @@
+"""The marketplace through its pages: post, find, bid, accept and pay, complete, review."""
+
+from __future__ import annotations
+
+import re
+
+from tests.web.conftest import JOB, Browser
+
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4"
+    b"\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
+)
+
+
+async def test_the_whole_award_through_the_pages(browser_factory) -> None:  # type: ignore[no-untyped-def]
+    home, pro, rival = browser_factory(), browser_factory(), browser_factory()
+    await home.sign_up()
+    job_id = await home.post_job()
+    posted = await home.get(f"/jobs/{job_id}?done=posted")
+    assert "Your job is posted" in posted.text
+    assert re.search(r'class="price">\$\d[\d,]* – \$\d[\d,]*<', posted.text), "the instant estimate"
+
+    await pro.sign_up("contractor")
+    board = await pro.get("/board")
+    assert f'href="/jobs/{job_id}"' in board.text
+    found = await pro.get("/board?q=faucet&trade=plumbing")
+    assert f'href="/jobs/{job_id}"' in found.text
+    elsewhere = await pro.get("/board?trade=roofing")
+    assert f'href="/jobs/{job_id}"' not in elsewhere.text
+    page = await pro.get(f"/jobs/{job_id}")
+    band = re.search(r"Between (\$[\d,.]+) and (\$[\d,.]+) for this job", page.text)
+    assert band is not None, "the bid form shows the allowed band"
+    low = float(band[1].strip("$").replace(",", ""))
+    bid = await pro.post(
+        f"/jobs/{job_id}/bids", {"amount": f"{low + 40:.2f}", "message": "I can come tomorrow."}
+    )
+    assert bid.status_code == 303
+    again = await pro.get(f"/jobs/{job_id}")
+    assert "Your bid:" in again.text
+    assert "Place a bid" not in again.text, "one live bid per contractor"
+    mine = await pro.get("/bids")
+    assert JOB["title"] in mine.text
+    assert "pending" in mine.text
+
+    await rival.sign_up("contractor")
+    await rival.post(f"/jobs/{job_id}/bids", {"amount": f"{low:.2f}", "message": "Cheaper, and fast too."})
+    rival_view = await rival.get(f"/jobs/{job_id}")
+    assert "I can come tomorrow." not in rival_view.text, "bidding is blind"
+
+    bids = await home.get(f"/jobs/{job_id}/bids?sort=price", headers={"HX-Request": "true"})
+    assert bids.text.lstrip().startswith('<section id="bids"'), "a fragment, not a page"
+    assert bids.text.index("Cheaper, and fast too.") < bids.text.index("I can come tomorrow.")
+    assert "⚡ Lightning" in bids.text
+    by_time = await home.get(f"/jobs/{job_id}?sort=time")
+    assert by_time.text.index("Cheaper, and fast too.") < by_time.text.index("I can come tomorrow.")
+    pay_link = re.findall(r'href="/bids/(\d+)/pay"', by_time.text)
+    assert len(pay_link) == 2
+    bid_id = pay_link[1]  # the first contractor's (newest first puts it second)
+
+    pay = await home.get(f"/bids/{bid_id}/pay")
+    assert "Platform fee" in pay.text
+    assert "$20" in pay.text
+    declined = await home.post(f"/bids/{bid_id}/pay", {"card": "4000 0000 0000 0002"})
+    assert declined.status_code == 402
+    assert 'id="e-card">Your card was declined' in declined.text
+    assert 'value="4000 0000 0000 0002"' in declined.text
+    nonsense = await home.post(f"/bids/{bid_id}/pay", {"card": "12ab"})
+    assert 'id="e-card">A card number is 13 to 19 digits' in nonsense.text
+    paid = await home.post(f"/bids/{bid_id}/pay", {"card": "4242 4242 4242 4242"})
+    assert paid.status_code == 303
+    assert paid.headers["location"] == f"/jobs/{job_id}?done=paid"
+    awarded = await home.get(paid.headers["location"])
+    assert "Paid." in awarded.text
+    assert ">awarded<" in awarded.text
+    assert "Accept and pay" not in awarded.text
+
+    assert '<span class="tag">rejected</span>' in (await rival.get("/bids")).text
+    start = await pro.post(f"/jobs/{job_id}/start")
+    assert start.status_code == 303
+    complete = await home.post(f"/jobs/{job_id}/complete")
+    assert complete.status_code == 303
+    done = await home.get(f"/jobs/{job_id}")
+    assert "Review the work" in done.text
+    short = await home.post(f"/jobs/{job_id}/review", {"rating": "5", "body": "Great"})
+    assert short.status_code == 422
+    assert 'id="e-body">Too short: at least 10 characters' in short.text
+    assert "Great</textarea>" in short.text
+    review = await home.post(f"/jobs/{job_id}/review", {"rating": "5", "body": "Quick, tidy and friendly."})
+    assert review.status_code == 303
+    contractor_id = re.search(r'href="/contractors/(\d+)"', done.text)
+    assert contractor_id is not None
+    profile = await home.get(f"/contractors/{contractor_id[1]}")
+    assert "Quick, tidy and friendly." in profile.text
+    assert "5.0 from 1 review" in profile.text
+
+
+async def test_posting_a_job_shows_each_refusal_next_to_its_field(browser: Browser) -> None:
+    await browser.sign_up()
+    form = {**JOB, "title": "Fix", "description": "Too short", "zip": "ABCDE", "trade": "juggling"}
+    answer = await browser.post("/jobs/new", form)
+    assert answer.status_code == 422
+    assert 'id="e-zip">Enter a 5-digit ZIP code' in answer.text
+    assert 'id="e-trade">Choose one of the options' in answer.text
+    assert 'value="Fix"' in answer.text
+    assert "Too short</textarea>" in answer.text
+    rules = await browser.post("/jobs/new", {**JOB, "title": "Fix"})
+    assert 'id="e-title">Title must be at least 5 characters' in rules.text
+    nowhere = await browser.post("/jobs/new", {**JOB, "zip": "00000"})
+    assert 'id="e-zip">Unknown ZIP code' in nowhere.text
+
+
+async def test_photos_are_checked_and_all_or_nothing(browser: Browser) -> None:
+    await browser.sign_up()
+    fake = await browser.post("/jobs/new", JOB, files=[("photos", ("notes.png", b"just text", "image/png"))])
+    assert fake.status_code == 415
+    assert 'id="e-photos">notes.png is not an image' in fake.text
+    assert JOB["title"] not in (await browser.get("/dashboard")).text, (
+        "the job was not kept without its photo"
+    )
+    good = await browser.post("/jobs/new", JOB, files=[("photos", ("sink.png", PNG, "image/png"))])
+    assert good.status_code == 303
+    page = await browser.get(good.headers["location"])
+    assert re.search(r'<img src="/media/jobs/\d+/[0-9a-f]+\.png" alt="Photo 1 of the job"', page.text)
+
+
+async def test_the_landing_search_finds_a_county_by_zip_or_name(browser: Browser) -> None:
+    by_zip = await browser.get("/search?where=10001")
+    assert by_zip.headers["location"] == "/counties/36061"
+    by_name = await browser.get("/search?where=Kings, NY")
+    assert by_name.headers["location"] == "/counties/36047"
+    several = await browser.get("/search?where=Kings")
+    assert "Which county?" in several.text
+    unknown = await browser.get("/search?where=Atlantis")
+    assert unknown.status_code == 422
+    assert "No county is called Atlantis" in unknown.text
+    county = await browser.get("/counties/36061")
+    assert "Open jobs in New York County, NY" in county.text
+
+
+async def test_role_pages_send_strangers_to_sign_in_and_refuse_other_roles(browser_factory) -> None:  # type: ignore[no-untyped-def]
+    stranger, pro = browser_factory(), browser_factory()
+    answer = await stranger.get("/jobs/new")
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/signin?next=%2Fjobs%2Fnew"
+    await pro.sign_up("contractor")
+    home = browser_factory()
+    await home.sign_up(zip="11201")
+    form = await home.get("/jobs/new")
+    assert form.status_code == 200
+    assert 'name="zip" type="text" value="11201"' in form.text
+    refused = await pro.get("/jobs/new")
+    assert refused.status_code == 403
+    assert "This page is for homeowners." in refused.text

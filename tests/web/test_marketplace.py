@@ -18,7 +18,7 @@ async def test_the_whole_award_through_the_pages(browser_factory) -> None:  # ty
     job_id = await home.post_job()
     posted = await home.get(f"/jobs/{job_id}?done=posted")
     assert "Your job is posted" in posted.text
-    assert re.search(r'class="price">\$\d[\d,]* – \$\d[\d,]*<', posted.text), "the instant estimate"
+    assert re.search(r'class="price">\$\d[\d,]* \u2013 \$\d[\d,]*<', posted.text), "the instant estimate"
 
     await pro.sign_up("contractor")
     board = await pro.get("/board")

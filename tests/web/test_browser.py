@@ -1,0 +1,202 @@
+"""The marketplace in a real browser: Debian's headless Chromium, driven by Playwright.
+
+The app runs as ``ftw serve`` runs it (uvicorn, its own lifespan, engine and in-process
+cache) in a thread, on a database of this module's own; each person has a browser context
+of their own (their own cookies). Never skipped: a missing browser fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import uvicorn
+from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright, expect
+
+from ftw.app import create_app
+from ftw.config import Settings
+from tests.conftest import PASSWORD, migrated_database
+from tests.web.test_marketplace import PNG
+
+CHROMIUM = os.environ.get("FTW_CHROMIUM", "/usr/bin/chromium")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app served over HTTP from a thread, as a browser reaches it."""
+    name = f"ftw_browser_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
+    with migrated_database(name) as url:
+        data = tmp_path_factory.mktemp("browser")
+        settings = Settings(environment="test", database_url=url, data_dir=data, media_dir=data / "media")
+        port = _free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+        )
+        thread = threading.Thread(target=server.run, name="web-server", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert thread.is_alive(), "the server stopped"
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+async def chromium() -> AsyncIterator[Browser]:
+    assert os.path.exists(CHROMIUM), f"no browser at {CHROMIUM} (apt-get install chromium)"  # noqa: ASYNC240
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield browser
+        await browser.close()
+
+
+REFUSED_FORM = re.compile(r"^Failed to load resource: the server responded with a status of 4\d\d")
+
+
+class Person:
+    """One person at their own browser; script errors and CSP refusals are kept (a form the
+    page refuses with a 4xx, as the test means it to, is not a problem)."""
+
+    def __init__(self, context: BrowserContext, page: Page, base_url: str) -> None:
+        self.context, self.page, self.base_url = context, page, base_url
+        self.problems: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda e: self.problems.append(str(e)))
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error" and not REFUSED_FORM.match(message.text):
+            self.problems.append(message.text)
+
+    @classmethod
+    async def at(cls, chromium: Browser, base_url: str, width: int = 390) -> Person:
+        context = await chromium.new_context(base_url=base_url, viewport={"width": width, "height": 844})
+        return cls(context, await context.new_page(), base_url)
+
+    async def sign_up(self, role: str, name: str) -> None:
+        page = self.page
+        await page.goto("/")
+        await page.get_by_role("link", name="Sign up").click()
+        await page.get_by_label("homeowner" if role == "homeowner" else "contractor").check()
+        await page.get_by_label("Full name").fill(name)
+        await page.get_by_label("E-mail").fill(f"{role}-{os.urandom(4).hex()}@example.com")
+        await page.get_by_label("Password").fill(PASSWORD)
+        await page.get_by_label("ZIP code").fill("10001")
+        await page.get_by_role("button", name="Create account").click()
+
+
+async def test_a_homeowner_posts_a_contractor_bids_and_the_homeowner_pays(
+    chromium: Browser, base_url: str
+) -> None:
+    home = await Person.at(chromium, base_url)
+    await home.sign_up("homeowner", "Hana Homeowner")
+    await expect(home.page.get_by_role("heading", name="My jobs")).to_be_visible()
+
+    await home.page.get_by_role("link", name="Post a job", exact=True).first.click()
+    await home.page.get_by_label("What needs doing?").fill("Leaking kitchen faucet")
+    await home.page.get_by_label("Describe the work").fill(
+        "The kitchen faucet drips all day and the handle is loose at the base."
+    )
+    await home.page.get_by_label("Trade").select_option("plumbing")
+    await expect(home.page.get_by_label("ZIP code of the job")).to_have_value("10001")
+    await home.page.get_by_label("Normal: within a few days").check()
+    await home.page.get_by_label("Photos").set_input_files(
+        [{"name": "faucet.png", "mimeType": "image/png", "buffer": PNG}]
+    )
+    await home.page.get_by_role("button", name="Post and see the estimate").click()
+    await expect(home.page.get_by_text("Your job is posted")).to_be_visible()
+    await expect(home.page.locator(".estimate .price")).to_have_text(
+        re.compile(r"^\$\d[\d,]* \u2013 \$\d[\d,]*$")
+    )
+    await expect(home.page.get_by_alt_text("Photo 1 of the job")).to_be_visible()
+    await expect(home.page.get_by_text("No bids yet")).to_be_visible()
+    job_url = home.page.url.split("?")[0]
+
+    pro = await Person.at(chromium, base_url, width=1280)
+    await pro.sign_up("contractor", "Cole Contractor")
+    await expect(
+        pro.page.get_by_role("heading", name=re.compile("Job board: New York County"))
+    ).to_be_visible()
+    await pro.page.get_by_label("Search").fill("faucet")
+    await pro.page.get_by_role("button", name="Show jobs").click()
+    await pro.page.get_by_role("link", name="Leaking kitchen faucet").click()
+    hint = await pro.page.locator("#h-amount").inner_text()
+    low = re.search(r"Between \$([\d,.]+) and", hint)
+    assert low is not None, hint
+    await pro.page.get_by_label("Your price in dollars").fill("10")
+    await pro.page.get_by_label("Message to the homeowner").fill("I can come tomorrow at nine.")
+    await pro.page.get_by_role("button", name="Place bid").click()
+    await expect(pro.page.locator("#e-amount")).to_contain_text("Bid between")
+    await expect(pro.page.get_by_label("Message to the homeowner")).to_have_value(
+        "I can come tomorrow at nine."
+    )
+    amount = f"{float(low[1].replace(',', '')) + 25:.2f}"
+    await pro.page.get_by_label("Your price in dollars").fill(amount)
+    await pro.page.get_by_role("button", name="Place bid").click()
+    await expect(pro.page.get_by_text(re.compile(r"Your bid: \$"))).to_be_visible()
+
+    # The homeowner's page, never reloaded, shows the bid when htmx next refreshes the list.
+    assert home.page.url.split("?")[0] == job_url
+    await expect(home.page.get_by_text("I can come tomorrow at nine.")).to_be_visible(timeout=20_000)
+    await expect(home.page.get_by_text("⚡ Lightning")).to_be_visible()
+    await home.page.get_by_role("link", name="Accept and pay").click()
+    await expect(home.page.get_by_role("heading", name="Accept and pay")).to_be_visible()
+    await expect(home.page.locator(".sum .total td")).to_have_text(re.compile(r"^\$"))
+    await home.page.get_by_label("Card number").fill("4242 4242 4242 4242")
+    await home.page.get_by_role("button", name=re.compile(r"^Pay \$")).click()
+    await expect(home.page.get_by_text("Paid. The payment is held")).to_be_visible()
+    await expect(home.page.locator(".job .tag").first).to_have_text("awarded")
+
+    await pro.page.goto("/bids")
+    await expect(pro.page.locator(".card .tag").first).to_have_text("accepted")
+    for person in (home, pro):
+        assert not person.problems, person.problems  # no CSP refusal, no script error
+        await person.context.close()
+
+
+async def test_pages_work_with_javascript_off(chromium: Browser, base_url: str) -> None:
+    """Every form posts without JavaScript; htmx only improves them."""
+    context = await chromium.new_context(base_url=base_url, java_script_enabled=False)
+    person = Person(context, await context.new_page(), base_url)
+    await person.sign_up("homeowner", "Nora NoScript")
+    await person.page.goto("/jobs/new")
+    await person.page.get_by_label("What needs doing?").fill("Fix")
+    await person.page.get_by_label("Describe the work").fill("The gate hinge is broken and squeaks.")
+    await person.page.get_by_label("Trade").select_option("carpentry")
+    await person.page.get_by_role("button", name="Post and see the estimate").click()
+    await expect(person.page.locator("#e-title")).to_have_text("Title must be at least 5 characters")
+    await expect(person.page.get_by_label("Describe the work")).to_have_value(
+        "The gate hinge is broken and squeaks."
+    )
+    await context.close()
+
+
+async def test_a_tampered_cookie_signs_nobody_in(chromium: Browser, base_url: str) -> None:
+    person = await Person.at(chromium, base_url)
+    await person.sign_up("homeowner", "Tess Tamper")
+    cookies = {c["name"]: c for c in await person.context.cookies()}
+    access, refresh = cookies["ftw_access"], cookies["ftw_refresh"]
+    await person.context.clear_cookies()
+    tampered = [
+        {**access, "value": access["value"][:-3] + "abc"},
+        {**refresh, "value": refresh["value"][::-1]},
+    ]
+    await person.context.add_cookies(tampered)  # type: ignore[arg-type]
+    await person.page.goto("/dashboard")
+    await expect(person.page.get_by_role("heading", name="Sign in")).to_be_visible()
+    await expect(person.page.get_by_role("button", name="Sign out")).to_have_count(0)
+    await person.context.close()

@@ -525,3 +525,26 @@ def restore(
     timings = ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in report.seconds.items())
     console.print(f"{'[green]restored[/]' if report.ok else '[red]NOT VERIFIED[/]'} in {timings}")
     raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
+def screenshots(
+    url: Annotated[str, typer.Option(help="A running server (`make run`)")] = "http://127.0.0.1:8000",
+    out: Annotated[Path, typer.Option(help="Folder for the PNGs and weights.json")] = Path(
+        "docs/screenshots"
+    ),
+) -> None:
+    """Screenshots of the main pages at phone (390 px) and desktop (1280 px) widths, and each
+    page's weight (HTML + CSS + JS as received, compressed, on an empty cache).
+
+    Drives Debian's chromium (FTW_CHROMIUM to use another) with Playwright from the dev extra;
+    signs up a homeowner and a contractor on the server, posts a job and bids on it."""
+    from ftw.web.screenshots import capture
+
+    shots = asyncio.run(capture(url.rstrip("/"), out))
+    budget = 150 * 1024
+    for shot in shots:
+        mark = "[green]ok[/]" if shot.weight_bytes <= budget else "[red]over 150 KB[/]"
+        console.print(f"{shot.name:<20} {shot.weight_bytes / 1024:6.1f} KB  {mark}  {', '.join(shot.files)}")
+    console.print(f"{len(shots) * 2} screenshots in {out}/")
+    raise typer.Exit(0 if all(s.weight_bytes <= budget for s in shots) else 1)

@@ -1,0 +1,142 @@
+"""Screenshots of the main pages at a phone's and a desktop's width, and what each page weighs.
+
+Drives Debian's Chromium (Playwright, a development dependency) against a running server:
+a homeowner and a contractor sign up through the pages, the homeowner posts a job and the
+contractor bids, then every page is opened in a fresh browser (an empty cache) as the person
+who sees it. A page's weight is what the browser received for its HTML, CSS and JavaScript,
+compressed, as the network reported it; photos are not counted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import Browser, Page, Response, async_playwright
+
+CHROMIUM = os.environ.get("FTW_CHROMIUM", "/usr/bin/chromium")
+WIDTHS = {"phone": (390, 844), "desktop": (1280, 900)}
+COUNTED = frozenset({"document", "stylesheet", "script", "fetch", "xhr"})
+PASSWORD = "screenshots-" + "x" * 8
+JOB = {
+    "title": "Replace a leaking bathroom faucet",
+    "description": "The bathroom sink faucet drips constantly and the cold handle is stiff. "
+    "Standard single-hole sink, easy access from below.",
+}
+
+
+@dataclass(frozen=True)
+class Shot:
+    name: str
+    path: str
+    who: str
+    weight_bytes: int  # HTML + CSS + JS as received (compressed), an empty cache
+    files: list[str]  # the screenshots, relative to the output folder
+
+
+async def _sign_up(browser: Browser, base_url: str, role: str, name: str) -> dict[str, Any]:
+    context = await browser.new_context(base_url=base_url)
+    page = await context.new_page()
+    await page.goto("/signup")
+    await page.get_by_label(role).check()
+    await page.get_by_label("Full name").fill(name)
+    await page.get_by_label("E-mail").fill(f"{role}-{os.urandom(4).hex()}@example.com")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_label("ZIP code").fill("10001")
+    await page.get_by_role("button", name="Create account").click()
+    await page.wait_for_load_state()
+    state: dict[str, Any] = dict(await context.storage_state())
+    await context.close()
+    return state
+
+
+async def _as(browser: Browser, base_url: str, state: dict[str, Any] | None) -> Page:
+    context = await browser.new_context(base_url=base_url, storage_state=state)  # type: ignore[arg-type]
+    return await context.new_page()
+
+
+async def _scene(browser: Browser, base_url: str) -> tuple[dict[str, dict[str, Any] | None], int, int, int]:
+    """Two people, a job and a bid; the sessions by person, and the job, bid and contractor ids."""
+    home = await _sign_up(browser, base_url, "homeowner", "Hana Homeowner")
+    pro = await _sign_up(browser, base_url, "contractor", "Cole Contractor")
+    page = await _as(browser, base_url, home)
+    await page.goto("/jobs/new")
+    await page.get_by_label("What needs doing?").fill(JOB["title"])
+    await page.get_by_label("Describe the work").fill(JOB["description"])
+    await page.get_by_label("Trade").select_option("plumbing")
+    await page.get_by_role("button", name="Post and see the estimate").click()
+    await page.wait_for_url(re.compile(r"/jobs/\d+"))
+    job_id = int(re.search(r"/jobs/(\d+)", page.url)[1])  # type: ignore[index]
+    await page.context.close()
+    page = await _as(browser, base_url, pro)
+    await page.goto(f"/jobs/{job_id}")
+    hint = await page.locator("#h-amount").inner_text()
+    low = float(re.search(r"\$([\d,.]+)", hint)[1].replace(",", ""))  # type: ignore[index]
+    await page.get_by_label("Your price in dollars").fill(f"{low + 60:.0f}")
+    await page.get_by_label("Message to the homeowner").fill("I can come Thursday morning; parts included.")
+    await page.get_by_role("button", name="Place bid").click()
+    await page.wait_for_load_state()
+    await page.context.close()
+    page = await _as(browser, base_url, home)
+    await page.goto(f"/jobs/{job_id}")
+    pay = await page.get_by_role("link", name="Accept and pay").get_attribute("href") or ""
+    contractor = await page.locator("#bids a[href^='/contractors/']").first.get_attribute("href") or ""
+    await page.context.close()
+    bid_id = int(pay.split("/")[2])
+    return (
+        {"anyone": None, "homeowner": home, "contractor": pro},
+        job_id,
+        bid_id,
+        int(contractor.split("/")[2]),
+    )
+
+
+async def capture(base_url: str, out: Path) -> list[Shot]:
+    out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before the browser starts
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        people, job_id, bid_id, contractor_id = await _scene(browser, base_url)
+        pages = [
+            ("landing", "/", "anyone"),
+            ("county", "/counties/36061", "anyone"),
+            ("sign-up", "/signup", "anyone"),
+            ("job-public", f"/jobs/{job_id}", "anyone"),
+            ("contractor-profile", f"/contractors/{contractor_id}", "anyone"),
+            ("dashboard", "/dashboard", "homeowner"),
+            ("post-job", "/jobs/new", "homeowner"),
+            ("job-with-bids", f"/jobs/{job_id}", "homeowner"),
+            ("pay", f"/bids/{bid_id}/pay", "homeowner"),
+            ("board", "/board", "contractor"),
+            ("job-bid-form", f"/jobs/{job_id}", "contractor"),
+            ("my-bids", "/bids", "contractor"),
+        ]
+        shots = [
+            await _shoot(browser, base_url, out, name, path, who, people[who]) for name, path, who in pages
+        ]
+        await browser.close()
+    (out / "weights.json").write_text(json.dumps([asdict(s) for s in shots], indent=2) + "\n")
+    return shots
+
+
+async def _shoot(
+    browser: Browser, base_url: str, out: Path, name: str, path: str, who: str, state: dict[str, Any] | None
+) -> Shot:
+    page = await _as(browser, base_url, state)
+    received: list[Response] = []
+    page.on("response", lambda response: received.append(response))
+    files = []
+    for label, (width, height) in WIDTHS.items():
+        await page.set_viewport_size({"width": width, "height": height})
+        await page.goto(path, wait_until="networkidle")
+        if label == "phone":  # the first load, on an empty cache
+            counted = [r for r in received if r.request.resource_type in COUNTED]
+            weight = sum([(await r.request.sizes())["responseBodySize"] for r in counted])
+        file = f"{name}-{label}.png"
+        await page.screenshot(path=out / file, full_page=True)
+        files.append(file)
+    await page.context.close()
+    return Shot(name=name, path=path, who=who, weight_bytes=weight, files=files)

@@ -149,10 +149,23 @@ async def test_a_homeowner_posts_a_contractor_bids_and_the_homeowner_pays(
     await pro.page.get_by_role("button", name="Place bid").click()
     await expect(pro.page.get_by_text(re.compile(r"Your bid: \$"))).to_be_visible()
 
-    # The homeowner's page, never reloaded, shows the bid when htmx next refreshes the list.
+    # The homeowner's page, never reloaded, shows the bid: the notification stream tells it.
     assert home.page.url.split("?")[0] == job_url
-    await expect(home.page.get_by_text("I can come tomorrow at nine.")).to_be_visible(timeout=20_000)
+    await expect(home.page.get_by_text("I can come tomorrow at nine.")).to_be_visible(timeout=10_000)
     await expect(home.page.get_by_text("⚡ Lightning")).to_be_visible()
+    await expect(home.page.locator("#bell .badge")).to_have_text(re.compile(r"^1"))
+
+    # Messages: each side sees the other's arrive on the open thread.
+    await home.page.get_by_role("link", name="Messages", exact=True).click()
+    await pro.page.get_by_role("link", name="Messages with the homeowner").click()
+    await expect(pro.page.get_by_text("No messages yet.")).to_be_visible()
+    await pro.page.get_by_label("Your message").fill("Is the shut-off valve under the sink?")
+    await pro.page.get_by_role("button", name="Send").click()
+    await expect(home.page.get_by_text("Is the shut-off valve under the sink?")).to_be_visible(timeout=10_000)
+    await home.page.get_by_label("Your message").fill("Yes, on the left.")
+    await home.page.get_by_role("button", name="Send").click()
+    await expect(pro.page.get_by_text("Yes, on the left.")).to_be_visible(timeout=10_000)
+    await home.page.goto(job_url)
     await home.page.get_by_role("link", name="Accept and pay").click()
     await expect(home.page.get_by_role("heading", name="Accept and pay")).to_be_visible()
     await expect(home.page.locator(".sum .total td")).to_have_text(re.compile(r"^\$"))

@@ -47,6 +47,8 @@ def _message(error: Any) -> str:
         return "Enter an e-mail address like name@example.com"
     if kind == "value_error" and "NUL" in error["msg"]:
         return "Remove the invisible control characters"
+    if kind == "string_too_short" and (error.get("ctx") or {}).get("min_length") == 1:
+        kind = "missing"
     template = _WORDS.get(kind)
     if template is None:
         return str(error["msg"])

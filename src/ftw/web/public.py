@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from ftw.accounts.models import Role
@@ -14,6 +15,7 @@ from ftw.analytics import service as analytics
 from ftw.bids import flows
 from ftw.bids import service as bids
 from ftw.core.replicas import ReadKind
+from ftw.core.security import AccessClaims
 from ftw.core.validation import Id, NoNul
 from ftw.jobs import service as jobs
 from ftw.jobs.models import JobStatus
@@ -23,6 +25,7 @@ from ftw.scoping.estimator import JobSize
 from ftw.scoping.trades import Trade
 from ftw.territories import service as territories
 from ftw.territories.geography import county_for_zip
+from ftw.territories.schemas import TerritoryOut
 from ftw.web.forms import FormInvalid, parse
 from ftw.web.page import AnyPage, Page
 
@@ -70,7 +73,7 @@ async def job_list(page: Page, fips: str, filters: Filters) -> tuple[list[JobSum
     return listed.items, listed.next_cursor
 
 
-async def county(page: Page, fips: str) -> Any:
+async def county(page: Page, fips: str) -> TerritoryOut:
     async with page.reading(ReadKind.BROWSE) as s:
         return await territories.detail(
             cache_=page.request.app.state.cache, session=s, settings=page.settings, fips=fips
@@ -202,7 +205,7 @@ async def job_page(
     )
 
 
-async def bid_list(s: Any, viewer: Any, job_id: int, sort: str) -> dict[str, Any]:
+async def bid_list(s: AsyncSession, viewer: AccessClaims, job_id: int, sort: str) -> dict[str, Any]:
     """The job's bids for its homeowner, with each bidder's name and rating, sorted as asked."""
     listed, _ = await bids.of_job(
         session=s, principal=viewer, job_id=job_id, status=None, cursor=None, limit=100

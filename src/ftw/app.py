@@ -116,5 +116,5 @@ def create_app(
         app.include_router(router)
     document_bearer(app, routes)
     app.mount("/media", StaticFiles(directory=media), name="media")
-    install_web(app)  # last: the pages take every path the API does not
+    install_web(app)  # the pages take every path the API does not
     return app

@@ -1,9 +1,10 @@
 """The marketplace in a browser: server-rendered pages on the same services as the API.
 
-``install`` mounts the pages at ``/`` as a sub-application of their own, after every API
-route: the API's requests never pass through the pages' machinery (compression, error
-pages, sessions from cookies), and a path under ``/api/`` never reaches the pages, so the
-API keeps its problem+json 404s and 405s.
+``install`` makes the pages, a sub-application of their own, what the app's router falls
+back to when no API route matches (routes added later still come first): the API's
+requests never pass through the pages' machinery (compression, error pages, sessions from
+cookies), and a path under ``/api/`` never reaches the pages, so the API keeps its
+problem+json 404s and 405s.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ftw.core.errors import DomainError, NotFound
@@ -35,13 +35,18 @@ log = structlog.get_logger(__name__)
 API_PREFIXES = ("/api/",)
 
 
-class PageMount(Mount):
-    """``/`` for every path the API does not own."""
+class Fallback:
+    """The router's answer when no route matched: the pages, except under ``/api/``."""
 
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] == "http" and scope["path"].startswith(API_PREFIXES):
-            return Match.NONE, {}
-        return super().matches(scope)
+    def __init__(self, pages: ASGIApp, api: ASGIApp) -> None:
+        self.pages = pages
+        self.api = api
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith(API_PREFIXES):
+            await self.pages(scope, receive, send)
+        else:
+            await self.api(scope, receive, send)
 
 
 def error_page(request: Request, status: int, title: str, detail: str) -> Response:
@@ -130,7 +135,7 @@ def _handlers(web: FastAPI) -> None:
 
 
 def install(app: FastAPI) -> None:
-    """Serve the static files at ``/static`` and the pages at ``/``, after the API's routes."""
+    """Serve the static files at ``/static`` and the pages wherever the API has no route."""
     assets = Assets()
     web = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     web.state = app.state  # the pages' requests see the app's database, settings and cache
@@ -142,4 +147,4 @@ def install(app: FastAPI) -> None:
     web.add_middleware(ErrorPages)
     web.add_middleware(GZipMiddleware, minimum_size=500)
     app.router.routes.append(assets.route())
-    app.router.routes.append(PageMount("/", app=web, name="web"))
+    app.router.default = Fallback(web, app.router.default)

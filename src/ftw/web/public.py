@@ -175,8 +175,6 @@ async def job_page(
     async with page.writing() as s:
         found = await jobs.get(session=s, job_id=job_id)
         owner = viewer is not None and viewer.user_id == found.homeowner_id
-        if not owner:
-            await analytics.record_view(s, job_id=found.id)
         photos = await jobs.photos_of(session=s, job_id=job_id)
         territory = await territories.get(session=s, fips=found.territory_fips)
         shown = jobs.present(found, photos, page.request.app.state.storage)
@@ -191,6 +189,8 @@ async def job_page(
             context["band"] = bids.amount_range(found, page.settings.bids)
             accepted = await flows.accepted_bid(s, job_id)
             context["mine_accepted"] = accepted is not None and accepted.contractor_id == viewer.user_id
+        if not owner:  # last: the counter's row stays locked only until the commit
+            await analytics.record_view(s, job_id=found.id)
     return page.render(
         "job.html",
         status=status,

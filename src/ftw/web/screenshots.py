@@ -22,11 +22,35 @@ CHROMIUM = os.environ.get("FTW_CHROMIUM", "/usr/bin/chromium")
 WIDTHS = {"phone": (390, 844), "desktop": (1280, 900)}
 COUNTED = frozenset({"document", "stylesheet", "script", "fetch", "xhr"})
 PASSWORD = "screenshots-" + "x" * 8
-JOB = {
-    "title": "Replace a leaking bathroom faucet",
-    "description": "The bathroom sink faucet drips constantly and the cold handle is stiff. "
+FAUCET = (
+    "Replace a leaking bathroom faucet",
+    "The bathroom sink faucet drips constantly and the cold handle is stiff. "
     "Standard single-hole sink, easy access from below.",
-}
+    "plumbing",
+)
+HALLWAY = (
+    "Paint the hallway and two doors",
+    "A 20 ft hallway, walls and ceiling, plus two interior doors. Light grey, two coats.",
+    "painting",
+)
+
+
+# name, path, who opens it
+PAGES = [
+    ("landing", "/", "anyone"),
+    ("county", "/counties/36061", "anyone"),
+    ("sign-up", "/signup", "anyone"),
+    ("job-public", "/jobs/{job}", "anyone"),
+    ("contractor-profile", "/contractors/{contractor}", "anyone"),
+    ("dashboard", "/dashboard", "homeowner"),
+    ("post-job", "/jobs/new", "homeowner"),
+    ("job-with-bids", "/jobs/{job}", "homeowner"),
+    ("pay", "/bids/{bid}/pay", "homeowner"),
+    ("board", "/board", "contractor"),
+    ("job-bid-form", "/jobs/{other}", "contractor"),
+    ("my-bids", "/bids", "contractor"),
+    ("messages", "/jobs/{job}/messages", "contractor"),
+]
 
 
 @dataclass(frozen=True)
@@ -59,19 +83,26 @@ async def _as(browser: Browser, base_url: str, state: dict[str, Any] | None) -> 
     return await context.new_page()
 
 
-async def _scene(browser: Browser, base_url: str) -> tuple[dict[str, dict[str, Any] | None], int, int, int]:
-    """Two people, a job and a bid; the sessions by person, and the job, bid and contractor ids."""
-    home = await _sign_up(browser, base_url, "homeowner", "Hana Homeowner")
-    pro = await _sign_up(browser, base_url, "contractor", "Cole Contractor")
-    page = await _as(browser, base_url, home)
+async def _post(browser: Browser, base_url: str, person: dict[str, Any], job: tuple[str, str, str]) -> int:
+    title, description, trade = job
+    page = await _as(browser, base_url, person)
     await page.goto("/jobs/new")
-    await page.get_by_label("What needs doing?").fill(JOB["title"])
-    await page.get_by_label("Describe the work").fill(JOB["description"])
-    await page.get_by_label("Trade").select_option("plumbing")
+    await page.get_by_label("What needs doing?").fill(title)
+    await page.get_by_label("Describe the work").fill(description)
+    await page.get_by_label("Trade").select_option(trade)
     await page.get_by_role("button", name="Post and see the estimate").click()
     await page.wait_for_url(re.compile(r"/jobs/\d+"))
     job_id = int(re.search(r"/jobs/(\d+)", page.url)[1])  # type: ignore[index]
     await page.context.close()
+    return job_id
+
+
+async def _scene(browser: Browser, base_url: str) -> tuple[dict[str, dict[str, Any] | None], dict[str, int]]:
+    """Two people, two jobs, a bid on the first; the sessions by person, and the ids."""
+    home = await _sign_up(browser, base_url, "homeowner", "Hana Homeowner")
+    pro = await _sign_up(browser, base_url, "contractor", "Cole Contractor")
+    other = await _post(browser, base_url, home, HALLWAY)
+    job_id = await _post(browser, base_url, home, FAUCET)
     page = await _as(browser, base_url, pro)
     await page.goto(f"/jobs/{job_id}")
     hint = await page.locator("#h-amount").inner_text()
@@ -86,36 +117,23 @@ async def _scene(browser: Browser, base_url: str) -> tuple[dict[str, dict[str, A
     pay = await page.get_by_role("link", name="Accept and pay").get_attribute("href") or ""
     contractor = await page.locator("#bids a[href^='/contractors/']").first.get_attribute("href") or ""
     await page.context.close()
-    bid_id = int(pay.split("/")[2])
-    return (
-        {"anyone": None, "homeowner": home, "contractor": pro},
-        job_id,
-        bid_id,
-        int(contractor.split("/")[2]),
-    )
+    ids = {
+        "job": job_id,
+        "other": other,
+        "bid": int(pay.split("/")[2]),
+        "contractor": int(contractor.split("/")[2]),
+    }
+    return {"anyone": None, "homeowner": home, "contractor": pro}, ids
 
 
 async def capture(base_url: str, out: Path) -> list[Shot]:
     out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before the browser starts
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        people, job_id, bid_id, contractor_id = await _scene(browser, base_url)
-        pages = [
-            ("landing", "/", "anyone"),
-            ("county", "/counties/36061", "anyone"),
-            ("sign-up", "/signup", "anyone"),
-            ("job-public", f"/jobs/{job_id}", "anyone"),
-            ("contractor-profile", f"/contractors/{contractor_id}", "anyone"),
-            ("dashboard", "/dashboard", "homeowner"),
-            ("post-job", "/jobs/new", "homeowner"),
-            ("job-with-bids", f"/jobs/{job_id}", "homeowner"),
-            ("pay", f"/bids/{bid_id}/pay", "homeowner"),
-            ("board", "/board", "contractor"),
-            ("job-bid-form", f"/jobs/{job_id}", "contractor"),
-            ("my-bids", "/bids", "contractor"),
-        ]
+        people, ids = await _scene(browser, base_url)
         shots = [
-            await _shoot(browser, base_url, out, name, path, who, people[who]) for name, path, who in pages
+            await _shoot(browser, base_url, out, name, path.format(**ids), who, people[who])
+            for name, path, who in PAGES
         ]
         await browser.close()
     (out / "weights.json").write_text(json.dumps([asdict(s) for s in shots], indent=2) + "\n")

@@ -198,6 +198,19 @@ async def test_pages_work_with_javascript_off(chromium: Browser, base_url: str) 
     await context.close()
 
 
+async def test_the_offline_page_when_the_network_is_gone(chromium: Browser, base_url: str) -> None:
+    person = await Person.at(chromium, base_url)
+    await person.page.goto("/")
+    registered = await person.page.evaluate("navigator.serviceWorker.ready.then(r => r.active !== null)")
+    assert registered is True
+    await person.page.reload()  # now under the worker's control
+    await person.context.set_offline(True)
+    await person.page.goto("/counties/36061")
+    await expect(person.page.get_by_role("heading", name="You are offline")).to_be_visible()
+    await person.context.set_offline(False)
+    await person.context.close()
+
+
 async def test_a_tampered_cookie_signs_nobody_in(chromium: Browser, base_url: str) -> None:
     person = await Person.at(chromium, base_url)
     await person.sign_up("homeowner", "Tess Tamper")

@@ -82,3 +82,22 @@ async def test_a_failure_is_the_500_page(browser: Browser, monkeypatch) -> None:
     assert answer.status_code == 500
     assert "Something went wrong" in answer.text
     assert "disk" not in answer.text
+
+
+async def test_the_service_worker_keeps_this_releases_files_and_the_offline_page(
+    client: httpx.AsyncClient,
+) -> None:
+    page = await client.get("/")
+    worker = await client.get("/sw.js")
+    assert worker.status_code == 200
+    assert worker.headers["content-type"].startswith("text/javascript")
+    assert worker.headers["cache-control"] == "no-cache"
+    linked = re.findall(r'"(/static/[^"]+)"', page.text)
+    assert len(linked) == 4  # app.css, icon.svg, htmx.min.js, app.js
+    for url in linked:
+        assert f'"{url}"' in worker.text
+    assert '"/offline"' in worker.text
+    assert (await client.get(linked[0])).status_code == 200
+    offline = await client.get("/offline")
+    assert offline.status_code == 200
+    assert "You are offline" in offline.text

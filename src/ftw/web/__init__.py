@@ -18,7 +18,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ftw.core.errors import DomainError, NotFound
-from ftw.web import accounts, contractor, homeowner, messages, public
+from ftw.web import accounts, contractor, homeowner, messages, offline, public
 from ftw.web import session as browser
 from ftw.web.assets import Assets
 from ftw.web.page import (
@@ -141,7 +141,8 @@ def install(app: FastAPI) -> None:
     web.state = app.state  # the pages' requests see the app's database, settings and cache
     app.state.assets = assets
     app.state.templates = templates(assets)
-    for module in (accounts, homeowner, contractor, messages, public):  # /jobs/new before /jobs/{job_id}
+    # The role modules first: /jobs/new must match before /jobs/{job_id}.
+    for module in (accounts, homeowner, contractor, messages, offline, public):
         web.include_router(module.router)
     _handlers(web)
     web.add_middleware(ErrorPages)

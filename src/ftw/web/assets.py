@@ -55,6 +55,14 @@ class Assets:
                 brotli=brotli.compress(data, quality=11) if text else None,
             )
 
+    @property
+    def version(self) -> str:
+        """One name for this set of files: changes when any of them does."""
+        return hashlib.sha256("".join(sorted(self._files)).encode()).hexdigest()[:12]
+
+    def names(self) -> list[str]:
+        return sorted(self._urls)
+
     def url(self, name: str) -> str:
         """``/static/<hashed name>`` of ``name``; a KeyError names a file that does not exist."""
         return self._urls[name]

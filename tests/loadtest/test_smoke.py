@@ -58,5 +58,6 @@ def test_a_short_smoke_run_writes_a_passing_report(
     assert {"finished_at", "p50_ms", "p95_ms", "error_percent"} <= data.keys()
     names = {e["name"] for e in data["endpoints"]}
     assert {"auth/login", "me", "jobs?territory"} <= names
+    assert {"page /dashboard", "page /board"} <= names, "the journeys view pages too"
     assert Path(data["html"]).stat().st_size > 0
     assert summary.passed

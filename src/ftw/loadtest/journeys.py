@@ -2,7 +2,9 @@
 
 Accounts come from the pool file the runner writes (FTW_LOADTEST_POOL): active seeded users by
 role with their county, all sharing the seed password. Each journey is a sequential task set
-with think time between steps; reads dominate, writes happen on a share of the passes.
+with think time between steps; reads dominate, writes happen on a share of the passes. The
+journeys view web pages too (named ``page /...``), signed in by the session cookies holding
+the same tokens; static files are left out, as a returning browser has them cached.
 """
 
 from __future__ import annotations
@@ -86,6 +88,10 @@ class Journey(SequentialTaskSet):
             pair = _expect(response, 200)
         bearer = {"Authorization": f"Bearer {pair['access_token']}"} if pair else {}
         self.headers = {**self.forwarded, **bearer}
+        # The browser session of web/session.py: the same access and refresh tokens as cookies.
+        # The access token is renewed here before it expires, so a page never rotates the pair.
+        cookie = f"ftw_access={pair['access_token']}; ftw_refresh={pair['refresh_token']}" if pair else ""
+        self.browser = {**self.forwarded, "Cookie": cookie, "Accept-Encoding": "gzip"}
         self.refresh_token = pair["refresh_token"] if pair else ""
         self.signed_in_at = time.monotonic()
 
@@ -100,6 +106,16 @@ class Journey(SequentialTaskSet):
             f"{API}{path}", headers=self.fresh(), name=name, catch_response=True
         ) as response:
             return _expect(response, 200)
+
+    def page(self, path: str, name: str) -> None:
+        """A web page as a signed-in browser loads it (the HTML: static files are cached)."""
+        self.fresh()
+        name = f"page {name}"
+        with self.client.get(path, headers=self.browser, name=name, catch_response=True) as response:
+            if response.status_code == 200 and "text/html" in response.headers.get("content-type", ""):
+                response.success()
+            else:
+                response.failure(f"{response.status_code}: {(response.text or '')[:200]}")
 
     def post(self, path: str, name: str, body: Any, *codes: int, **headers: str) -> Any:
         with self.client.post(
@@ -116,6 +132,14 @@ class Journey(SequentialTaskSet):
         self.get("/me", "me")
         self.get("/notifications", "notifications")
         self.get("/threads", "threads")
+
+    @task
+    def home_page(self) -> None:
+        path = {"homeowner": "/dashboard", "contractor": "/board"}.get(self.role)
+        if path is None:
+            self.page(f"/counties/{self.fips}", "/counties/{fips}")
+        else:
+            self.page(path, path)
 
     @task
     def browse(self) -> None:
@@ -217,6 +241,7 @@ class ContractorJourney(Journey):
             return
         summary = random.choice(self.open_jobs)
         self.get(f"/jobs/{summary['id']}", "jobs/{id}")
+        self.page(f"/jobs/{summary['id']}", "/jobs/{id}")
         if random.random() < BID_SHARE:
             amount = (summary["price_low_cents"] + summary["price_high_cents"]) // 2
             body = {"amount_cents": amount, "message": "Licensed and insured, can start this week."}

@@ -151,3 +151,36 @@ async def test_role_pages_send_strangers_to_sign_in_and_refuse_other_roles(brows
     refused = await pro.get("/jobs/new")
     assert refused.status_code == 403
     assert "This page is for homeowners." in refused.text
+
+
+async def test_a_contractor_withdraws_and_a_homeowner_cancels(browser_factory) -> None:  # type: ignore[no-untyped-def]
+    home, pro = browser_factory(), browser_factory()
+    await home.sign_up()
+    await pro.sign_up("contractor")
+    job_id = await home.post_job()
+    page = await pro.get(f"/jobs/{job_id}")
+    low = re.search(r"Between \$([\d,.]+)", page.text)
+    assert low is not None
+    await pro.post(f"/jobs/{job_id}/bids", {"amount": low[1].replace(",", ""), "message": "Ready on Monday."})
+    bid_id = re.search(r'action="/bids/(\d+)/withdraw"', (await pro.get(f"/jobs/{job_id}")).text)
+    assert bid_id is not None
+    withdrawn = await pro.post(f"/bids/{bid_id[1]}/withdraw")
+    assert withdrawn.status_code == 303
+    after = await pro.get(f"/jobs/{job_id}")
+    assert '<span class="tag">withdrawn</span>' in after.text
+    assert "Place a bid" in after.text, "a withdrawn bid is no longer live: the contractor may bid again"
+    again = await pro.post(f"/bids/{bid_id[1]}/withdraw")
+    assert again.status_code == 409
+    assert "only a pending bid can change" in again.text
+
+    cancelled = await home.post(f"/jobs/{job_id}/cancel")
+    assert cancelled.status_code == 303
+    closed = await pro.get(f"/jobs/{job_id}")
+    assert '<span class="tag">cancelled</span>' in closed.text
+    assert "Place a bid" not in closed.text
+    late = await pro.post(
+        f"/jobs/{job_id}/bids", {"amount": low[1].replace(",", ""), "message": "Still keen."}
+    )
+    assert late.status_code == 409
+    assert "The job is cancelled; it takes no bids" in late.text
+    assert f'href="/jobs/{job_id}"' not in (await pro.get("/board")).text

@@ -74,6 +74,13 @@ async def place_bid(page: ContractorPage, job_id: Id) -> Response:
     return page.redirect(f"/jobs/{job_id}#my-bid")
 
 
+@router.post("/bids/{bid_id}/withdraw")
+async def withdraw(page: ContractorPage, bid_id: Id) -> Response:
+    async with page.writing() as s:
+        bid = await bids.withdraw(session=s, principal=page.user, bid_id=bid_id)
+    return page.redirect(f"/jobs/{bid.job_id}#my-bid")
+
+
 @router.post("/jobs/{job_id}/start")
 async def start(page: ContractorPage, job_id: Id) -> Response:
     async with page.writing() as s:

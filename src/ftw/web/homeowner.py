@@ -188,6 +188,13 @@ async def pay(page: HomeownerPage, bid_id: Id) -> Response:
     return page.redirect(f"/jobs/{award.job_id}?done={'paid' if award.status == 'awarded' else 'pending'}")
 
 
+@router.post("/jobs/{job_id}/cancel")
+async def cancel(page: HomeownerPage, job_id: Id) -> Response:
+    async with page.writing() as s:
+        await jobs.cancel(session=s, principal=page.user, job_id=job_id)
+    return page.redirect(f"/jobs/{job_id}")
+
+
 @router.post("/jobs/{job_id}/complete")
 async def complete(page: HomeownerPage, job_id: Id) -> Response:
     async with page.writing() as s:

@@ -111,11 +111,19 @@ async def _scene(browser: Browser, base_url: str) -> tuple[dict[str, dict[str, A
     await page.get_by_label("Message to the homeowner").fill("I can come Thursday morning; parts included.")
     await page.get_by_role("button", name="Place bid").click()
     await page.wait_for_load_state()
+    await page.goto(f"/jobs/{job_id}/messages")
+    await page.get_by_label("Your message").fill("Is the shut-off valve under the sink working?")
+    await page.get_by_role("button", name="Send").click()
+    await page.wait_for_load_state()
     await page.context.close()
     page = await _as(browser, base_url, home)
     await page.goto(f"/jobs/{job_id}")
     pay = await page.get_by_role("link", name="Accept and pay").get_attribute("href") or ""
     contractor = await page.locator("#bids a[href^='/contractors/']").first.get_attribute("href") or ""
+    await page.goto(f"/jobs/{job_id}/messages?contractor={contractor.split('/')[2]}")
+    await page.get_by_label("Your message").fill("Yes, it turns fine. Thursday suits me.")
+    await page.get_by_role("button", name="Send").click()
+    await page.wait_for_load_state()
     await page.context.close()
     ids = {
         "job": job_id,

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from ftw.accounts.models import Role
-from ftw.analytics import service as analytics
 from ftw.bids import flows
 from ftw.bids import service as bids
 from ftw.core.replicas import ReadKind
@@ -172,12 +171,11 @@ async def job_page(
     a contractor its own bid, the band a bid must keep to, and the bid form."""
     viewer = page.viewer
     context: dict[str, Any] = {"sort": sort if sort in BID_SORTS else "", "sorts": BID_SORTS}
-    async with page.writing() as s:
-        found = await jobs.get(session=s, job_id=job_id)
-        owner = viewer is not None and viewer.user_id == found.homeowner_id
-        photos = await jobs.photos_of(session=s, job_id=job_id)
-        territory = await territories.get(session=s, fips=found.territory_fips)
-        shown = jobs.present(found, photos, page.request.app.state.storage)
+    # The viewer's own records on the primary (it reads what it just wrote); strangers a replica.
+    async with page.reading(ReadKind.BROWSE if viewer is None else ReadKind.OWN) as s:
+        shown = await jobs.detail(session=s, storage=page.request.app.state.storage, job_id=job_id)
+        owner = viewer is not None and viewer.user_id == shown.homeowner_id
+        territory = await territories.get(session=s, fips=shown.territory_fips)
         if owner and viewer is not None:
             context |= await bid_list(s, viewer, job_id, context["sort"])
             context["review"] = await reviews.of_job(session=s, job_id=job_id)
@@ -186,11 +184,11 @@ async def job_page(
                 session=s, principal=viewer, job_id=job_id, status=None, cursor=None, limit=20
             )
             context["my_bids"] = mine
-            context["band"] = bids.amount_range(found, page.settings.bids)
+            context["band"] = bids.amount_range(await jobs.get(session=s, job_id=job_id), page.settings.bids)
             accepted = await flows.accepted_bid(s, job_id)
             context["mine_accepted"] = accepted is not None and accepted.contractor_id == viewer.user_id
-        if not owner:  # last: the counter's row stays locked only until the commit
-            await analytics.record_view(s, job_id=found.id)
+    if not owner:
+        page.request.app.state.views.seen(job_id)  # counted in memory, written in batches
     return page.render(
         "job.html",
         status=status,

@@ -67,6 +67,19 @@ async def get(*, session: AsyncSession, fips: str) -> Territory:
     return territory
 
 
+async def of_operator(*, session: AsyncSession, operator_id: int) -> Territory | None:
+    """The territory ``operator_id`` runs, if any."""
+    territory: Territory | None = await session.scalar(
+        select(Territory).where(Territory.operator_id == operator_id)
+    )
+    return territory
+
+
+async def claims_made(*, session: AsyncSession) -> int:
+    """How many territories have been claimed so far (the free-claim promotion counts them)."""
+    return await session.scalar(select(func.count()).where(Territory.claim_number.is_not(None))) or 0
+
+
 async def find(*, session: AsyncSession, name: str, state: str | None, limit: int) -> list[Territory]:
     """Counties whose name starts with ``name`` (in ``state`` when given), most populous first."""
     pattern = name.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

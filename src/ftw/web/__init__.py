@@ -18,7 +18,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ftw.core.errors import DomainError, NotFound
-from ftw.web import accounts, contractor, homeowner, messages, offline, public
+from ftw.web import accounts, contractor, homeowner, messages, offline, operator, public
 from ftw.web import session as browser
 from ftw.web.assets import Assets
 from ftw.web.page import (
@@ -142,7 +142,7 @@ def install(app: FastAPI) -> None:
     app.state.assets = assets
     app.state.templates = templates(assets)
     # The role modules first: /jobs/new must match before /jobs/{job_id}.
-    for module in (accounts, homeowner, contractor, messages, offline, public):
+    for module in (accounts, homeowner, contractor, operator, messages, offline, public):
         web.include_router(module.router)
     _handlers(web)
     web.add_middleware(ErrorPages)

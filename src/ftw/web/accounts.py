@@ -17,7 +17,11 @@ from ftw.web.page import AnyPage, Page, home_of, local
 
 router = APIRouter(include_in_schema=False)
 
-ROLES = [("homeowner", "I need work done (homeowner)"), ("contractor", "I do the work (contractor)")]
+ROLES = [
+    ("homeowner", "I need work done (homeowner)"),
+    ("contractor", "I do the work (contractor)"),
+    ("operator", "I run a county (operator)"),
+]
 
 
 @router.get("/signup")

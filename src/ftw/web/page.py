@@ -204,9 +204,11 @@ def local(target: str | None, fallback: str) -> str:
 
 
 def home_of(viewer: AccessClaims) -> str:
-    return {Role.HOMEOWNER: "/dashboard", Role.CONTRACTOR: "/board"}.get(Role(viewer.role), "/")
+    homes = {Role.HOMEOWNER: "/dashboard", Role.CONTRACTOR: "/board", Role.OPERATOR: "/territory"}
+    return homes.get(Role(viewer.role), "/")
 
 
 AnyPage = Annotated[Page, Depends(_page)]
 HomeownerPage = Annotated[Page, Depends(_role(Role.HOMEOWNER))]
 ContractorPage = Annotated[Page, Depends(_role(Role.CONTRACTOR))]
+OperatorPage = Annotated[Page, Depends(_role(Role.OPERATOR))]

@@ -126,9 +126,15 @@ async def county_jobs(
     return await listing(page, fips, values, template="county.html")
 
 
-async def listing(page: Page, fips: str, values: dict[str, str], *, template: str) -> Response:
+async def listing(
+    page: Page, fips: str, values: dict[str, str], *, template: str, errors: dict[str, str] | None = None
+) -> Response:
     territory = await county(page, fips)
-    filters, errors = filters_of(values)
+    filters, wrong = filters_of(values)
+    claims = None
+    if page.viewer is not None and page.viewer.role == Role.OPERATOR and not territory.claimed:
+        async with page.reading() as s:
+            claims = await territories.claims_made(session=s)
     items, next_cursor = await job_list(page, fips, filters)
     more = None
     if next_cursor:
@@ -139,7 +145,9 @@ async def listing(page: Page, fips: str, values: dict[str, str], *, template: st
         jobs=items,
         more=more,
         values={k: v for k, v in values.items() if k != "cursor"},
-        errors=errors,
+        errors={**wrong, **(errors or {})},
+        claims=claims,
+        free_claims=page.settings.territories.free_claims,
         trades=TRADES,
         sizes=SIZES,
     )

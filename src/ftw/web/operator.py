@@ -1,0 +1,60 @@
+"""An operator's pages: claiming a county, and the county's dashboard."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from starlette.responses import Response
+
+from ftw.analytics import service as analytics
+from ftw.core.errors import DomainError
+from ftw.core.replicas import ReadKind
+from ftw.jobs import service as jobs
+from ftw.jobs.models import JobStatus
+from ftw.territories import service as territories
+from ftw.web.page import OperatorPage
+from ftw.web.public import listing
+
+router = APIRouter(include_in_schema=False)
+
+Fips = Annotated[str, Path(pattern=r"^\d{5}$")]
+DAYS = 30
+
+
+@router.post("/counties/{fips}/claim")
+async def claim(page: OperatorPage, fips: Fips) -> Response:
+    """Claim the county (one per operator; the first claims are free, the rest charged)."""
+    try:
+        async with page.writing() as s:
+            await territories.claim(
+                session=s, settings=page.settings, fips=fips, operator_id=page.user.user_id
+            )
+    except DomainError as exc:
+        if exc.status in (401, 403, 404):
+            raise
+        response = await listing(page, fips, {}, template="county.html", errors={"form": exc.detail})
+        response.status_code = exc.status
+        return response
+    return page.redirect("/territory")
+
+
+@router.get("/territory")
+async def territory(page: OperatorPage) -> Response:
+    """The operator's county: figures of the last 30 days, day by day, and its open jobs."""
+    async with page.reading() as s:
+        mine = await territories.of_operator(session=s, operator_id=page.user.user_id)
+    if mine is None:
+        return page.render("territory_none.html")
+    async with page.reading(ReadKind.ANALYTICS) as s:
+        figures = await analytics.territory_figures(session=s, principal=page.user, fips=mine.fips, days=DAYS)
+    async with page.reading(ReadKind.BROWSE) as s:
+        open_jobs, _ = await jobs.browse(
+            session=s, territory=mine.fips, homeowner_id=None, status=JobStatus.OPEN,
+            size=None, trade=None, urgent=None, cursor=None, limit=20,
+        )  # fmt: skip
+    days = list(reversed(figures.daily))  # oldest first, as a chart reads
+    peak = max([1, *(max(d.jobs_posted, d.bids) for d in days)])
+    return page.render(
+        "territory.html", territory=mine, figures=figures, days=days, peak=peak, jobs=open_jobs
+    )

@@ -50,7 +50,9 @@ PAGES = [
     ("job-bid-form", "/jobs/{other}", "contractor"),
     ("my-bids", "/bids", "contractor"),
     ("messages", "/jobs/{job}/messages", "contractor"),
+    ("territory", "/territory", "operator"),
 ]
+NEW_YORK_CITY = ("36061", "36047", "36081", "36005", "36085")
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,17 @@ async def _scene(browser: Browser, base_url: str) -> tuple[dict[str, dict[str, A
         "bid": int(pay.split("/")[2]),
         "contractor": int(contractor.split("/")[2]),
     }
-    return {"anyone": None, "homeowner": home, "contractor": pro}, ids
+    operator = await _sign_up(browser, base_url, "operator", "Olga Operator")
+    page = await _as(browser, base_url, operator)
+    for fips in NEW_YORK_CITY:  # the first one nobody runs yet
+        await page.goto(f"/counties/{fips}")
+        claim = page.get_by_role("button", name=re.compile("^Claim "))
+        if await claim.count():
+            await claim.click()
+            await page.wait_for_load_state()
+            break
+    await page.context.close()
+    return {"anyone": None, "homeowner": home, "contractor": pro, "operator": operator}, ids
 
 
 async def capture(base_url: str, out: Path) -> list[Shot]:

@@ -57,6 +57,9 @@ async def test_the_whole_award_through_the_pages(browser_factory) -> None:  # ty
     assert len(pay_link) == 2
     bid_id = pay_link[1]  # the first contractor's (newest first puts it second)
 
+    needs = await home.get("/dashboard")
+    assert "Needs you" in needs.text
+    assert "2 bids to compare" in needs.text
     pay = await home.get(f"/bids/{bid_id}/pay")
     assert "Platform fee" in pay.text
     assert "$20" in pay.text
@@ -77,6 +80,7 @@ async def test_the_whole_award_through_the_pages(browser_factory) -> None:  # ty
     assert '<span class="tag">rejected</span>' in (await rival.get("/bids")).text
     start = await pro.post(f"/jobs/{job_id}/start")
     assert start.status_code == 303
+    assert "Mark complete when the work is done" in (await home.get("/dashboard")).text
     complete = await home.post(f"/jobs/{job_id}/complete")
     assert complete.status_code == 303
     done = await home.get(f"/jobs/{job_id}")

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ftw.analytics import service as analytics
 from tests.web.conftest import JOB
 
 
-async def test_an_operator_claims_a_county_and_sees_its_jobs(browser_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_an_operator_claims_a_county_and_sees_its_jobs(browser_factory, session: AsyncSession) -> None:  # type: ignore[no-untyped-def]
     home, operator, rival = browser_factory(), browser_factory(), browser_factory()
     await home.sign_up()
     job_id = await home.post_job()
@@ -23,8 +29,12 @@ async def test_an_operator_claims_a_county_and_sees_its_jobs(browser_factory) ->
     assert "Claim #1" in dashboard.text
     assert f'href="/jobs/{job_id}"' in dashboard.text
     assert JOB["title"] in dashboard.text
-    assert "<svg" in dashboard.text
-    assert "jobs posted</li>" in dashboard.text  # figures are rolled up daily by the worker
+    assert "No activity rolled up yet" in dashboard.text
+    today = datetime.now(UTC).date()
+    await analytics.roll_up(session=session, first=today, last=today)  # the worker's daily job
+    rolled = await operator.get("/territory")
+    assert "<strong>1</strong> jobs posted" in rolled.text
+    assert re.search(r'<rect class="posted" [^>]*height="100\.0"', rolled.text), "today's bar is the peak"
     second = await operator.post("/counties/36047/claim")
     assert second.status_code == 409
     assert "You already run a territory" in second.text

@@ -335,6 +335,18 @@ async def of_job(
     return [BidOut.model_validate(dict(row)) for row in items], next_cursor
 
 
+async def pending_counts(*, session: AsyncSession, job_ids: list[int]) -> dict[int, int]:
+    """How many pending bids each of ``job_ids`` has (absent: none), in one statement."""
+    if not job_ids:
+        return {}
+    rows = await session.execute(
+        select(Bid.job_id, func.count())
+        .where(Bid.job_id.in_(job_ids), Bid.status == BidStatus.PENDING.value)
+        .group_by(Bid.job_id)
+    )
+    return {job_id: count for job_id, count in rows}
+
+
 _OF_CONTRACTOR = {
     with_status: paging.NewestFirst(
         select(*Bid.__table__.c[tuple(BidOut.model_fields)]).where(

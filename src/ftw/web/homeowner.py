@@ -42,16 +42,25 @@ SANDBOX_CARDS = {
 
 @router.get("/dashboard")
 async def dashboard(page: HomeownerPage) -> Response:
+    """My jobs by status, unread messages, and what needs me: bids to compare, work to confirm."""
     viewer = page.user
     by_status = {}
     async with page.reading() as s:
         for status in DASHBOARD:
-            by_status[status.value], _ = await jobs.browse(
+            by_status[status], _ = await jobs.browse(
                 session=s, territory=None, homeowner_id=viewer.user_id, status=status,
                 size=None, trade=None, urgent=None, cursor=None, limit=20,
             )  # fmt: skip
         unread = await messaging.unread_total(session=s, principal=viewer)
-    return page.render("dashboard.html", by_status=by_status, unread=unread)
+        waiting = await bids.pending_counts(session=s, job_ids=[j.id for j in by_status[JobStatus.OPEN]])
+    needs_you = []
+    for job in by_status[JobStatus.OPEN]:
+        if count := waiting.get(job.id):
+            needs_you.append((job, f"{count} bid{'s' if count > 1 else ''} to compare"))
+    for job in by_status[JobStatus.IN_PROGRESS]:
+        needs_you.append((job, "Mark complete when the work is done"))
+    listed = {status.value: items for status, items in by_status.items()}
+    return page.render("dashboard.html", by_status=listed, unread=unread, needs_you=needs_you)
 
 
 @router.get("/jobs/new")

@@ -148,16 +148,14 @@ async def signed_up(
     if zip:
         body["zip"] = zip
     created = await client.post("/api/v1/auth/signup", json=body)
-    assert created.status_code == 201, created.text
+    assert created.status_code == 202, created.text
     tokens = await client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
     assert tokens.status_code == 200, tokens.text
     pair = tokens.json()
+    headers = {"Authorization": f"Bearer {pair['access_token']}"}
+    me = await client.get("/api/v1/me", headers=headers)
     return Account(
-        id=created.json()["id"],
-        email=email,
-        role=role,
-        headers={"Authorization": f"Bearer {pair['access_token']}"},
-        refresh_token=pair["refresh_token"],
+        id=me.json()["id"], email=email, role=role, headers=headers, refresh_token=pair["refresh_token"]
     )
 
 

@@ -102,7 +102,7 @@ def test_rate_limits_and_cache_invalidation_hold_across_two_instances(instances:
     with a, b:
         email = f"multi-{uuid.uuid4().hex[:8]}@example.com"
         signup = {"email": email, "password": PASSWORD, "full_name": "Multi Instance", "role": "homeowner"}
-        assert a.post("/api/v1/auth/signup", json=signup | {"zip": "10001"}).status_code == 201
+        assert a.post("/api/v1/auth/signup", json=signup | {"zip": "10001"}).status_code == 202
         login = b.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
         headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
 

@@ -68,6 +68,10 @@ def serve(
         metrics_dir = tempfile.mkdtemp(prefix="ftw-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     settings = get_settings()
+    if demo and settings.environment == "production":
+        # The demo accounts' password is printed and published: never in production.
+        console.print("[red]✗[/] --demo loads accounts with a published password: refused in production")
+        raise typer.Exit(2)
     url = database_url(settings)
     if demo:
         _migrate(url)

@@ -73,6 +73,15 @@ class EndpointLimits(BaseModel):
     list_bids: str = "200/minute"
 
 
+class AuthLimits(BaseModel):
+    """Account routes (sign-in, sign-up, refresh, password reset, e-mail confirmation), in the
+    `limits` library's notation: all of them together per client address (IPv6 by /64) and
+    per e-mail they target, whatever token the request carries."""
+
+    per_address: str = "20/minute"
+    per_email: str = "10/15minutes"
+
+
 class LoadTestPacing(BaseModel):
     """Seconds a simulated user thinks between the steps of its journey (`ftw loadtest`).
 
@@ -341,14 +350,32 @@ class StreamSettings(BaseModel):
 
 
 DEV_SECRET = "dev-only-secret-never-use-in-production-0000"  # noqa: S105 - refused in production
+# Keys that were ever committed to this repository's deploy files: public, so refused too.
+PUBLISHED_SECRETS = frozenset({"compose-dev-only-secret-change-me-0123456789"})
+MIN_SECRET_BYTES = 32
 
 
 class AuthSettings(BaseModel):
     secret_key: SecretStr = SecretStr(DEV_SECRET)
+    # A file holding the signing key (a mounted Docker/Kubernetes secret); wins over secret_key.
+    secret_key_file: Path | None = None
     algorithm: str = "HS256"
     access_token_minutes: int = 15
     refresh_token_days: int = 7
-    password_min_length: int = 10
+    password_min_length: int = 12
+    # Per-account backoff: from this many failed sign-ins in a row, each further failure
+    # closes the account's sign-in for backoff_base_s doubled per failure, up to backoff_max_s.
+    backoff_after_failures: int = 5
+    backoff_base_s: int = 30
+    backoff_max_s: int = 3_600
+    password_reset_minutes: int = 30  # a reset link's life
+    email_confirm_hours: int = 48  # an e-mail confirmation link's life
+
+    @model_validator(mode="after")
+    def _read_secret_file(self) -> AuthSettings:
+        if self.secret_key_file is not None:
+            self.secret_key = SecretStr(self.secret_key_file.read_text().strip())
+        return self
 
 
 class Settings(BaseSettings):
@@ -380,6 +407,7 @@ class Settings(BaseSettings):
     cache_ttl: CacheTTL = CacheTTL()
     rate_limits: RateTiers = RateTiers()
     endpoint_limits: EndpointLimits = EndpointLimits()
+    auth_limits: AuthLimits = AuthLimits()
     performance: PerformanceTargets = PerformanceTargets()
     loadtest: LoadTestPacing = LoadTestPacing()
     pool: PoolSettings = PoolSettings()
@@ -405,8 +433,16 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _production_has_secrets(self) -> Settings:
-        if self.environment == "production" and self.auth.secret_key.get_secret_value() == DEV_SECRET:
-            raise ValueError("FTW_AUTH__SECRET_KEY must be set in production")
+        """Production signs tokens only with a key it was given (environment or secret file)
+        and long enough for HS256 (RFC 7518: at least the hash's 32 bytes)."""
+        if self.environment == "production":
+            key = self.auth.secret_key.get_secret_value()
+            if key == DEV_SECRET or key in PUBLISHED_SECRETS:
+                raise ValueError(
+                    "FTW_AUTH__SECRET_KEY or FTW_AUTH__SECRET_KEY_FILE must give production its own key"
+                )
+            if len(key.encode()) < MIN_SECRET_BYTES:
+                raise ValueError(f"The signing key must be at least {MIN_SECRET_BYTES} bytes in production")
         return self
 
     @property

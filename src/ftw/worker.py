@@ -55,7 +55,13 @@ from ftw.integrations import Integrations, build
 
 log = structlog.get_logger(__name__)
 
-TASK_MODULES = ("ftw.billing.tasks", "ftw.messaging.tasks", "ftw.crm.tasks", "ftw.analytics.tasks")
+TASK_MODULES = (
+    "ftw.accounts.tasks",
+    "ftw.billing.tasks",
+    "ftw.messaging.tasks",
+    "ftw.crm.tasks",
+    "ftw.analytics.tasks",
+)
 ONCE_MAX_TASKS = 100_000  # a safety stop for `--once` should handlers keep enqueuing due work
 
 

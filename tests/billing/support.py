@@ -155,12 +155,13 @@ async def committed_sign_up(
         email = f"committed-{role}-{uuid.uuid4().hex[:12]}@example.com"
         body = {"email": email, "password": PASSWORD, "full_name": "Racer", "role": role, "zip": zip}
         created = await committing_client.post("/api/v1/auth/signup", json=body)
-        assert created.status_code == 201, created.text
-        made.add(created.json()["id"])
+        assert created.status_code == 202, created.text
         login = {"email": email, "password": PASSWORD}
         tokens = (await committing_client.post("/api/v1/auth/login", json=login)).json()
         headers = {"Authorization": f"Bearer {tokens['access_token']}"}
-        return Account(created.json()["id"], email, role, headers, tokens["refresh_token"])
+        user_id = (await committing_client.get("/api/v1/me", headers=headers)).json()["id"]
+        made.add(user_id)
+        return Account(user_id, email, role, headers, tokens["refresh_token"])
 
     yield make
     await purge(engine, made, queue_after=mark)

@@ -155,8 +155,8 @@ async def test_limits_are_shared_through_redis(settings: Settings, prefix: str) 
     """Two limiters (two instances) on one Redis count one window between them."""
     configured = limited(settings, prefix)
     one, two = Limiter(configured), Limiter(configured)
-    limits = [(one.tier_item("anonymous"), "tier")]
-    decisions = [await (one if i % 2 else two).hit("ip:1.2.3.4", limits) for i in range(61)]
+    limits = [(one.tier_item("anonymous"), "tier", "ip:1.2.3.4")]
+    decisions = [await (one if i % 2 else two).hit(limits) for i in range(61)]
     assert [d.allowed for d in decisions] == [True] * 60 + [False]
     await one.aclose()
     await two.aclose()

@@ -37,6 +37,8 @@ class User(Timestamped, Base):
     referral_code: Mapped[str] = mapped_column(String(12))
     referred_by_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"))
     last_login_at: Mapped[datetime | None]
+    # Set when the owner follows the confirmation link: nothing is e-mailed before.
+    email_verified_at: Mapped[datetime | None]
 
     __table_args__ = (
         CheckConstraint(f"role IN ({', '.join(repr(r.value) for r in Role)})", name="role"),
@@ -72,4 +74,42 @@ class RefreshToken(Base):
         Index("uq_refresh_tokens_token_hash", "token_hash", unique=True),
         Index("ix_refresh_tokens_family", "family_id"),
         Index("ix_refresh_tokens_user", "user_id"),
+    )
+
+
+class SignInBackoff(Base):
+    """Failed sign-ins in a row for one e-mail (as its digest), known or not, and until
+    when its sign-in stays closed: an unknown address backs off exactly like an account."""
+
+    __tablename__ = "sign_in_backoffs"
+
+    email_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int]
+    last_failed_at: Mapped[datetime]
+    blocked_until: Mapped[datetime | None]
+
+
+class TokenPurpose(StrEnum):
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - a purpose, not a password
+    EMAIL_CONFIRM = "email_confirm"
+
+
+class AccountToken(Base):
+    """A single-use, expiring token e-mailed to a user (a reset or a confirmation link);
+    stored only as its SHA-256."""
+
+    __tablename__ = "account_tokens"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        CheckConstraint(f"purpose IN ({', '.join(repr(p.value) for p in TokenPurpose)})", name="purpose"),
+        Index("uq_account_tokens_token_hash", "token_hash", unique=True),
+        Index("ix_account_tokens_user", "user_id"),
     )

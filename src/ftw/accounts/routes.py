@@ -1,4 +1,8 @@
-"""HTTP layer of accounts: sign-up, sessions, and the caller's own profile."""
+"""HTTP layer of accounts: sign-up, sessions, passwords, and the caller's own profile.
+
+The account routes declare ``auth_limit``: they are limited by client address and by the
+e-mail they target, never by the token a request carries.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,14 @@ from fastapi import APIRouter, status
 from ftw.accounts import service
 from ftw.accounts.auth import Anyone, SignedIn
 from ftw.accounts.schemas import (
+    Accepted,
+    Deactivation,
+    EmailConfirmation,
     Login,
     LogoutRequest,
+    PasswordChange,
+    PasswordForgotten,
+    PasswordReset,
     ProfileUpdate,
     RefreshRequest,
     Signup,
@@ -16,23 +26,29 @@ from ftw.accounts.schemas import (
     UserOut,
 )
 from ftw.core.deps import OwnReadSessionDep, SessionDep, SettingsDep
+from ftw.core.ratelimit import auth_limit
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
-
-@router.post("/auth/signup", status_code=status.HTTP_201_CREATED)
-async def signup(data: Signup, session: SessionDep, settings: SettingsDep, _: Anyone) -> UserOut:
-    user = await service.signup(session=session, settings=settings, data=data)
-    await session.refresh(user)
-    return UserOut.model_validate(user)
+SIGNUP_ACCEPTED = Accepted(
+    detail="Check your inbox: we sent a link to confirm the address, or a note if it already has an account."
+)
+RESET_ACCEPTED = Accepted(detail="If the address has an account, a reset link is on its way.")
 
 
-@router.post("/auth/login")
+@router.post("/auth/signup", status_code=status.HTTP_202_ACCEPTED, dependencies=[auth_limit("signup")])
+async def signup(data: Signup, session: SessionDep, settings: SettingsDep, _: Anyone) -> Accepted:
+    """The same answer whether or not the address has an account (the e-mail says which)."""
+    await service.signup(session=session, settings=settings, data=data)
+    return SIGNUP_ACCEPTED
+
+
+@router.post("/auth/login", dependencies=[auth_limit("login")])
 async def login(data: Login, session: SessionDep, settings: SettingsDep, _: Anyone) -> TokenPair:
     return await service.login(session=session, settings=settings, email=data.email, password=data.password)
 
 
-@router.post("/auth/refresh")
+@router.post("/auth/refresh", dependencies=[auth_limit("refresh")])
 async def refresh(data: RefreshRequest, session: SessionDep, settings: SettingsDep, _: Anyone) -> TokenPair:
     return await service.refresh(session=session, settings=settings, token=data.refresh_token)
 
@@ -40,6 +56,32 @@ async def refresh(data: RefreshRequest, session: SessionDep, settings: SettingsD
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(data: LogoutRequest, session: SessionDep, _: Anyone) -> None:
     await service.logout(session=session, token=data.refresh_token, everywhere=data.everywhere)
+
+
+@router.post(
+    "/auth/password/forgot", status_code=status.HTTP_202_ACCEPTED, dependencies=[auth_limit("password_reset")]
+)
+async def forgot_password(data: PasswordForgotten, session: SessionDep, _: Anyone) -> Accepted:
+    await service.request_password_reset(session=session, email=data.email)
+    return RESET_ACCEPTED
+
+
+@router.post(
+    "/auth/password/reset",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[auth_limit("password_reset")],
+)
+async def reset_password(data: PasswordReset, session: SessionDep, settings: SettingsDep, _: Anyone) -> None:
+    await service.reset_password(
+        session=session, settings=settings, token=data.token, new_password=data.new_password
+    )
+
+
+@router.post(
+    "/auth/email/confirm", status_code=status.HTTP_204_NO_CONTENT, dependencies=[auth_limit("email_confirm")]
+)
+async def confirm_email(data: EmailConfirmation, session: SessionDep, _: Anyone) -> None:
+    await service.confirm_email(session=session, token=data.token)
 
 
 @router.get("/me")
@@ -52,3 +94,22 @@ async def update_me(data: ProfileUpdate, principal: SignedIn, session: SessionDe
     user = await service.update_profile(session=session, user_id=principal.user_id, data=data)
     await session.refresh(user)
     return UserOut.model_validate(user)
+
+
+@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT, dependencies=[auth_limit("login")])
+async def change_password(
+    data: PasswordChange, principal: SignedIn, session: SessionDep, settings: SettingsDep
+) -> None:
+    """Every session, this one's refresh token included, is signed out: sign in again."""
+    await service.change_password(
+        session=session,
+        settings=settings,
+        user_id=principal.user_id,
+        current_password=data.current_password,
+        new_password=data.new_password,
+    )
+
+
+@router.post("/me/deactivate", status_code=status.HTTP_204_NO_CONTENT, dependencies=[auth_limit("login")])
+async def deactivate(data: Deactivation, principal: SignedIn, session: SessionDep) -> None:
+    await service.deactivate(session=session, user_id=principal.user_id, password=data.password)

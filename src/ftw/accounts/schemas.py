@@ -32,6 +32,34 @@ class Login(BaseModel):
     password: str = Field(min_length=1, max_length=200)
 
 
+class Accepted(BaseModel):
+    """An answer that says only that the request was taken; what follows goes by e-mail."""
+
+    detail: str
+
+
+class PasswordForgotten(BaseModel):
+    email: EmailStr
+
+
+class PasswordReset(BaseModel):
+    token: str = Field(min_length=10, max_length=200)
+    new_password: str = Field(min_length=1, max_length=200)
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=1, max_length=200)
+
+
+class EmailConfirmation(BaseModel):
+    token: str = Field(min_length=10, max_length=200)
+
+
+class Deactivation(BaseModel):
+    password: str = Field(min_length=1, max_length=200)
+
+
 class RefreshRequest(BaseModel):
     refresh_token: str = Field(min_length=10, max_length=200)
 

@@ -1,21 +1,31 @@
-"""Sign-up, log-in and the rotation and revocation of refresh tokens."""
+"""Sign-up, sign-in and the rotation and revocation of refresh tokens; password change and
+reset, e-mail confirmation and deactivation.
+
+Nothing here tells a caller whether an e-mail address has an account: sign-up and the
+password-reset request answer alike for both (the owner of the address learns the rest by
+e-mail), and a sign-in costs the same argon2 verification for known, unknown and inactive
+accounts. Repeated failed sign-ins for one address close its sign-in for a doubling time.
+"""
 
 from __future__ import annotations
 
+import math
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ftw.accounts.models import RefreshToken, Role, User
+from ftw.accounts.mail import MAIL_TASK, MailKind
+from ftw.accounts.models import AccountToken, RefreshToken, Role, SignInBackoff, TokenPurpose, User
 from ftw.accounts.schemas import ProfileUpdate, Signup, TokenPair, UserOut
-from ftw.config import Settings
-from ftw.core import audit
+from ftw.config import AuthSettings, Settings
+from ftw.core import audit, tasks
 from ftw.core.db import ReadSession
-from ftw.core.errors import Conflict, Invalid, NotFound, Unauthorized
+from ftw.core.errors import Invalid, NotFound, TooManyRequests, Unauthorized
 from ftw.core.query import Query
 from ftw.core.security import (
     digest,
@@ -57,29 +67,43 @@ async def get(*, session: AsyncSession, user_id: int) -> User:
     return user
 
 
-async def signup(*, session: AsyncSession, settings: Settings, data: Signup) -> User:
-    if len(data.password) < settings.auth.password_min_length:
-        raise Invalid(
-            f"Password must be at least {settings.auth.password_min_length} characters", field="password"
-        )
-    email = data.email.lower()
-    if await session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise Conflict("An account with this e-mail already exists", field="email")
+def _check_password(auth: AuthSettings, password: str, field: str = "password") -> None:
+    if len(password) < auth.password_min_length:
+        raise Invalid(f"Password must be at least {auth.password_min_length} characters", field=field)
+
+
+async def _mail(session: AsyncSession, kind: MailKind, **payload: object) -> None:
+    """Queue an account e-mail in the caller's transaction (accounts/mail.py sends it)."""
+    await tasks.enqueue(session, MAIL_TASK, {"kind": kind, **payload})
+
+
+async def signup(*, session: AsyncSession, settings: Settings, data: Signup) -> None:
+    """Create an account and e-mail its confirmation link; for an address that already has
+    an account, create nothing and e-mail its owner instead. The two cost the same (one
+    argon2 hash, one queued e-mail) and answer the same, so sign-up reveals no account.
+
+    An unknown referral code is ignored rather than refused, so codes cannot be probed.
+    """
+    _check_password(settings.auth, data.password)
     territory = None
     if data.zip:
         territory = county_for_zip(data.zip)
         if territory is None:
             raise Invalid("Unknown ZIP code", field="zip")
+    email = data.email.lower()
+    password_hash = await hashed(data.password)
+    existing = await session.scalar(select(User.id).where(User.email == email))
+    if existing is not None:
+        await _mail(session, "signup_existing", user_id=existing)
+        return
     referrer_id = None
     if data.referral_code:
         referrer_id = await session.scalar(
             select(User.id).where(User.referral_code == data.referral_code.upper())
         )
-        if referrer_id is None:
-            raise Invalid("Unknown referral code", field="referral_code")
     user = User(
         email=email,
-        password_hash=await hashed(data.password),
+        password_hash=password_hash,
         full_name=data.full_name,
         role=data.role,
         zip=data.zip,
@@ -93,28 +117,82 @@ async def signup(*, session: AsyncSession, settings: Settings, data: Signup) -> 
     try:
         async with session.begin_nested():
             await session.flush()
-    except IntegrityError as exc:  # a concurrent sign-up with the same e-mail won the race
-        raise Conflict("An account with this e-mail already exists", field="email") from exc
-    return user
+    except IntegrityError:  # a concurrent sign-up with the same e-mail won the race
+        winner = await session.scalar(select(User.id).where(User.email == email))
+        await _mail(session, "signup_existing", user_id=winner)
+        return
+    await _mail(session, "email_confirm", user_id=user.id)
 
 
 async def login(*, session: AsyncSession, settings: Settings, email: str, password: str) -> TokenPair:
     """Argon2 (~15 CPU-ms a hash) runs in the bounded hashing pool (it releases the GIL), so
-    a sign-in does not stall every other request of its worker."""
-    user = await session.scalar(select(User).where(User.email == email.lower()))
-    # Verify against a dummy hash when the user is unknown so timing does not reveal accounts.
-    if user is None:
-        await verified(_DUMMY_HASH, password)
-        await audit.record(session, actor_id=None, action="auth.login_failed", data={"email": email.lower()})
+    a sign-in does not stall every other request of its worker.
+
+    Every attempt not refused by the backoff verifies one hash (the account's, or a dummy
+    one for an unknown address) before looking at whether the account is active, so the
+    answer's time tells known, unknown and inactive accounts apart no better than its text.
+    """
+    email = email.lower()
+    backoff = await session.get(SignInBackoff, digest(email))
+    now = datetime.now(UTC)
+    if backoff is not None and backoff.blocked_until is not None and backoff.blocked_until > now:
+        wait = math.ceil((backoff.blocked_until - now).total_seconds())
+        raise TooManyRequests(
+            f"Too many failed sign-ins for this address; retry in {wait} s", retry_after_s=wait
+        )
+    user = await session.scalar(select(User).where(User.email == email))
+    matches = await verified(user.password_hash if user is not None else _DUMMY_HASH, password)
+    if user is None or not user.is_active or not matches:
+        await _failed(session=session, auth=settings.auth, email=email, user=user, now=now)
         raise Unauthorized("Invalid e-mail or password", keep_writes=True)
-    if not user.is_active or not await verified(user.password_hash, password):
-        await audit.record(session, actor_id=user.id, action="auth.login_failed", target=f"user:{user.id}")
-        raise Unauthorized("Invalid e-mail or password", keep_writes=True)
+    if backoff is not None:
+        await session.delete(backoff)
     if needs_rehash(user.password_hash):
         user.password_hash = await hashed(password)
-    user.last_login_at = datetime.now(UTC)
+    user.last_login_at = now
     await audit.record(session, actor_id=user.id, action="auth.login", target=f"user:{user.id}")
     return await _issue(session=session, settings=settings, user=user, family_id=uuid.uuid4())
+
+
+async def _failed(
+    *, session: AsyncSession, auth: AuthSettings, email: str, user: User | None, now: datetime
+) -> None:
+    """Count a failed sign-in for ``email`` (one upsert: concurrent failures all count);
+    past the threshold, close its sign-in for a time that doubles with each further
+    failure, up to the maximum. Audit-logged either way."""
+    forget_before = now - timedelta(seconds=auth.backoff_max_s * 2)  # an old streak is forgotten
+    upsert = insert(SignInBackoff).values(email_digest=digest(email), failures=1, last_failed_at=now)
+    failures = await session.scalar(
+        upsert.on_conflict_do_update(
+            index_elements=[SignInBackoff.email_digest],
+            set_={
+                "failures": case(
+                    (SignInBackoff.last_failed_at < forget_before, 1), else_=SignInBackoff.failures + 1
+                ),
+                "last_failed_at": now,
+            },
+        ).returning(SignInBackoff.failures)
+    )
+    assert failures is not None  # RETURNING of an upsert always gives the row
+    data: dict[str, object] = {"failures": failures}
+    past = failures - auth.backoff_after_failures
+    if past >= 0:
+        seconds = min(auth.backoff_max_s, auth.backoff_base_s * 2 ** min(past, 30))
+        await session.execute(
+            update(SignInBackoff)
+            .where(SignInBackoff.email_digest == digest(email))
+            .values(blocked_until=now + timedelta(seconds=seconds))
+        )
+        data["blocked_s"] = seconds
+    if user is None:
+        data["email"] = email
+    await audit.record(
+        session,
+        actor_id=user.id if user is not None else None,
+        action="auth.login_failed",
+        target=f"user:{user.id}" if user is not None else None,
+        data=data,
+    )
 
 
 async def refresh(*, session: AsyncSession, settings: Settings, token: str) -> TokenPair:
@@ -147,13 +225,114 @@ async def logout(*, session: AsyncSession, token: str, everywhere: bool) -> None
         raise Unauthorized("Unknown refresh token")
     now = datetime.now(UTC)
     if everywhere:
-        await session.execute(
-            update(RefreshToken)
-            .where(RefreshToken.user_id == stored.user_id, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
+        await _revoke_all(session=session, user_id=stored.user_id)
     else:
         await _revoke_family(session=session, family_id=stored.family_id, now=now)
+
+
+async def change_password(
+    *, session: AsyncSession, settings: Settings, user_id: int, current_password: str, new_password: str
+) -> None:
+    """Replace the password after checking the current one; every session is signed out."""
+    _check_password(settings.auth, new_password, field="new_password")
+    user = await get(session=session, user_id=user_id)
+    if not await verified(user.password_hash, current_password):
+        await audit.record(
+            session, actor_id=user.id, action="auth.password_change_refused", target=f"user:{user.id}"
+        )
+        raise Unauthorized("The current password is wrong", keep_writes=True)
+    user.password_hash = await hashed(new_password)
+    await _revoke_all(session=session, user_id=user.id)
+    await audit.record(session, actor_id=user.id, action="auth.password_changed", target=f"user:{user.id}")
+
+
+async def request_password_reset(*, session: AsyncSession, email: str) -> None:
+    """Queue a reset link to ``email``. The same for any address: the mail task finds
+    whether it has an active account, so neither the answer nor its time tells."""
+    await _mail(session, "password_reset", email=email.lower())
+
+
+async def reset_password(*, session: AsyncSession, settings: Settings, token: str, new_password: str) -> None:
+    """Set a new password with an e-mailed reset token: once, before it expires. Every
+    session is signed out and the address's sign-in backoff is lifted."""
+    _check_password(settings.auth, new_password, field="new_password")
+    stored = await _spend(session=session, token=token, purpose=TokenPurpose.PASSWORD_RESET)
+    user = await session.get(User, stored.user_id)
+    if user is None or not user.is_active:
+        raise Unauthorized("This link is invalid or has expired", keep_writes=True)
+    user.password_hash = await hashed(new_password)
+    # The link came by e-mail: following it proves the address too.
+    user.email_verified_at = user.email_verified_at or datetime.now(UTC)
+    await _revoke_all(session=session, user_id=user.id)
+    backoff = await session.get(SignInBackoff, digest(user.email))
+    if backoff is not None:
+        await session.delete(backoff)
+    await audit.record(session, actor_id=user.id, action="auth.password_reset", target=f"user:{user.id}")
+
+
+async def confirm_email(*, session: AsyncSession, token: str) -> None:
+    """Mark the address of an e-mailed confirmation token as verified (once)."""
+    stored = await _spend(session=session, token=token, purpose=TokenPurpose.EMAIL_CONFIRM)
+    user = await get(session=session, user_id=stored.user_id)
+    user.email_verified_at = user.email_verified_at or datetime.now(UTC)
+    await audit.record(session, actor_id=user.id, action="auth.email_confirmed", target=f"user:{user.id}")
+
+
+async def deactivate(*, session: AsyncSession, user_id: int, password: str) -> None:
+    """Close the caller's own account after checking its password; every session ends.
+    The rows stay (invoices, the ledger and reviews refer to them)."""
+    user = await get(session=session, user_id=user_id)
+    if not await verified(user.password_hash, password):
+        await audit.record(
+            session, actor_id=user.id, action="auth.deactivate_refused", target=f"user:{user.id}"
+        )
+        raise Unauthorized("The password is wrong", keep_writes=True)
+    user.is_active = False
+    user.is_available = False
+    await _revoke_all(session=session, user_id=user.id)
+    await audit.record(session, actor_id=user.id, action="user.deactivated", target=f"user:{user.id}")
+
+
+async def issue_account_token(
+    *, session: AsyncSession, auth: AuthSettings, user_id: int, purpose: TokenPurpose
+) -> str:
+    """A new single-use token for ``purpose``; only its digest is stored."""
+    life = (
+        timedelta(minutes=auth.password_reset_minutes)
+        if purpose is TokenPurpose.PASSWORD_RESET
+        else timedelta(hours=auth.email_confirm_hours)
+    )
+    raw = new_refresh_token()
+    session.add(
+        AccountToken(
+            user_id=user_id,
+            purpose=purpose.value,
+            token_hash=digest(raw),
+            expires_at=datetime.now(UTC) + life,
+        )
+    )
+    await session.flush()
+    return raw
+
+
+async def _spend(*, session: AsyncSession, token: str, purpose: TokenPurpose) -> AccountToken:
+    stored = await session.scalar(
+        select(AccountToken)
+        .where(AccountToken.token_hash == digest(token), AccountToken.purpose == purpose.value)
+        .with_for_update()
+    )
+    if stored is None or stored.used_at is not None or stored.expires_at <= datetime.now(UTC):
+        raise Unauthorized("This link is invalid or has expired")
+    stored.used_at = datetime.now(UTC)
+    return stored
+
+
+async def _revoke_all(*, session: AsyncSession, user_id: int) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=datetime.now(UTC))
+    )
 
 
 async def update_profile(*, session: AsyncSession, user_id: int, data: ProfileUpdate) -> User:

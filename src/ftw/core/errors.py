@@ -59,6 +59,17 @@ class UnsupportedMediaType(DomainError):
     title = "Unsupported media type"
 
 
+class TooManyRequests(DomainError):
+    """Refused for now; ``retry_after_s`` says when to try again (sent as Retry-After)."""
+
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after_s: int, keep_writes: bool = False) -> None:
+        super().__init__(detail, keep_writes=keep_writes)
+        self.retry_after_s = max(1, retry_after_s)
+
+
 class Invalid(DomainError):
     """Valid JSON that breaks a rule checked beyond the schema."""
 
@@ -95,6 +106,8 @@ def install(app: FastAPI) -> None:
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
         errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after_s)}
         return problem(
             exc.status, exc.title, exc.detail, instance=request.url.path, errors=errors, headers=headers
         )

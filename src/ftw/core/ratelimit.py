@@ -1,11 +1,15 @@
 """Rate limits: a moving window per caller, shared through Redis, one round trip a request.
 
 Every ``/api/`` request counts against its caller's tier per minute (anonymous callers by
-client IP, signed-in callers by user id; admins share the operator tier), and routes that
-declare ``dependencies=[limit("post_job")]`` also against that endpoint limit. Both are
-decided together, before routing, by one Lua script in Redis: a request refused by either
-limit consumes neither, and the answer carries the RateLimit-* headers of whichever limit
-leaves the caller fewer requests.
+client address, IPv6 by its /64; signed-in callers by user id; admins share the operator
+tier), and routes that declare ``dependencies=[limit("post_job")]`` also against that
+endpoint limit. Account routes (sign-in, sign-up, refresh, password reset) declare
+``auth_limit(...)`` instead: they count against the anonymous tier, the account routes'
+window of the client address and the window of the e-mail in their body, whatever token
+the request carries, so a guesser's own valid token buys it nothing. All of a request's
+limits are decided together, before routing, by one Lua script in Redis: a request refused
+by any limit consumes none, and the answer carries the RateLimit-* headers of whichever
+limit leaves the caller fewer requests.
 
 The windows are the `limits` library's moving window (a list of hit times per key, newest
 first), kept by the script on Redis's own clock so instances with skewed clocks agree. The
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import math
 import time
 from collections.abc import Sequence
@@ -38,15 +43,19 @@ from starlette.datastructures import MutableHeaders
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ftw.config import EndpointLimits, Settings
+from ftw.config import AuthLimits, EndpointLimits, Settings
 from ftw.core import metrics
 from ftw.core.errors import problem
 from ftw.core.principal import principal
+from ftw.core.security import digest
 
 log = structlog.get_logger(__name__)
 
 Tier = Literal["anonymous", "authenticated", "pro", "operator"]
 Endpoint = Literal["post_job", "post_bid", "post_invoice", "post_message", "scope", "list_jobs", "list_bids"]
+AccountRoute = Literal["login", "signup", "refresh", "password_reset", "email_confirm"]
+# An account route's body is read before routing to find its e-mail; larger bodies are refused.
+AUTH_BODY_MAX = 4_096
 REDIS_TIMEOUT_S = 0.25
 LOG_EVERY_S = 30.0
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -115,7 +124,7 @@ class Caller:
     key: str
 
 
-Limit = tuple[RateLimitItem, str]  # the limit and the name its window is kept under
+Limit = tuple[RateLimitItem, str, str]  # the limit, the name its window is kept under, the key
 
 
 class Limiter:
@@ -125,6 +134,7 @@ class Limiter:
         self.enabled = settings.rate_limits_enabled
         self.tiers = settings.rate_limits
         self.endpoints: EndpointLimits = settings.endpoint_limits
+        self.accounts: AuthLimits = settings.auth_limits
         self.trusted = [ipaddress.ip_network(cidr, strict=False) for cidr in settings.trusted_proxies]
         self.prefix = f"{settings.redis_prefix}:limits:"
         self._local = MovingWindowRateLimiter(MemoryStorage())
@@ -135,26 +145,27 @@ class Limiter:
             self._script = self._client.register_script(MOVING_WINDOWS)
         self._last_error_log = 0.0
 
-    async def hit(self, key: str, limits: Sequence[Limit]) -> Decision:
-        """Count one request of ``key`` against every limit, or against none if any refuses."""
+    async def hit(self, limits: Sequence[Limit]) -> Decision:
+        """Count one request against every limit (each under its own key), or against none
+        if any refuses."""
         if self._client is not None:
             try:
                 async with asyncio.timeout(REDIS_TIMEOUT_S * 4):
-                    return await self._shared(key, limits)
+                    return await self._shared(limits)
             except (RedisError, OSError, TimeoutError) as exc:
                 now = time.monotonic()
                 if now - self._last_error_log >= LOG_EVERY_S:
                     self._last_error_log = now
                     log.warning("rate_limit_store_unavailable", error=repr(exc), effect="per-process limits")
-        return await self._in_memory(key, limits)
+        return await self._in_memory(limits)
 
-    async def _shared(self, key: str, limits: Sequence[Limit]) -> Decision:
-        keys = [self.prefix + item.key_for(name, key) for item, name in limits]
-        args = [value for item, _ in limits for value in (item.amount, item.get_expiry())]
+    async def _shared(self, limits: Sequence[Limit]) -> Decision:
+        keys = [self.prefix + item.key_for(name, key) for item, name, key in limits]
+        args = [value for item, _, _ in limits for value in (item.amount, item.get_expiry())]
         allowed, stamp, *windows = await self._script(keys=keys, args=args)
         now = float(stamp)
         decisions = []
-        for (item, _), count, oldest in zip(limits, windows[::2], windows[1::2], strict=True):
+        for (item, _, _), count, oldest in zip(limits, windows[::2], windows[1::2], strict=True):
             frees_in = math.ceil(float(oldest) + item.get_expiry() - now)
             decisions.append(
                 Decision(
@@ -166,12 +177,12 @@ class Limiter:
             )
         return _tightest(decisions)
 
-    async def _in_memory(self, key: str, limits: Sequence[Limit]) -> Decision:
+    async def _in_memory(self, limits: Sequence[Limit]) -> Decision:
         local = self._local
-        rooms = [await local.test(item, name, key) for item, name in limits]
+        rooms = [await local.test(item, name, key) for item, name, key in limits]
         allowed = all(rooms)
         decisions = []
-        for (item, name), room in zip(limits, rooms, strict=True):
+        for (item, name, key), room in zip(limits, rooms, strict=True):
             if allowed:
                 await local.hit(item, name, key)
             stats = await local.get_window_stats(item, name, key)
@@ -195,7 +206,24 @@ class Limiter:
         claims = principal(scope.get("state", {}))
         if claims is not None:
             return Caller(_tier(claims.role, claims.pro), f"user:{claims.user_id}")
-        return Caller("anonymous", f"ip:{client_ip(Request(scope), self.trusted)}")
+        return self.address(scope)
+
+    def address(self, scope: Scope) -> Caller:
+        """The caller as its address, whatever token it carries."""
+        return Caller("anonymous", f"ip:{address_key(client_ip(Request(scope), self.trusted))}")
+
+    def account_limits(self, scope: Scope, email: str | None) -> list[Limit]:
+        """An account route's limits: the anonymous tier and the account routes' window of the
+        client address, and the window of the e-mail it targets (when it names one)."""
+        address = self.address(scope).key
+        limits: list[Limit] = [
+            (self.tier_item("anonymous"), "tier", address),
+            (parse(self.accounts.per_address), "accounts", address),
+        ]
+        if email is not None:
+            # Hashed: the limit needs only to tell addresses apart, Redis need not hold them.
+            limits.append((parse(self.accounts.per_email), "accounts", f"email:{digest(email)}"))
+        return limits
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -214,6 +242,20 @@ def _trusted(address: str, trusted: list[IPNetwork]) -> bool:
     except ValueError:
         return False
     return any(ip in network for network in trusted)
+
+
+def address_key(address: str) -> str:
+    """The address a limit counts: an IPv6 client by its /64 (one subscriber's whole
+    allocation, which it can rotate through at will), an IPv4 client by itself."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 def client_ip(request: Request, trusted: list[IPNetwork]) -> str:
@@ -246,16 +288,71 @@ def limit(name: Endpoint) -> Any:
     return Depends(dependency)
 
 
-def endpoint_limits(routes: Sequence[Any]) -> list[tuple[APIRoute, Endpoint]]:
-    """The routes that declare an endpoint limit, with its name."""
-    found = []
+def auth_limit(name: AccountRoute) -> Any:
+    """Declares an account route: limited by client address and target e-mail (the body's
+    ``email``), never by the token it carries. Decided by ``TierLimitMiddleware``."""
+
+    async def dependency() -> None:
+        return None
+
+    dependency.__name__ = f"auth_limit_{name}"
+    dependency.account_route = name  # type: ignore[attr-defined]
+    return Depends(dependency)
+
+
+Declared = tuple[APIRoute, Endpoint | None]  # a limited route, its endpoint limit (None: an account route)
+
+
+def endpoint_limits(routes: Sequence[Any]) -> list[Declared]:
+    """The routes that declare an endpoint limit (with its name) or are account routes."""
+    found: list[Declared] = []
     for route in routes:
         if isinstance(route, APIRoute):
             for declared in route.dependencies:
                 name = getattr(declared.dependency, "endpoint_limit", None)
-                if name is not None:
+                if name is not None or hasattr(declared.dependency, "account_route"):
                     found.append((route, name))
     return found
+
+
+def target_email(body: bytes) -> str | None:
+    """The ``email`` of a JSON body, lowercased as accounts store it; None when absent."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    email = data.get("email") if isinstance(data, dict) else None
+    return email.strip().lower()[:254] if isinstance(email, str) and email.strip() else None
+
+
+async def read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None as soon as it grows past ``limit``."""
+    chunks, size, more = [], 0, True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+def replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands the app the body already read, then listens for disconnect."""
+    sent = False
+
+    async def again() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return again
 
 
 def _too_many(request: Request, decision: Decision) -> JSONResponse:
@@ -282,15 +379,15 @@ class TierLimitMiddleware:
     its endpoint limit, in one decision; the answer carries the RateLimit-* headers of the
     tighter. Pure ASGI: no task per request, and a streamed answer passes through unbuffered."""
 
-    def __init__(self, app: ASGIApp, limiter: Limiter, limited: list[tuple[APIRoute, Endpoint]]) -> None:
+    def __init__(self, app: ASGIApp, limiter: Limiter, limited: list[Declared]) -> None:
         self.app = app
         self.limiter = limiter
         self.limited = limited
 
-    def _endpoint(self, scope: Scope) -> Endpoint | None:
+    def _declared(self, scope: Scope) -> Declared | None:
         for route, name in self.limited:
             if route.matches(scope)[0] is Match.FULL:
-                return name
+                return route, name
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -298,13 +395,26 @@ class TierLimitMiddleware:
         if scope["type"] != "http" or not limiter.enabled or not scope["path"].startswith("/api/"):
             await self.app(scope, receive, send)
             return
-        caller = limiter.caller(scope)
-        limits: list[Limit] = [(limiter.tier_item(caller.tier), "tier")]
-        if (endpoint := self._endpoint(scope)) is not None:
-            limits.append((limiter.endpoint_item(endpoint), endpoint))
-        decision = await limiter.hit(caller.key, limits)
+        declared = self._declared(scope)
+        if declared is not None and declared[1] is None:  # an account route
+            body = await read_body(receive, AUTH_BODY_MAX)
+            if body is None:
+                await problem(413, "Payload too large", f"At most {AUTH_BODY_MAX} bytes")(
+                    scope, receive, send
+                )
+                return
+            receive = replay(body, receive)
+            tier: Tier = "anonymous"
+            limits = limiter.account_limits(scope, target_email(body))
+        else:
+            caller = limiter.caller(scope)
+            tier = caller.tier
+            limits = [(limiter.tier_item(tier), "tier", caller.key)]
+            if declared is not None and declared[1] is not None:
+                limits.append((limiter.endpoint_item(declared[1]), declared[1], caller.key))
+        decision = await limiter.hit(limits)
         if not decision.allowed:
-            metrics.rate_limited(caller.tier)
+            metrics.rate_limited(tier)
             await _too_many(Request(scope), decision)(scope, receive, send)
             return
         headers = decision.headers()

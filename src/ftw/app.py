@@ -17,11 +17,13 @@ from ftw.billing.routes import router as billing_router
 from ftw.config import Settings, get_settings
 from ftw.core import cache, errors, observability, ratelimit
 from ftw.core.db import Database
+from ftw.core.edge import EdgeMiddleware
 from ftw.core.embedded import start_embedded
-from ftw.core.logging import RequestIdMiddleware, configure
+from ftw.core.logging import configure
 from ftw.core.principal import PrincipalMiddleware
 from ftw.crm.routes import router as crm_router
 from ftw.integrations import Integrations, build
+from ftw.jobs.routes import PHOTOS_PATH
 from ftw.jobs.routes import router as jobs_router
 from ftw.messaging import stream
 from ftw.messaging.routes import router as messaging_router
@@ -85,12 +87,16 @@ def create_app(
             if database is None:
                 await db.dispose()
 
+    docs = settings.docs_served
     app = FastAPI(
         title="FairTradeWorker API",
         version="0.1.0",
         lifespan=lifespan,
         description=DESCRIPTION,
         summary="FairTradeWorker marketplace API",
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     app.state.settings = settings
     if database is not None:
@@ -108,9 +114,16 @@ def create_app(
     # Outside the limiter, which counts signed-in callers by the user it resolves.
     app.add_middleware(PrincipalMiddleware, auth=settings.auth)
     health.install(app, settings)
-    # Added before the request id, so it runs inside it and its log lines carry the id.
+    # Added before the edge (request id, body bounds, headers), so it runs inside it and its
+    # log lines carry the id.
     observability.install(app, settings)
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(
+        EdgeMiddleware,
+        json_body_bytes=settings.requests.json_body_bytes,
+        upload_body_bytes=settings.upload_body_bytes,
+        upload_paths=[PHOTOS_PATH],
+        hsts=settings.environment == "production",
+    )
 
     for router in ROUTERS:
         app.include_router(router)

@@ -82,6 +82,15 @@ class AuthLimits(BaseModel):
     per_email: str = "10/15minutes"
 
 
+class RequestLimits(BaseModel):
+    """Bounds on what a request may send, checked before its body is read (core/edge.py)
+    and mirrored at the proxies (deploy/haproxy, the k8s ingress)."""
+
+    json_body_bytes: int = 64 * 1024
+    # Multipart framing around each uploaded file (boundary, part headers) allowed on top.
+    part_overhead_bytes: int = 16 * 1024
+
+
 class LoadTestPacing(BaseModel):
     """Seconds a simulated user thinks between the steps of its journey (`ftw loadtest`).
 
@@ -294,7 +303,7 @@ class JobRules(BaseModel):
     max_photos: int = 20
     max_photo_bytes: int = 10 * 1024 * 1024
     photo_types: list[str] = Field(
-        default_factory=lambda: ["image/jpeg", "image/png", "image/webp", "image/heic"]
+        default_factory=lambda: ["image/jpeg", "image/png", "image/webp"]  # what jobs/photos.py can rewrite
     )
     urgent_deadline_minutes: int = 120
     size_small_max_cents: int = 30_000
@@ -397,6 +406,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     slow_query_ms: int = 200  # statements slower than this are logged with their SQL
     sentry_dsn: SecretStr | None = None  # error tracking when set (FTW_SENTRY_DSN)
+    # GET /metrics wants "Authorization: Bearer <token>" when set; production requires it.
+    metrics_token: SecretStr | None = None
+    # Whether /docs and /openapi.json are served; None: everywhere but production.
+    docs_public: bool | None = None
     # On SIGTERM readiness turns 503 this long before the server stops accepting, so the
     # load balancer drains the instance; in-flight requests then get graceful_timeout_s.
     shutdown_delay_s: float = 5.0
@@ -408,6 +421,7 @@ class Settings(BaseSettings):
     rate_limits: RateTiers = RateTiers()
     endpoint_limits: EndpointLimits = EndpointLimits()
     auth_limits: AuthLimits = AuthLimits()
+    requests: RequestLimits = RequestLimits()
     performance: PerformanceTargets = PerformanceTargets()
     loadtest: LoadTestPacing = LoadTestPacing()
     pool: PoolSettings = PoolSettings()
@@ -444,6 +458,15 @@ class Settings(BaseSettings):
             if len(key.encode()) < MIN_SECRET_BYTES:
                 raise ValueError(f"The signing key must be at least {MIN_SECRET_BYTES} bytes in production")
         return self
+
+    @property
+    def docs_served(self) -> bool:
+        return self.docs_public if self.docs_public is not None else self.environment != "production"
+
+    @property
+    def upload_body_bytes(self) -> int:
+        """The largest photo upload: every photo a job may hold, each at its largest."""
+        return self.jobs.max_photos * (self.jobs.max_photo_bytes + self.requests.part_overhead_bytes)
 
     @property
     def media_path(self) -> Path:

@@ -8,6 +8,7 @@ scheme) cost four of those for one answer. The bearer scheme is documented in Op
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
@@ -18,11 +19,11 @@ from starlette.routing import BaseRoute
 
 from ftw.accounts.models import Role
 from ftw.core.errors import Forbidden, Unauthorized
-from ftw.core.principal import REFUSED, principal
+from ftw.core.principal import REFUSED, bearer_token, principal
 from ftw.core.security import AccessClaims
 
 Principal = AccessClaims
-ACCESS = "ftw_access"  # marks the access dependencies; its value: "public" or "signed_in"
+ACCESS = "ftw_access"  # marks the access dependencies: "public", "signed_in" or "metrics_token"
 BEARER = {"type": "http", "scheme": "bearer", "description": "Access token from /api/v1/auth/login"}
 
 
@@ -52,6 +53,20 @@ async def authenticated(request: Request) -> Principal:
     return _signed_in(request)
 
 
+async def scraper(request: Request) -> None:
+    """The metrics scraper: ``Authorization: Bearer <FTW_METRICS_TOKEN>`` when a token is
+    configured (production requires one); anyone when none is (development)."""
+    settings = request.app.state.settings
+    token = settings.metrics_token
+    if token is None:
+        if settings.environment == "production":
+            raise Forbidden("Set FTW_METRICS_TOKEN to serve metrics in production")
+        return
+    presented = bearer_token(request.scope) or ""
+    if not hmac.compare_digest(presented.encode(), token.get_secret_value().encode()):
+        raise Unauthorized("The metrics token is missing or wrong")
+
+
 def require(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
     """Signed-in users holding one of ``roles`` (admins always pass)."""
     allowed = {*roles, Role.ADMIN}
@@ -70,6 +85,7 @@ def require(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
 
 setattr(public, ACCESS, "public")
 setattr(authenticated, ACCESS, "signed_in")
+setattr(scraper, ACCESS, "metrics_token")
 
 
 Anyone = Annotated[Principal | None, Depends(public)]
@@ -78,10 +94,12 @@ Homeowner = Annotated[Principal, Depends(require(Role.HOMEOWNER))]
 Contractor = Annotated[Principal, Depends(require(Role.CONTRACTOR))]
 Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
+Scraper = Annotated[None, Depends(scraper)]
 
 
 def access_of(route: APIRoute) -> str | None:
-    """Who the route lets in ("public" or "signed_in"), from the dependency it declares."""
+    """Who the route lets in ("public", "signed_in" or "metrics_token"), from the dependency
+    it declares."""
 
     def declared(dependant: Dependant) -> str | None:
         for sub in dependant.dependencies:

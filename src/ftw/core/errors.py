@@ -54,6 +54,11 @@ class PayloadTooLarge(DomainError):
     title = "Payload too large"
 
 
+class LengthRequired(DomainError):
+    status = 411
+    title = "Length required"
+
+
 class UnsupportedMediaType(DomainError):
     status = 415
     title = "Unsupported media type"

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, UploadFile, status
+from fastapi import APIRouter, Query, Request, Response, status
+from starlette.datastructures import UploadFile
 
 from ftw.accounts.auth import Anyone, Homeowner
 from ftw.analytics.views import ViewsDep
 from ftw.core import ratelimit
 from ftw.core.cache import CacheDep
 from ftw.core.deps import ReadSessionDep, SessionDep, SettingsDep, StorageDep
-from ftw.core.errors import Invalid
+from ftw.core.errors import Invalid, LengthRequired, PayloadTooLarge
 from ftw.core.validation import Id, NoNul
 from ftw.jobs import service
 from ftw.jobs.models import JobStatus
@@ -20,6 +21,7 @@ from ftw.scoping.estimator import JobSize
 from ftw.scoping.trades import Trade
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
+PHOTOS_PATH = "/api/v1/jobs/{job_id}/photos"  # an upload: the edge bounds its body as one
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, dependencies=[ratelimit.limit("post_job")])
@@ -109,21 +111,58 @@ async def cancel(job_id: Id, session: SessionDep, storage: StorageDep, principal
     return service.present(job, await service.photos_of(session=session, job_id=job_id), storage)
 
 
-@router.post("/{job_id}/photos", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/{job_id}/photos",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "files": {"type": "array", "items": {"type": "string", "format": "binary"}}
+                        },
+                        "required": ["files"],
+                    }
+                }
+            },
+        }
+    },
+)
 async def upload_photos(
     job_id: Id,
-    files: list[UploadFile],
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     storage: StorageDep,
     principal: Homeowner,
 ) -> list[PhotoOut]:
-    limit = settings.jobs.max_photo_bytes
-    # Read one byte past the limit: enough to refuse an oversized file without holding all of it.
-    payload = [(f.filename or "photo", await f.read(limit + 1)) for f in files]
-    photos = await service.add_photos(
-        session=session, settings=settings, storage=storage, principal=principal, job_id=job_id, files=payload
-    )
+    """The caller, the job and its room for photos are checked before a byte of the upload
+    is read; the declared length must fit that many photos, and the parser accepts no more
+    files than that."""
+    room = await service.photo_room(session=session, settings=settings, principal=principal, job_id=job_id)
+    declared = request.headers.get("content-length", "")
+    if not declared.isdigit():
+        raise LengthRequired("Send the upload with a Content-Length")
+    largest = settings.jobs.max_photo_bytes
+    if int(declared) > room * (largest + settings.requests.part_overhead_bytes):
+        raise PayloadTooLarge(
+            f"This job takes {room} more photo(s) of at most {largest // (1024 * 1024)} MB", field="files"
+        )
+    async with request.form(max_files=room, max_fields=0) as form:
+        files = [
+            value for key, value in form.multi_items() if key == "files" and isinstance(value, UploadFile)
+        ]
+        photos = await service.add_photos(
+            session=session,
+            settings=settings,
+            storage=storage,
+            principal=principal,
+            job_id=job_id,
+            files=files,
+        )
     return [
         PhotoOut(
             id=p.id, url=storage.url(p.storage_key), content_type=p.content_type, size_bytes=p.size_bytes

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import filetype
 from sqlalchemy import Float, Select, and_, bindparam, event, func, literal_column, or_, select, tuple_
@@ -24,6 +25,7 @@ from ftw.core.security import AccessClaims
 from ftw.integrations.storage import Storage
 from ftw.jobs import lifecycle
 from ftw.jobs.models import Job, JobPhoto, JobStatus, Urgency
+from ftw.jobs.photos import NotAnImage, stripped
 from ftw.jobs.schemas import EstimateOut, JobCreate, JobOut, JobPage, JobSummary, JobUpdate, PhotoOut
 from ftw.scoping.estimator import Estimate, JobSize, estimate
 from ftw.scoping.trades import Trade
@@ -148,6 +150,39 @@ async def cancel(*, session: AsyncSession, principal: AccessClaims, job_id: int)
     return job
 
 
+HEADER_BYTES = 262  # what filetype reads to tell an image's type
+
+
+class Upload(Protocol):
+    """An uploaded file as the multipart parser hands it over (Starlette's UploadFile)."""
+
+    filename: str | None
+    size: int | None
+
+    async def read(self, size: int = -1) -> bytes: ...
+
+    async def seek(self, offset: int) -> None: ...
+
+
+async def photo_room(
+    *, session: AsyncSession, settings: Settings, principal: AccessClaims, job_id: int
+) -> int:
+    """How many more photos the caller may add to the job: checked before a byte of an
+    upload is read. ``add_photos`` checks again under the job's lock."""
+    job = await get(session=session, job_id=job_id)
+    _owned(job, principal)
+    return _room(job, settings.jobs)
+
+
+def _room(job: Job, rules: JobRules) -> int:
+    if job.status not in lifecycle.EDITABLE:
+        raise Conflict(f"A job that is {job.status} takes no more photos")
+    room = rules.max_photos - job.photo_count
+    if room <= 0:
+        raise Conflict(f"A job holds at most {rules.max_photos} photos; this one has {job.photo_count}")
+    return room
+
+
 async def add_photos(
     *,
     session: AsyncSession,
@@ -155,40 +190,47 @@ async def add_photos(
     storage: Storage,
     principal: AccessClaims,
     job_id: int,
-    files: list[tuple[str, bytes]],
+    files: Sequence[Upload],
 ) -> list[JobPhoto]:
-    """Store the photos and their rows; all of them or none."""
+    """Store the photos, stripped of their metadata, and their rows; all of them or none.
+    One file is held in memory at a time."""
     rules = settings.jobs
     if not files:
         raise Invalid("Attach at least one photo", field="files")
-    checked: list[tuple[bytes, str, str]] = []
-    for name, data in files:
-        if len(data) > rules.max_photo_bytes:
+    job = await get(session=session, job_id=job_id, for_update=True)
+    _owned(job, principal)
+    if len(files) > _room(job, rules):
+        raise Conflict(f"A job holds at most {rules.max_photos} photos; this one has {job.photo_count}")
+    checked: list[tuple[Upload, str, str]] = []
+    for upload in files:  # sizes and types first: nothing is stored when one file is refused
+        name = upload.filename or "photo"
+        if upload.size is None or upload.size > rules.max_photo_bytes:
             raise PayloadTooLarge(
                 f"{name} is larger than {rules.max_photo_bytes // (1024 * 1024)} MB", field="files"
             )
-        kind = filetype.guess(data)
+        kind = filetype.guess(await upload.read(HEADER_BYTES))
+        await upload.seek(0)
         if kind is None or kind.mime not in rules.photo_types:
             allowed = ", ".join(rules.photo_types)
             raise UnsupportedMediaType(
                 f"{name} is not an image of an accepted type ({allowed})", field="files"
             )
-        checked.append((data, kind.mime, kind.extension))
-    job = await get(session=session, job_id=job_id, for_update=True)
-    _owned(job, principal)
-    if job.status not in lifecycle.EDITABLE:
-        raise Conflict(f"A job that is {job.status} takes no more photos")
-    if job.photo_count + len(checked) > rules.max_photos:
-        raise Conflict(f"A job holds at most {rules.max_photos} photos; this one has {job.photo_count}")
+        checked.append((upload, kind.mime, kind.extension))
     photos = []
-    for data, mime, extension in checked:
+    for upload, mime, extension in checked:
+        try:
+            clean = await asyncio.to_thread(stripped, await upload.read(rules.max_photo_bytes + 1), mime)
+        except NotAnImage as exc:
+            raise UnsupportedMediaType(
+                f"{upload.filename or 'photo'} is not a readable image", field="files"
+            ) from exc
         key = f"jobs/{job.id}/{uuid.uuid4().hex}.{extension}"
         on_rollback(session, lambda key=key: storage.delete(key))  # type: ignore[misc]
-        await storage.put(key, data, mime)
-        photo = JobPhoto(job_id=job.id, storage_key=key, content_type=mime, size_bytes=len(data))
+        await storage.put(key, clean, mime)
+        photo = JobPhoto(job_id=job.id, storage_key=key, content_type=mime, size_bytes=len(clean))
         session.add(photo)
         photos.append(photo)
-    job.photo_count += len(checked)
+    job.photo_count += len(photos)
     await session.flush()
     return photos
 

@@ -110,16 +110,22 @@ async def _probe(check: Callable[[], Awaitable[tuple[bool, Detail]]]) -> Detail:
     return {"ok": ok, "ms": round((time.perf_counter() - started) * 1000, 2), **detail}
 
 
-@router.get("/readyz", responses={503: {"description": "Not ready: a dependency failed or shutting down"}})
-async def readyz(request: Request, _: Anyone) -> JSONResponse:
+async def readiness(request: Request) -> tuple[bool, dict[str, Detail]]:
     """Whether this instance should get traffic, with each probe's result and latency."""
     state = request.app.state
     if state.lifecycle.draining:
-        return JSONResponse({"status": "draining", "checks": {}}, status_code=503)
+        return False, {"draining": {"ok": False}}
     checks = {"database": await _probe(lambda: _database(state.db))}
     if state.redis is not None:
         checks["redis"] = await _probe(lambda: _redis(state.redis))
-    ready = all(check["ok"] for check in checks.values())
-    return JSONResponse(
-        {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
-    )
+    return all(check["ok"] for check in checks.values()), checks
+
+
+@router.get("/readyz", responses={503: {"description": "Not ready: a dependency failed or shutting down"}})
+async def readyz(request: Request, _: Anyone) -> JSONResponse:
+    """Up or down, nothing more: the probes' details (revisions, errors, latencies) are for
+    the logs and the admins' /ops page, not for anyone who asks."""
+    ready, checks = await readiness(request)
+    if not ready:
+        log.warning("not_ready", checks=checks)
+    return JSONResponse({"status": "up" if ready else "down"}, status_code=200 if ready else 503)

@@ -1,8 +1,9 @@
 """GET /metrics: the Prometheus scrape.
 
-Open to anyone at the application level, like /healthz: it carries no personal data,
-and Prometheus scrapes without credentials. Deployments keep it off the public internet
-at the ingress (deploy/ routes only /api, /docs and /media outside the cluster).
+Behind a bearer token (``FTW_METRICS_TOKEN``; production refuses to serve metrics without
+one): the series name routes, volumes and queue depths an attacker would like to watch.
+Deployments also keep it off the public internet at the ingress (deploy/ routes only /api,
+/docs and /media outside the cluster), and Prometheus sends the token.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import structlog
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from ftw.accounts.auth import Anyone
+from ftw.accounts.auth import Scraper
 from ftw.core import metrics
 from ftw.ops.overview import queue_stats
 
@@ -46,7 +47,7 @@ async def snapshot(request: Request) -> metrics.Snapshot:
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
-async def scrape(request: Request, _: Anyone) -> Response:
+async def scrape(request: Request, _: Scraper) -> Response:
     """Every series in Prometheus's text format."""
     extra = await snapshot(request)
     # Reading every worker's files in multi-process mode is blocking I/O.

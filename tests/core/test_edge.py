@@ -15,7 +15,7 @@ from ftw.app import create_app
 from ftw.config import Settings
 from ftw.core.db import Database
 from ftw.jobs.models import Job
-from tests.jobs.test_jobs import post, png
+from tests.jobs.test_jobs import png, post
 
 BOUNDARY = "ftwboundary"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-
 import struct
 import zlib
 from datetime import UTC, datetime, timedelta

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -117,14 +118,58 @@ def _observe(scope: Scope, path: str, status: int, seconds: float, *, streamed: 
         log.info("request", **fields)
 
 
+# Keys whose values never leave for Sentry, wherever they sit in an event (headers, bodies,
+# extra data): the SDK's own list and the names our code and API give secrets.
+SENSITIVE_KEYS = (
+    "current_password",
+    "new_password",
+    "password_hash",
+    "refresh_token",
+    "access_token",
+    "token_hash",
+    "secret_key",
+    "metrics_token",
+    "stripe_api_key",
+    "x-metrics-token",
+)
+BEARER = re.compile(r"(?i)\b(bearer\s+)[\w.~+/-]+=*")
+FILTERED = "[Filtered]"
+
+
+def scrubbed(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
+    """Sentry's before_send, after its key-based scrubber: no request body, cookie or
+    credential header at all, and no bearer token quoted in an error's text."""
+    request = event.get("request") or {}
+    request.pop("data", None)  # sign-in, reset and profile bodies carry passwords
+    request.pop("cookies", None)
+    headers = request.get("headers") or {}
+    for name in list(headers):
+        if name.lower() in ("authorization", "cookie", "set-cookie", "proxy-authorization"):
+            headers[name] = FILTERED
+    for exception in (event.get("exception") or {}).get("values") or []:
+        if isinstance(exception.get("value"), str):
+            exception["value"] = BEARER.sub(r"\1" + FILTERED, exception["value"])
+    logentry = event.get("logentry") or {}
+    for key in ("message", "formatted"):
+        if isinstance(logentry.get(key), str):
+            logentry[key] = BEARER.sub(r"\1" + FILTERED, logentry[key])
+    return event
+
+
 def _init_sentry(dsn: str, environment: str) -> None:
     import sentry_sdk
+    from sentry_sdk.scrubber import DEFAULT_DENYLIST, EventScrubber
 
     sentry_sdk.init(
         dsn=dsn,
         environment=environment,
         send_default_pii=False,  # no e-mails, tokens or IP addresses leave the service
         traces_sample_rate=0.0,  # errors only; latency is Prometheus's job
+        # No frame's local variables (a sign-in's locals hold the password) and no bodies.
+        include_local_variables=False,
+        max_request_body_size="never",
+        event_scrubber=EventScrubber(denylist=[*DEFAULT_DENYLIST, *SENSITIVE_KEYS], recursive=True),
+        before_send=scrubbed,  # type: ignore[arg-type]
     )
 
 

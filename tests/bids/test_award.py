@@ -336,3 +336,22 @@ async def test_a_declined_accept_replayed_with_its_key_stays_declined(client, si
     assert fresh.status_code == 200
     assert [p.status for p in await _payments(session, deal.job["id"])] == ["failed", "succeeded"]
     assert len(sandbox.charges) == 1
+
+
+async def test_a_bid_raised_after_the_homeowner_looked_is_not_charged(client, sign_up, session, sandbox):
+    """The attack: the contractor raises its bid between the homeowner's look and the accept."""
+    deal = await market(client, sign_up)
+    seen = deal.bid["amount_cents"]
+    raised = await client.patch(
+        f"/api/v1/bids/{deal.bid['id']}", json={"amount_cents": seen + 5_000}, headers=deal.contractor.headers
+    )
+    assert raised.status_code == 200, raised.text
+    path = f"/api/v1/bids/{deal.bid['id']}/accept"
+    refused = await client.post(path, json={"amount_cents": seen}, headers=deal.homeowner.headers)
+    assert refused.status_code == 409
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["errors"][0]["field"] == "amount_cents"
+    assert sandbox.charges == []
+    assert await _payments(session, deal.job["id"]) == []
+    fresh = await client.post(path, json={"amount_cents": seen + 5_000}, headers=deal.homeowner.headers)
+    assert fresh.status_code == 200, fresh.text

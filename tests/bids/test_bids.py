@@ -195,7 +195,13 @@ async def test_bidding_is_blind(client, sign_up):
         f"/api/v1/territories/{deal.job['territory_fips']}/claim", headers=operator.headers
     )
     assert claimed.status_code == 200
-    assert len(ids(await client.get(path, headers=operator.headers))) == 2
+    # Blind to the county's operator too while the job is open (it may bid from another account).
+    blind = await client.get(path, headers=operator.headers)
+    assert blind.status_code == 403
+    assert blind.headers["content-type"] == "application/problem+json"
+    accepted = await client.post(f"/api/v1/bids/{deal.bid['id']}/accept", headers=deal.homeowner.headers)
+    assert accepted.status_code == 200, accepted.text
+    assert len(ids(await client.get(path, headers=operator.headers))) == 2  # after the award
     assert (await client.get(path, headers=elsewhere.headers)).status_code == 403
     assert (await client.get(path, headers=(await sign_up()).headers)).status_code == 403
     assert (await client.get(path)).status_code == 401

@@ -77,8 +77,14 @@ async def accept(
     bid_id: int,
     payment_method: str,
     client_key: str | None,
+    seen_amount_cents: int | None = None,
 ) -> Award:
-    """Accept ``bid_id`` and charge for it; repeating the call returns the same award."""
+    """Accept ``bid_id`` and charge for it; repeating the call returns the same award.
+
+    ``seen_amount_cents``: the amount the homeowner was shown; a bid that differs now (the
+    contractor raised it in between) is refused, checked with the job locked so no edit
+    can slip in before the charge.
+    """
     found = await bids.get(session=session, bid_id=bid_id)
     job = await jobs.get(session=session, job_id=found.job_id, for_update=True)
     if job.homeowner_id != principal.user_id:
@@ -92,6 +98,12 @@ async def accept(
         raise Conflict(f"The job is {job.status}; no other bid can be accepted")
     if bid.status != BidStatus.PENDING:
         raise Conflict(f"The bid is {bid.status}; only a pending bid can be accepted")
+    if seen_amount_cents is not None and bid.amount_cents != seen_amount_cents:
+        raise Conflict(
+            f"The bid is now ${bid.amount_cents / 100:,.2f}, not the ${seen_amount_cents / 100:,.2f} "
+            "you saw; look at it again before accepting",
+            field="amount_cents",
+        )
     payment = await _payment_to_try(
         session, settings, payments, principal, job, bid, payment_method=payment_method, client_key=client_key
     )

@@ -126,7 +126,7 @@ async def boost(
     responses={
         202: {"model": AwardOut, "description": "The provider is unreachable; the charge will be retried"},
         402: _problem("The card was declined: the job stays open, the bid pending"),
-        409: _problem("The job is no longer open, or the bid not pending"),
+        409: _problem("The job is no longer open, the bid not pending, or not the amount seen"),
     },
 )
 async def accept(
@@ -142,10 +142,13 @@ async def accept(
     """Accept a bid and pay bid + platform fee, held until the job is complete.
 
     The other bids are rejected. Repeating the request returns the same award, charged once.
+    Send the ``amount_cents`` you were shown: a bid changed since is refused with 409.
     """
+    paying = data or PayWith()
     award = await flows.accept(
         session=session, settings=settings, payments=integrations.payments, principal=principal,
-        bid_id=bid_id, payment_method=(data or PayWith()).payment_method, client_key=idempotency_key,
+        bid_id=bid_id, payment_method=paying.payment_method, client_key=idempotency_key,
+        seen_amount_cents=paying.amount_cents,
     )  # fmt: skip
     if award.status == "pending":
         response.status_code = status.HTTP_202_ACCEPTED

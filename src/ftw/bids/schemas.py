@@ -54,6 +54,9 @@ class BidPage(BaseModel):
 
 class PayWith(BaseModel):
     payment_method: PaymentMethod = DEFAULT_METHOD
+    # The bid's amount as the homeowner saw it: when sent, the accept is refused (409) if the
+    # contractor changed the bid since, so nobody pays an amount they did not see.
+    amount_cents: int | None = Field(default=None, ge=1, le=100_000_000)
 
 
 class AwardOut(BaseModel):

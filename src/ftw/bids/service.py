@@ -264,7 +264,7 @@ def _rank() -> ColumnElement[int]:
 
 
 _AUDIENCE = Query(
-    select(Job.homeowner_id, Territory.operator_id)
+    select(Job.homeowner_id, Job.status, Territory.operator_id)
     .join(Territory, Territory.fips == Job.territory_fips)
     .where(Job.id == bindparam("job_id"))
 )
@@ -277,6 +277,10 @@ async def _sees_all(session: AsyncSession, principal: AccessClaims, job_id: int)
     if principal.role == Role.ADMIN or audience["homeowner_id"] == principal.user_id:
         return True
     if principal.role == Role.OPERATOR and audience["operator_id"] == principal.user_id:
+        # Blind until the award: an operator (who may also bid from another account) sees
+        # the county's bid figures in analytics, never an open job's amounts.
+        if audience["status"] == JobStatus.OPEN:
+            raise Forbidden("An operator sees an open job's bids only as county figures, after the award")
         return True
     if principal.role == Role.CONTRACTOR:
         return False

@@ -133,6 +133,7 @@ async def test_reconcile_reads_the_committed_database_on_its_own_connection(engi
 def test_tasks_and_schedules_are_declared_for_the_worker():
     assert set(TASKS) == {
         "billing.retry_payment",
+        "billing.resolve_payout",
         "billing.sweep_pending_payments",
         "billing.invoice_reminders",
     }

@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.billing import ledger
 from ftw.billing.ledger import Entry
 from ftw.billing.models import Account, LedgerEntry, Payout
+from ftw.billing.payouts import RESOLVE_TASK
+from ftw.billing.tasks import resolve_payout
+from ftw.integrations.payments import ProviderUnavailable
 from ftw.messaging.models import Notification
-from tests.billing.support import awarded, completed
+from ftw.worker import Registry, drain
+from tests.billing.support import CountingSandbox, awarded, completed
 
 
 async def _credit(session: AsyncSession, user_id: int, cents: int) -> None:
@@ -173,3 +177,52 @@ async def test_two_payouts_racing_never_overdraw(committing_client, committed_si
         assert await ledger.balance(s, account=Account.CONTRACTOR, owner_id=contractor.id) == 2_000
         assert (await ledger.check(s)).ok
     assert len(sandbox.payouts) == 2
+
+
+class TimesOutAfterSending(CountingSandbox):
+    """The worst case: the transfer goes out, but the answer never comes back in time."""
+
+    def __init__(self, *, sends: bool) -> None:
+        super().__init__()
+        self.sends = sends
+
+    async def payout(self, *, amount_cents: int, destination: str, idempotency_key: str) -> str:
+        if self.sends:
+            await super().payout(
+                amount_cents=amount_cents, destination=destination, idempotency_key=idempotency_key
+            )
+        raise ProviderUnavailable("timed out")
+
+
+@pytest.mark.parametrize("sent", [True, False], ids=["the-transfer-went-out", "it-did-not"])
+async def test_a_timed_out_payout_is_resolved_by_asking_never_by_paying_again(
+    client, sign_up, session, database, settings, integrations, sent
+):
+    """The attack on the books: a payout whose call times out, then the same request again."""
+    provider = TimesOutAfterSending(sends=sent)
+    integrations.payments = provider
+    contractor = await sign_up("contractor")
+    await _credit(session, contractor.id, 50_000)
+    body = {"amount_cents": 40_000, "speed": "standard"}
+    first = await client.post("/api/v1/payouts", json=body, headers=contractor.headers)
+    assert first.status_code == 202, first.text
+    assert first.json()["status"] == "unknown"
+    # The amount is held while the outcome is unknown: it cannot be paid out a second time.
+    assert (await _balance(client, contractor))["available_cents"] == 10_000
+    again = await client.post("/api/v1/payouts", json=body, headers=contractor.headers)
+    assert again.status_code == 409
+    assert provider.payouts == ([f"payout:{first.json()['id']}"] if sent else [])
+
+    ran = await drain(database, settings, integrations, registry=Registry({RESOLVE_TASK: resolve_payout}))
+    assert ran == 0  # not before its delay: the queue runs it a minute later
+    await session.execute(
+        text("UPDATE pgqueuer SET execute_after = now() WHERE entrypoint = :t"), {"t": RESOLVE_TASK}
+    )
+    assert (
+        await drain(database, settings, integrations, registry=Registry({RESOLVE_TASK: resolve_payout})) == 1
+    )
+    payout = await session.get(Payout, first.json()["id"], populate_existing=True)
+    assert payout.status == ("paid" if sent else "failed")
+    assert len(provider.payouts) == (1 if sent else 0)  # asked, never paid again
+    assert (await _balance(client, contractor))["available_cents"] == (10_000 if sent else 50_000)
+    assert (await ledger.check(session)).ok

@@ -35,10 +35,12 @@ def board(quick_settings: Settings) -> BreakerBoard:
 
 
 _ids = itertools.count(1)
+_transfers: list[dict[str, Any]] = []  # every transfer made, as Stripe lists them
 
 
 def stripe_api(method: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """Just enough of Stripe's API: payment intents (declining pm_card_declined), refunds, transfers."""
+    """Just enough of Stripe's API: payment intents (declining pm_card_declined), refunds,
+    transfers (made, and listed by transfer group)."""
     n = next(_ids)
     if path == "/v1/payment_intents":
         if body.get("payment_method") == "pm_card_declined":
@@ -53,8 +55,18 @@ def stripe_api(method: str, path: str, body: dict[str, Any]) -> tuple[int, dict[
             "amount": int(body["amount"]),
             "status": "succeeded",
         }
+    if path == "/v1/transfers" and method == "GET":
+        found = [t for t in _transfers if t["transfer_group"] == body.get("transfer_group")]
+        return 200, {"object": "list", "data": found[:1], "has_more": False, "url": "/v1/transfers"}
     if path == "/v1/transfers":
-        return 200, {"id": f"tr_{n}", "object": "transfer", "amount": int(body["amount"])}
+        transfer = {
+            "id": f"tr_{n}",
+            "object": "transfer",
+            "amount": int(body["amount"]),
+            "transfer_group": body.get("transfer_group"),
+        }
+        _transfers.append(transfer)
+        return 200, transfer
     return 404, {"error": {"type": "invalid_request_error", "message": f"no route {path}"}}
 
 

@@ -62,6 +62,7 @@ class FakeVendor:
             body: dict[str, Any] = json.loads(raw)
         else:
             body = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+        body = dict(request.query) | body
         self.requests.append(Seen(request.method, request.path, body, dict(request.headers)))
         if self.mode == "hang":
             await self._release.wait()

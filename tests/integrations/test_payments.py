@@ -62,6 +62,19 @@ async def test_refunds_and_payouts_go_to_their_endpoints(stripe_server, board):
     assert stripe_server.requests[1].body["destination"] == "acct_1"
 
 
+async def test_a_payout_is_found_by_its_key_and_an_unmade_one_is_not(stripe_server, board):
+    payments = stripe(stripe_server, board)
+    made = await payments.payout(amount_cents=900, destination="acct_1", idempotency_key="payout:41")
+    assert stripe_server.requests[0].body["transfer_group"] == "payout:41"
+    assert await payments.find_payout(idempotency_key="payout:41") == made
+    assert await payments.find_payout(idempotency_key="payout:42") is None
+    asked = stripe_server.requests[1:]
+    assert [(s.method, s.path, s.body["transfer_group"]) for s in asked] == [
+        ("GET", "/v1/transfers", "payout:41"),
+        ("GET", "/v1/transfers", "payout:42"),
+    ]
+
+
 async def test_a_declined_card_is_declined_and_does_not_count_against_the_vendor(stripe_server, board):
     payments = stripe(stripe_server, board)
     for _ in range(QUICK.failures + 1):

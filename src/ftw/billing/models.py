@@ -132,6 +132,9 @@ class PayoutStatus(StrEnum):
     PENDING = "pending"
     PAID = "paid"
     FAILED = "failed"
+    # The provider call timed out or failed without an answer: the money may have left.
+    # Held as paid in the ledger until billing.resolve_payout asks the provider.
+    UNKNOWN = "unknown"
 
 
 class Payout(Base):
@@ -150,7 +153,7 @@ class Payout(Base):
     __table_args__ = (
         CheckConstraint("amount_cents > 0 AND fee_cents >= 0 AND fee_cents < amount_cents", name="amounts"),
         CheckConstraint("speed IN ('standard', 'instant')", name="speed"),
-        CheckConstraint("status IN ('pending', 'paid', 'failed')", name="status"),
+        CheckConstraint("status IN ('pending', 'paid', 'failed', 'unknown')", name="status"),
         Index("uq_payouts_idempotency_key", "user_id", "idempotency_key", unique=True),
         Index("ix_payouts_user_recent", "user_id", text("created_at DESC")),
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +20,7 @@ from ftw.billing import ledger, paging
 from ftw.billing.ledger import Entry, Kind
 from ftw.billing.models import (
     Account,
+    LedgerEntry,
     Payment,
     PaymentPurpose,
     PaymentStatus,
@@ -27,18 +28,19 @@ from ftw.billing.models import (
     PayoutSpeed,
     PayoutStatus,
 )
-from ftw.billing.payments import ProviderDown
 from ftw.billing.schemas import BalanceOut, PayoutOut
 from ftw.config import FeePolicy, Settings
-from ftw.core import audit, metrics
+from ftw.core import audit, metrics, tasks
 from ftw.core.errors import Conflict, Forbidden, Invalid
 from ftw.core.security import AccessClaims
-from ftw.integrations.payments import Payments, ProviderUnavailable
+from ftw.integrations.payments import PaymentDeclined, Payments, ProviderUnavailable
 from ftw.jobs.models import Job, JobStatus
 from ftw.messaging.notifications import notify
 from ftw.territories.models import Territory
 
 _HELD = (JobStatus.AWARDED.value, JobStatus.IN_PROGRESS.value)
+RESOLVE_TASK = "billing.resolve_payout"
+RESOLVE_AFTER = timedelta(minutes=1)  # Stripe lists a transfer at once; give a slow answer time
 
 
 def account_of(principal: AccessClaims) -> Account:
@@ -126,27 +128,20 @@ async def request(
             f"Your available balance is ${available / 100:,.2f}; you cannot pay out more",
             field="amount_cents",
         )
-    key = client_key or uuid.uuid4().hex
     payout = Payout(
         user_id=user_id,
         amount_cents=amount_cents,
         fee_cents=fee,
         speed=speed.value,
         status=PayoutStatus.PENDING.value,
-        idempotency_key=key,
+        # The client's name for this request (a repeat returns this payout); without one,
+        # each request is its own. The provider's key is the row's (provider_key).
+        idempotency_key=client_key or uuid.uuid4().hex,
     )
     session.add(payout)
     await session.flush()
-    try:
-        async with asyncio.timeout(settings.breakers.payments.call_timeout_s):
-            await payments.payout(
-                amount_cents=amount_cents - fee,
-                destination=f"user:{user_id}",
-                idempotency_key=f"payout:{user_id}:{key}",
-            )
-    except (ProviderUnavailable, TimeoutError) as exc:
-        metrics.count("payouts", "unavailable")
-        raise ProviderDown("The payments provider is not answering; try again in a few minutes") from exc
+    # Debited before the provider is called: while the outcome is unknown the money is
+    # treated as gone, so it cannot be paid out a second time.
     await ledger.post(
         session,
         kind=Kind.PAYOUT,
@@ -157,8 +152,37 @@ async def request(
         ],
         payout_id=payout.id,
     )
-    payout.status = PayoutStatus.PAID.value
-    payout.paid_at = datetime.now(UTC)
+    try:
+        async with asyncio.timeout(settings.breakers.payments.call_timeout_s):
+            await payments.payout(
+                amount_cents=amount_cents - fee,
+                destination=f"user:{user_id}",
+                idempotency_key=provider_key(payout),
+            )
+    except PaymentDeclined as refused:  # answered: nothing was sent, the debit rolls back
+        raise Conflict(f"The payments provider refused the payout: {refused}") from refused
+    except (ProviderUnavailable, TimeoutError) as exc:
+        # Never retried under another key: the resolver asks the provider what happened.
+        payout.status = PayoutStatus.UNKNOWN.value
+        metrics.count("payouts", "unknown")
+        await audit.record(
+            session,
+            actor_id=user_id,
+            action="payout.outcome_unknown",
+            target=f"payout:{payout.id}",
+            data={"amount_cents": amount_cents, "error": str(exc) or "timed out"},
+        )
+        await tasks.enqueue(
+            session,
+            RESOLVE_TASK,
+            {"payout_id": payout.id},
+            delay=RESOLVE_AFTER,
+            dedupe_key=f"resolve:{payout.id}",
+        )
+        await session.flush()
+        await session.refresh(payout)
+        return payout, True
+    await _paid(session, payout)
     await audit.record(
         session,
         actor_id=user_id,
@@ -167,20 +191,59 @@ async def request(
         data={"amount_cents": amount_cents, "fee_cents": fee, "speed": speed.value},
     )
     metrics.count("payouts", session=session)
-    await notify(
-        session,
-        user_id=user_id,
-        kind="payout.paid",
-        payload={
-            "payout_id": payout.id,
-            "amount_cents": amount_cents,
-            "fee_cents": fee,
-            "speed": speed.value,
-        },
-    )
     await session.flush()
     await session.refresh(payout)
     return payout, True
+
+
+def provider_key(payout: Payout) -> str:
+    """The provider's idempotency key of a payout: derived from its row, never random, so
+    every call about this payout names the same transfer."""
+    return f"payout:{payout.id}"
+
+
+async def _paid(session: AsyncSession, payout: Payout) -> None:
+    payout.status = PayoutStatus.PAID.value
+    payout.paid_at = datetime.now(UTC)
+    await notify(
+        session,
+        user_id=payout.user_id,
+        kind="payout.paid",
+        payload={
+            "payout_id": payout.id,
+            "amount_cents": payout.amount_cents,
+            "fee_cents": payout.fee_cents,
+            "speed": payout.speed,
+        },
+    )
+
+
+async def resolve(*, session: AsyncSession, payments: Payments, payout_id: int) -> PayoutStatus:
+    """Settle a payout whose outcome was unknown by asking the provider (never by paying):
+    found, it is paid; not found, it failed and its ledger debit is reversed. Raises
+    ProviderUnavailable while the provider still does not answer (the queue retries)."""
+    payout = await session.scalar(select(Payout).where(Payout.id == payout_id).with_for_update())
+    if payout is None or payout.status != PayoutStatus.UNKNOWN:
+        return PayoutStatus(payout.status) if payout is not None else PayoutStatus.FAILED
+    reference = await payments.find_payout(idempotency_key=provider_key(payout))
+    if reference is not None:
+        await _paid(session, payout)
+        await audit.record(
+            session, actor_id=None, action="payout.resolved_paid", target=f"payout:{payout.id}"
+        )
+        return PayoutStatus.PAID
+    payout.status = PayoutStatus.FAILED.value
+    debit = await session.scalars(
+        select(LedgerEntry).where(LedgerEntry.payout_id == payout.id, LedgerEntry.kind == Kind.PAYOUT)
+    )
+    await ledger.post(
+        session,
+        kind=Kind.PAYOUT_REVERSAL,
+        entries=[Entry(Account(e.account), e.owner_id, -e.amount_cents) for e in debit],
+        payout_id=payout.id,
+    )
+    await audit.record(session, actor_id=None, action="payout.resolved_failed", target=f"payout:{payout.id}")
+    return PayoutStatus.FAILED
 
 
 _HISTORY = paging.NewestFirst(

@@ -10,7 +10,7 @@ from ftw.accounts.auth import Contractor, Homeowner, Principal, SignedIn, requir
 from ftw.accounts.models import Role
 from ftw.billing import invoices, payouts
 from ftw.billing import payments as charging
-from ftw.billing.models import InvoiceStatus
+from ftw.billing.models import InvoiceStatus, PayoutStatus
 from ftw.billing.schemas import (
     BalanceOut,
     IdempotencyKey,
@@ -73,6 +73,8 @@ async def request_payout(
     """Move balance to the bank: standard is free, instant costs 1 % (at most $5).
 
     Send an Idempotency-Key: a repeated request then returns the first payout (200).
+    202 with status ``unknown``: the provider did not answer; the payout is checked with it
+    (never sent again) and becomes paid or failed; the amount is held meanwhile.
     """
     payout, created = await payouts.request(
         session=session, settings=settings, payments=integrations.payments, principal=principal,
@@ -80,6 +82,8 @@ async def request_payout(
     )  # fmt: skip
     if not created:
         response.status_code = status.HTTP_200_OK
+    elif payout.status == PayoutStatus.UNKNOWN:
+        response.status_code = status.HTTP_202_ACCEPTED
     return PayoutOut.model_validate(payout)
 
 

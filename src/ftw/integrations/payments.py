@@ -43,6 +43,11 @@ class Payments(Protocol):
 
     async def payout(self, *, amount_cents: int, destination: str, idempotency_key: str) -> str: ...
 
+    async def find_payout(self, *, idempotency_key: str) -> str | None:
+        """The reference of the payout made under ``idempotency_key``, None if none was:
+        how a payout whose call timed out is resolved without paying again."""
+        ...
+
 
 class SandboxPayments:
     """A local stand-in with the provider's semantics, driven by test payment methods.
@@ -57,6 +62,7 @@ class SandboxPayments:
 
     def __init__(self) -> None:
         self._by_key: dict[str, Charge] = {}
+        self._payouts: dict[str, str] = {}
         self.outage = True
         self.calls = 0
 
@@ -78,7 +84,12 @@ class SandboxPayments:
         return f"re_sandbox_{uuid.uuid5(uuid.NAMESPACE_URL, idempotency_key).hex[:16]}"
 
     async def payout(self, *, amount_cents: int, destination: str, idempotency_key: str) -> str:
-        return f"po_sandbox_{uuid.uuid5(uuid.NAMESPACE_URL, idempotency_key).hex[:16]}"
+        reference = f"po_sandbox_{uuid.uuid5(uuid.NAMESPACE_URL, idempotency_key).hex[:16]}"
+        self._payouts[idempotency_key] = reference
+        return reference
+
+    async def find_payout(self, *, idempotency_key: str) -> str | None:
+        return self._payouts.get(idempotency_key)
 
 
 class StripePayments:
@@ -137,11 +148,23 @@ class StripePayments:
     async def payout(self, *, amount_cents: int, destination: str, idempotency_key: str) -> str:
         transfer = await self._call(
             lambda: self._client.v1.transfers.create_async(
-                {"amount": amount_cents, "currency": self._currency, "destination": destination},
+                {
+                    "amount": amount_cents,
+                    "currency": self._currency,
+                    "destination": destination,
+                    # The key again, as a field Stripe lets us search transfers by.
+                    "transfer_group": idempotency_key,
+                },
                 {"idempotency_key": idempotency_key},
             )
         )
         return transfer.id
+
+    async def find_payout(self, *, idempotency_key: str) -> str | None:
+        found = await self._call(
+            lambda: self._client.v1.transfers.list_async({"transfer_group": idempotency_key, "limit": 1})
+        )
+        return found.data[0].id if found.data else None
 
     async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
         """A card error or a refused request means Stripe answered: declined, breaker untouched

@@ -355,3 +355,40 @@ async def test_a_bid_raised_after_the_homeowner_looked_is_not_charged(client, si
     assert await _payments(session, deal.job["id"]) == []
     fresh = await client.post(path, json={"amount_cents": seen + 5_000}, headers=deal.homeowner.headers)
     assert fresh.status_code == 200, fresh.text
+
+
+async def test_a_retry_finding_another_award_asks_the_provider_and_refunds_what_it_took(
+    client, sign_up, session, sandbox, settings, database, integrations
+):
+    """The worst case: the first attempt was charged but its answer was lost (a timeout);
+    meanwhile the homeowner accepted another bid. The retry must not just mark it failed."""
+    deal = await market(client, sign_up)
+    rival_bid = await place_bid(client, await sign_up("contractor"), deal.job)
+    assert (await accept(client, deal.homeowner, deal.bid, method="pm_provider_down")).status_code == 202
+    [lost] = await _payments(session, deal.job["id"])
+    # What the provider did with the lost answer: it took the money under the payment's key.
+    sandbox.outage = False
+    await sandbox.charge(
+        amount_cents=lost.amount_cents,
+        payment_method="pm_card_visa",
+        idempotency_key=lost.idempotency_key,
+        description="taken, answer lost",
+    )
+    refunds: list[tuple[str, int, str]] = []
+    refund = sandbox.refund
+
+    async def recorded(*, reference: str, amount_cents: int, idempotency_key: str) -> str:
+        refunds.append((reference, amount_cents, idempotency_key))
+        return await refund(reference=reference, amount_cents=amount_cents, idempotency_key=idempotency_key)
+
+    sandbox.refund = recorded  # type: ignore[method-assign]
+    assert (await accept(client, deal.homeowner, rival_bid)).status_code == 200
+    payload, _ = (await _queued(session))[0]
+    await TASKS[RETRY](TaskContext(db=database, settings=settings, integrations=integrations), payload)
+    await session.refresh(lost)
+    assert lost.status == "failed"
+    assert "refunded" in (lost.failure_reason or "")
+    assert refunds == [(lost.provider_ref, lost.amount_cents, f"refund:{lost.id}")]
+    assert await _events(session, lost.id) == [
+        "created", "attempt", "unavailable", "succeeded", "refunded", "superseded",
+    ]  # fmt: skip

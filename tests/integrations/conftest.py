@@ -36,18 +36,30 @@ def board(quick_settings: Settings) -> BreakerBoard:
 
 _ids = itertools.count(1)
 _transfers: list[dict[str, Any]] = []  # every transfer made, as Stripe lists them
+_intents: list[dict[str, Any]] = []  # every payment intent made, as Stripe searches them
 
 
 def stripe_api(method: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """Just enough of Stripe's API: payment intents (declining pm_card_declined), refunds,
     transfers (made, and listed by transfer group)."""
     n = next(_ids)
+    if path == "/v1/payment_intents/search":
+        found = [i for i in _intents if f"metadata['ftw_key']:'{i['metadata']['ftw_key']}'" in body["query"]]
+        return 200, {"object": "search_result", "data": found[:1], "has_more": False, "url": path}
     if path == "/v1/payment_intents":
         if body.get("payment_method") == "pm_card_declined":
             error = {"type": "card_error", "code": "card_declined", "message": "Your card was declined."}
             return 402, {"error": error}
         amount = int(body["amount"])
-        return 200, {"id": f"pi_{n}", "object": "payment_intent", "amount": amount, "status": "succeeded"}
+        intent = {
+            "id": f"pi_{n}",
+            "object": "payment_intent",
+            "amount": amount,
+            "status": "succeeded",
+            "metadata": {"ftw_key": body.get("metadata[ftw_key]", "")},
+        }
+        _intents.append(intent)
+        return 200, intent
     if path == "/v1/refunds":
         return 200, {
             "id": f"re_{n}",

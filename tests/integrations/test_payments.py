@@ -75,6 +75,18 @@ async def test_a_payout_is_found_by_its_key_and_an_unmade_one_is_not(stripe_serv
     ]
 
 
+async def test_a_charge_is_found_by_its_key_and_an_unmade_one_is_not(stripe_server, board):
+    payments = stripe(stripe_server, board)
+    made = await charge(payments, key="award:9:attempt-1")
+    assert stripe_server.requests[0].body["metadata[ftw_key]"] == "award:9:attempt-1"
+    found = await payments.find_charge(idempotency_key="award:9:attempt-1")
+    assert found == made
+    assert await payments.find_charge(idempotency_key="award:9:attempt-2") is None
+    assert [(s.method, s.path) for s in stripe_server.requests[1:]] == [
+        ("GET", "/v1/payment_intents/search")
+    ] * 2
+
+
 async def test_a_declined_card_is_declined_and_does_not_count_against_the_vendor(stripe_server, board):
     payments = stripe(stripe_server, board)
     for _ in range(QUICK.failures + 1):

@@ -238,8 +238,9 @@ async def retry(
 ) -> None:
     """One background attempt of a pending award charge; a no-op unless it is still due.
 
-    If the job was meanwhile awarded to another bid or cancelled, the charge is abandoned
-    without calling the provider: nothing was taken, nothing is owed.
+    If the job was meanwhile awarded to another bid or cancelled, the charge is not tried
+    again; but an earlier attempt that timed out may have been taken, so the provider is
+    asked first and whatever it took is refunded before the charge is marked failed.
     """
     found = await session.get(Payment, payment_id)
     if found is None or found.purpose != PaymentPurpose.AWARD or found.job_id is None or found.bid_id is None:
@@ -255,11 +256,11 @@ async def retry(
         return
     bid = await bids.get(session=session, bid_id=found.bid_id)
     if job.status != JobStatus.OPEN or bid.status != BidStatus.PENDING:
-        charging.fail(
+        await charging.abandon(
             session,
-            payment,
+            payments=payments,
+            payment=payment,
             reason=f"Not charged: the job is {job.status} and the bid {bid.status}",
-            event="superseded",
         )
         await session.flush()
         return

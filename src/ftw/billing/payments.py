@@ -140,6 +140,26 @@ async def attempt(
     return Outcome.SUCCEEDED
 
 
+async def abandon(session: AsyncSession, *, payments: Payments, payment: Payment, reason: str) -> None:
+    """Give up a pending charge that is no longer wanted. If an attempt was made, its outcome
+    may be unknown (a timeout): the provider is asked, and a charge it did take is refunded
+    (under a key derived from the payment) before the payment is marked failed. Raises
+    ProviderUnavailable while the provider cannot answer: the task is retried."""
+    if payment.attempts > 0:
+        taken = await payments.find_charge(idempotency_key=payment.idempotency_key)
+        if taken is not None:
+            refund = await payments.refund(
+                reference=taken.reference,
+                amount_cents=taken.amount_cents,
+                idempotency_key=f"refund:{payment.id}",
+            )
+            payment.provider_ref = taken.reference
+            record(session, payment, "succeeded", reference=taken.reference, amount_cents=taken.amount_cents)
+            record(session, payment, "refunded", reference=refund, amount_cents=taken.amount_cents)
+            reason = f"{reason}; the {taken.amount_cents} cents taken meanwhile were refunded"
+    fail(session, payment, reason=reason, event="superseded")
+
+
 def fail(session: AsyncSession, payment: Payment, *, reason: str, event: str) -> None:
     payment.status = PaymentStatus.FAILED.value
     payment.failure_reason = reason

@@ -48,6 +48,10 @@ class Payments(Protocol):
         how a payout whose call timed out is resolved without paying again."""
         ...
 
+    async def find_charge(self, *, idempotency_key: str) -> Charge | None:
+        """The charge made under ``idempotency_key``, None if none was."""
+        ...
+
 
 class SandboxPayments:
     """A local stand-in with the provider's semantics, driven by test payment methods.
@@ -91,6 +95,9 @@ class SandboxPayments:
     async def find_payout(self, *, idempotency_key: str) -> str | None:
         return self._payouts.get(idempotency_key)
 
+    async def find_charge(self, *, idempotency_key: str) -> Charge | None:
+        return self._by_key.get(idempotency_key)
+
 
 class StripePayments:
     """Stripe through its official SDK, every call guarded by the payments breaker.
@@ -129,6 +136,8 @@ class StripePayments:
                     "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"},
                     "confirm": True,
                     "description": description,
+                    # The key again, as metadata Stripe lets us search intents by.
+                    "metadata": {"ftw_key": idempotency_key},
                 },
                 {"idempotency_key": idempotency_key},
             )
@@ -159,6 +168,18 @@ class StripePayments:
             )
         )
         return transfer.id
+
+    async def find_charge(self, *, idempotency_key: str) -> Charge | None:
+        """Search is eventually consistent (Stripe: about a minute); it is asked only by the
+        charge retry, which runs a minute or more after the attempt it checks."""
+        found = await self._call(
+            lambda: self._client.v1.payment_intents.search_async(
+                {"query": f"metadata['ftw_key']:'{idempotency_key}' AND status:'succeeded'", "limit": 1}
+            )
+        )
+        if not found.data:
+            return None
+        return Charge(reference=found.data[0].id, amount_cents=found.data[0].amount)
 
     async def find_payout(self, *, idempotency_key: str) -> str | None:
         found = await self._call(

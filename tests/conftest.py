@@ -12,14 +12,17 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
+from sqlalchemy import update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
+from ftw.accounts.models import User
 from ftw.app import create_app
 from ftw.config import Settings
 from ftw.core import migrations
@@ -159,14 +162,28 @@ async def signed_up(
     )
 
 
+async def approve_operator(database: Database, user_id: int) -> None:
+    """What an admin's approval does (accounts.service.approve_operator), for arranging."""
+    async with database.session() as session:
+        await session.execute(
+            update(User).where(User.id == user_id).values(operator_approved_at=datetime.now(UTC))
+        )
+
+
 @pytest.fixture
-def sign_up(client: httpx.AsyncClient) -> SignUp:
-    """Sign up through the API and log in; returns the account and its auth headers."""
+def sign_up(client: httpx.AsyncClient, database: Database) -> SignUp:
+    """Sign up through the API and log in; returns the account and its auth headers.
+    Operators come approved by an admin unless ``approved=False``."""
     counter = iter(range(1_000_000))
 
-    async def make(role: str = "homeowner", *, zip: str | None = "10001", **extra: object) -> Account:
+    async def make(
+        role: str = "homeowner", *, zip: str | None = "10001", approved: bool = True, **extra: object
+    ) -> Account:
         email = f"{role}{next(counter)}-{os.urandom(3).hex()}@example.com"
-        return await signed_up(client, email, role, zip=zip, **extra)
+        account = await signed_up(client, email, role, zip=zip, **extra)
+        if role == "operator" and approved:
+            await approve_operator(database, account.id)
+        return account
 
     return make
 

@@ -27,7 +27,7 @@ import redis.asyncio as redis
 from ftw.app import create_app
 from ftw.config import Settings
 from ftw.core.db import Database
-from tests.conftest import PASSWORD, migrated_database
+from tests.conftest import PASSWORD, approve_operator, migrated_database
 from tests.support.budget import Budget, Recorder
 
 # sql: statements PostgreSQL receives, BEGIN and COMMIT included (a prepare is not counted).
@@ -214,6 +214,8 @@ async def arrange(world: World) -> None:
         ("operator", "operator"),
     ):
         await sign_up(world, who, role)
+    app = world.client._transport.app  # type: ignore[attr-defined]
+    await approve_operator(app.state.db, world.ids["operator"])
     await world.send(world.call("POST", f"/territories/{FIPS}/claim", "operator"))
 
     # Lists hold two items or more, so that a query per item shows. The homeowner's open job

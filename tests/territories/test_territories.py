@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import delete, select, update
@@ -65,9 +66,10 @@ async def test_browse_pages_through_a_state_without_gaps(client):
 
 
 async def _operator(session: AsyncSession, email: str) -> User:
+    """An operator an admin approved."""
     user = User(
         email=email, password_hash=hash_password("irrelevant-here"), full_name="Op", role=Role.OPERATOR.value,
-        referral_code=email[:8].upper(),
+        referral_code=email[:8].upper(), operator_approved_at=datetime.now(UTC),
     )  # fmt: skip
     session.add(user)
     await session.flush()

@@ -39,6 +39,9 @@ class User(Timestamped, Base):
     last_login_at: Mapped[datetime | None]
     # Set when the owner follows the confirmation link: nothing is e-mailed before.
     email_verified_at: Mapped[datetime | None]
+    # Operators only: an operator signs up as an applicant and may claim a county once an
+    # admin approved it (accounts.service.approve_operator).
+    operator_approved_at: Mapped[datetime | None]
 
     __table_args__ = (
         CheckConstraint(f"role IN ({', '.join(repr(r.value) for r in Role)})", name="role"),

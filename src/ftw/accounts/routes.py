@@ -9,13 +9,14 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from ftw.accounts import service
-from ftw.accounts.auth import Anyone, SignedIn
+from ftw.accounts.auth import Admin, Anyone, SignedIn
 from ftw.accounts.schemas import (
     Accepted,
     Deactivation,
     EmailConfirmation,
     Login,
     LogoutRequest,
+    OperatorApplicant,
     PasswordChange,
     PasswordForgotten,
     PasswordReset,
@@ -27,6 +28,7 @@ from ftw.accounts.schemas import (
 )
 from ftw.core.deps import OwnReadSessionDep, SessionDep, SettingsDep
 from ftw.core.ratelimit import auth_limit
+from ftw.core.validation import Id
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -82,6 +84,20 @@ async def reset_password(data: PasswordReset, session: SessionDep, settings: Set
 )
 async def confirm_email(data: EmailConfirmation, session: SessionDep, _: Anyone) -> None:
     await service.confirm_email(session=session, token=data.token)
+
+
+@router.get("/admin/operators")
+async def operator_applicants(session: SessionDep, _: Admin, pending: bool = True) -> list[OperatorApplicant]:
+    """Operator applications awaiting an admin (``pending=false``: the approved ones)."""
+    users = await service.operator_applicants(session=session, pending=pending)
+    return [OperatorApplicant.model_validate(u) for u in users]
+
+
+@router.post("/admin/operators/{user_id}/approve")
+async def approve_operator(user_id: Id, session: SessionDep, principal: Admin) -> OperatorApplicant:
+    """Vet an operator: it may then claim a county. Audit-logged."""
+    user = await service.approve_operator(session=session, admin_id=principal.user_id, user_id=user_id)
+    return OperatorApplicant.model_validate(user)
 
 
 @router.get("/me")

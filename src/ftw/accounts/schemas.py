@@ -90,6 +90,18 @@ class UserOut(BaseModel):
     created_at: datetime
 
 
+class OperatorApplicant(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    email: str
+    full_name: str
+    zip: str | None
+    territory_fips: str | None
+    created_at: datetime
+    operator_approved_at: datetime | None
+
+
 class ProfileUpdate(BaseModel):
     full_name: str | None = Field(default=None, min_length=2, max_length=120)
     zip: str | None = Field(default=None, pattern=r"^\d{5}$")

@@ -335,6 +335,25 @@ async def _revoke_all(*, session: AsyncSession, user_id: int) -> None:
     )
 
 
+async def operator_applicants(*, session: AsyncSession, pending: bool) -> list[User]:
+    """Operator accounts, oldest first: those awaiting approval (``pending``) or approved."""
+    waiting = User.operator_approved_at.is_(None) if pending else User.operator_approved_at.is_not(None)
+    query = select(User).where(User.role == Role.OPERATOR, User.is_active.is_(True), waiting)
+    return list(await session.scalars(query.order_by(User.id).limit(500)))
+
+
+async def approve_operator(*, session: AsyncSession, admin_id: int, user_id: int) -> User:
+    """An admin vets an operator's application: from now on it may claim a county."""
+    user = await get(session=session, user_id=user_id)
+    if user.role != Role.OPERATOR:
+        raise Invalid("Only an operator account can be approved as an operator", field="user_id")
+    if user.operator_approved_at is None:
+        user.operator_approved_at = datetime.now(UTC)
+        await audit.record(session, actor_id=admin_id, action="operator.approved", target=f"user:{user.id}")
+        await session.flush()
+    return user
+
+
 async def update_profile(*, session: AsyncSession, user_id: int, data: ProfileUpdate) -> User:
     user = await get(session=session, user_id=user_id)
     changes = data.model_dump(exclude_unset=True)

@@ -150,6 +150,10 @@ async def claim(*, session: AsyncSession, settings: Settings, fips: str, operato
     operator = await session.get(User, operator_id)
     if operator is None or operator.role not in (Role.OPERATOR, Role.ADMIN):
         raise Forbidden("Only an operator may claim a territory")
+    if operator.role == Role.OPERATOR and operator.operator_approved_at is None:
+        raise Forbidden(
+            "Your operator application awaits an admin's approval; you can claim a county after it"
+        )
     await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CLAIM_LOCK})
     territory = await get(session=session, fips=fips)
     held = await session.scalar(select(func.count()).where(Territory.operator_id == operator_id))

@@ -1,0 +1,45 @@
+"""Operators by application: an operator account claims nothing until an admin approved it."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from ftw.accounts.models import User
+from ftw.core.audit import AuditEntry
+from tests.conftest import PASSWORD
+
+
+async def _admin(client, sign_up, session):  # type: ignore[no-untyped-def]
+    admin = await sign_up()
+    await session.execute(update(User).where(User.id == admin.id).values(role="admin"))
+    tokens = await client.post("/api/v1/auth/login", json={"email": admin.email, "password": PASSWORD})
+    return admin.id, {"Authorization": f"Bearer {tokens.json()['access_token']}"}
+
+
+async def test_a_fresh_operator_cannot_claim_until_an_admin_approves(client, sign_up, session):
+    """The attack: sign up as an operator and claim a county at once (then read its bids)."""
+    applicant = await sign_up("operator", approved=False)
+    refused = await client.post("/api/v1/territories/36061/claim", headers=applicant.headers)
+    assert refused.status_code == 403
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "approval" in refused.json()["detail"]
+
+    admin_id, admin = await _admin(client, sign_up, session)
+    assert (await client.get("/api/v1/admin/operators", headers=applicant.headers)).status_code == 403
+    waiting = await client.get("/api/v1/admin/operators", headers=admin)
+    assert applicant.id in [a["id"] for a in waiting.json()]
+    approved = await client.post(f"/api/v1/admin/operators/{applicant.id}/approve", headers=admin)
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["operator_approved_at"] is not None
+    entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "operator.approved"))
+    assert (entry.actor_id, entry.target) == (admin_id, f"user:{applicant.id}")
+
+    claimed = await client.post("/api/v1/territories/36061/claim", headers=applicant.headers)
+    assert claimed.status_code == 200, claimed.text
+
+
+async def test_only_operator_accounts_are_approved_as_operators(client, sign_up, session):
+    _, admin = await _admin(client, sign_up, session)
+    homeowner = await sign_up()
+    refused = await client.post(f"/api/v1/admin/operators/{homeowner.id}/approve", headers=admin)
+    assert refused.status_code == 422

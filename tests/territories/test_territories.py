@@ -10,9 +10,13 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.models import Role, User
+from ftw.billing import ledger
+from ftw.billing.models import Account, Payment
+from ftw.billing.payments import PaymentRequired
 from ftw.config import TerritoryPolicy
 from ftw.core.errors import Conflict
 from ftw.core.security import hash_password
+from ftw.integrations.payments import SandboxPayments
 from ftw.territories import service
 from ftw.territories.models import Territory
 
@@ -97,10 +101,36 @@ async def test_claims_past_the_free_allowance_pay_the_band_price(session, settin
         await _operator(session, "op-one@example.com"),
         await _operator(session, "op-two@example.com"),
     )
-    one = await service.claim(session=session, settings=priced, fips="48301", operator_id=first.id)
-    two = await service.claim(session=session, settings=priced, fips="06037", operator_id=second.id)
-    assert (one.free_claim, one.claim_price_cents) == (True, 0)
+    sandbox = SandboxPayments()
+    one = await service.claim(
+        session=session, settings=priced, fips="48301", operator_id=first.id, payments=sandbox
+    )
+    two = await service.claim(
+        session=session, settings=priced, fips="06037", operator_id=second.id, payments=sandbox
+    )
+    assert (one.free_claim, one.claim_price_cents, one.payment_id) == (True, 0, None)
     assert (two.free_claim, two.claim_price_cents) == (False, 2_500_000)
+    # Charged through the payments adapter, into the platform's revenue; the monthly fee is due.
+    payment = await session.get(Payment, two.payment_id)
+    assert (payment.purpose, payment.status, payment.amount_cents) == ("claim", "succeeded", 2_500_000)
+    assert await sandbox.find_charge(idempotency_key=payment.idempotency_key) is not None
+    platform = await ledger.balance(session, account=Account.PLATFORM, owner_id=None)
+    assert platform >= 2_500_000
+    assert two.monthly_due_at is not None
+    assert two.monthly_due_at > datetime.now(UTC)
+
+
+async def test_a_paid_claim_with_a_declined_card_claims_nothing(session, settings):
+    """The attack: a script claiming counties past the free ones without paying."""
+    priced = settings.model_copy(update={"territories": TerritoryPolicy(free_claims=0)})
+    operator = await _operator(session, "op-broke@example.com")
+    with pytest.raises(PaymentRequired):
+        await service.claim(
+            session=session, settings=priced, fips="06037", operator_id=operator.id,
+            payments=SandboxPayments(), payment_method="pm_card_declined",
+        )  # fmt: skip
+    held = await session.scalar(select(Territory.operator_id).where(Territory.fips == "06037"))
+    assert held is None
 
 
 async def test_a_claimed_county_and_a_second_county_are_conflicts(client, sign_up):

@@ -27,6 +27,7 @@ class Kind:
     BOOST = "boost"  # contractor's card -> platform
     INVOICE_PAYMENT = "invoice_payment"  # homeowner's card -> contractor
     PAYOUT = "payout"  # contractor/operator -> bank, platform (instant fee)
+    CLAIM = "claim"  # operator's card -> platform (a county's claim price)
     PAYOUT_REVERSAL = "payout_reversal"  # a payout the provider never made, given back
 
 

@@ -28,6 +28,7 @@ class PaymentPurpose(StrEnum):
     AWARD = "award"  # bid amount + platform fee, held until completion
     BOOST = "boost"
     INVOICE = "invoice"
+    CLAIM = "claim"  # an operator's claim of a county past the free ones: all platform revenue
 
 
 class Payment(Timestamped, Base):
@@ -53,7 +54,7 @@ class Payment(Timestamped, Base):
 
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name="status"),
-        CheckConstraint("purpose IN ('award', 'boost', 'invoice')", name="purpose"),
+        CheckConstraint("purpose IN ('award', 'boost', 'invoice', 'claim')", name="purpose"),
         CheckConstraint("amount_cents > 0", name="amount"),
         Index("uq_payments_idempotency_key", "idempotency_key", unique=True),
         Index("ix_payments_job", "job_id"),

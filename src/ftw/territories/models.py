@@ -22,6 +22,8 @@ class Territory(Base):
     claim_number: Mapped[int | None] = mapped_column(Integer)
     claim_price_cents: Mapped[int | None] = mapped_column(Integer)
     monthly_cents: Mapped[int | None] = mapped_column(Integer)
+    # The next monthly fee falls due then (a month after the claim, then monthly).
+    monthly_due_at: Mapped[datetime | None]
 
     __table_args__ = (
         # One territory per operator, enforced by the database as well as the service.

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Path, Query
 
 from ftw.accounts.auth import Anyone, Operator
 from ftw.core.cache import CacheDep
-from ftw.core.deps import ReadSessionDep, SessionDep, SettingsDep
+from ftw.core.deps import IntegrationsDep, ReadSessionDep, SessionDep, SettingsDep
 from ftw.territories import service
-from ftw.territories.schemas import ClaimOut, TerritoryOut, TerritoryPage
+from ftw.territories.schemas import ClaimOut, ClaimPayment, TerritoryOut, TerritoryPage
 
 router = APIRouter(prefix="/api/v1/territories", tags=["territories"])
 
@@ -42,5 +42,17 @@ async def detail(
 
 
 @router.post("/{fips}/claim")
-async def claim(fips: Fips, session: SessionDep, settings: SettingsDep, principal: Operator) -> ClaimOut:
-    return await service.claim(session=session, settings=settings, fips=fips, operator_id=principal.user_id)
+async def claim(
+    fips: Fips,
+    session: SessionDep,
+    settings: SettingsDep,
+    integrations: IntegrationsDep,
+    principal: Operator,
+    data: ClaimPayment | None = None,
+) -> ClaimOut:
+    """Claim a county (an approved operator, one county each). The first claims are free;
+    later ones are charged their band's price first (402 declined, 503 provider down)."""
+    return await service.claim(
+        session=session, settings=settings, fips=fips, operator_id=principal.user_id,
+        payments=integrations.payments, payment_method=(data or ClaimPayment()).payment_method,
+    )  # fmt: skip

@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from ftw.billing.schemas import DEFAULT_METHOD, PaymentMethod
+
 
 class TerritoryOut(BaseModel):
     fips: str
@@ -25,6 +27,12 @@ class TerritoryPage(BaseModel):
     next_cursor: str | None
 
 
+class ClaimPayment(BaseModel):
+    payment_method: PaymentMethod = DEFAULT_METHOD
+
+
 class ClaimOut(TerritoryOut):
     claim_number: int
     free_claim: bool
+    monthly_due_at: datetime | None = None
+    payment_id: int | None = None  # the claim's charge, when it was not free

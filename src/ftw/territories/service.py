@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 
 from sqlalchemy import func, insert, select, text, update
@@ -11,15 +11,24 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.models import Role, User
+from ftw.billing import ledger
+from ftw.billing import payments as charging
+from ftw.billing.ledger import Entry, Kind
+from ftw.billing.models import Account, Payment, PaymentPurpose, PaymentStatus
+from ftw.billing.payments import Outcome
+from ftw.billing.schemas import DEFAULT_METHOD
 from ftw.config import Settings
 from ftw.core import cache, pagination
 from ftw.core.errors import Conflict, Forbidden, NotFound
+from ftw.integrations.payments import Payments
 from ftw.territories.models import Territory
 from ftw.territories.pricing import band_for
 from ftw.territories.schemas import ClaimOut, TerritoryOut, TerritoryPage
 
 # Serialises claims so the count of earlier claims (for the free-claim promotion) is exact.
 _CLAIM_LOCK = 0x46545754  # "FTWT"
+
+MONTHLY_CYCLE = timedelta(days=30)  # a claimed county's monthly fee falls due every 30 days
 
 
 def load_counties() -> list[tuple[str, str, str, int]]:
@@ -146,7 +155,18 @@ async def detail(
     )
 
 
-async def claim(*, session: AsyncSession, settings: Settings, fips: str, operator_id: int) -> ClaimOut:
+async def claim(
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    fips: str,
+    operator_id: int,
+    payments: Payments | None = None,
+    payment_method: str = DEFAULT_METHOD,
+) -> ClaimOut:
+    """Claim a county for an approved operator. Past the free claims its price is charged
+    through ``payments`` first (the claim is made only once the charge succeeded) and its
+    monthly fee recorded as due a month on."""
     operator = await session.get(User, operator_id)
     if operator is None or operator.role not in (Role.OPERATOR, Role.ADMIN):
         raise Forbidden("Only an operator may claim a territory")
@@ -163,6 +183,16 @@ async def claim(*, session: AsyncSession, settings: Settings, fips: str, operato
     number = earlier + 1
     band = band_for(territory.population, settings.territories)
     free = number <= settings.territories.free_claims
+    if territory.operator_id is not None:
+        raise Conflict(f"{territory.name}, {territory.state} is already claimed")
+    payment = None
+    if not free:
+        if payments is None:
+            raise Conflict("This claim has a price and no payments provider was given")
+        payment = await _charge(
+            session, settings, payments, operator_id, territory, band.claim_price_cents, payment_method
+        )
+    now = datetime.now(UTC)
     try:
         async with session.begin_nested():
             claimed = await session.scalar(
@@ -170,10 +200,11 @@ async def claim(*, session: AsyncSession, settings: Settings, fips: str, operato
                 .where(Territory.fips == fips, Territory.operator_id.is_(None))
                 .values(
                     operator_id=operator_id,
-                    claimed_at=datetime.now(UTC),
+                    claimed_at=now,
                     claim_number=number,
                     claim_price_cents=0 if free else band.claim_price_cents,
                     monthly_cents=band.monthly_cents,
+                    monthly_due_at=now + MONTHLY_CYCLE,
                 )
                 .returning(Territory)
             )
@@ -188,4 +219,62 @@ async def claim(*, session: AsyncSession, settings: Settings, fips: str, operato
         **out.model_dump(),
         claim_number=number,
         free_claim=free,
+        monthly_due_at=claimed.monthly_due_at,
+        payment_id=payment.id if payment is not None else None,
     )
+
+
+async def _charge(
+    session: AsyncSession,
+    settings: Settings,
+    payments: Payments,
+    operator_id: int,
+    territory: Territory,
+    price_cents: int,
+    payment_method: str,
+) -> Payment:
+    """Charge a claim's price, once: a charge whose outcome was unknown is tried again under
+    its own key (the provider returns the first result), a declined one under the next."""
+    conditions = (Payment.payer_id == operator_id, Payment.purpose == PaymentPurpose.CLAIM)
+    payment = await session.scalar(
+        select(Payment).where(*conditions, Payment.status == PaymentStatus.PENDING).with_for_update()
+    )
+    if payment is None:
+        earlier = await charging.count_payments(session, *conditions)
+        payment = await charging.open_payment(
+            session,
+            payer_id=operator_id,
+            purpose=PaymentPurpose.CLAIM,
+            amount_cents=price_cents,
+            fee_cents=price_cents,
+            payment_method=payment_method,
+            idempotency_key=charging.idempotency_key(
+                f"claim:{operator_id}", client_key=None, earlier=earlier
+            ),
+            provider=payments.name,
+        )
+    elif payment.amount_cents != price_cents:
+        raise Conflict("An earlier claim's charge is still being settled; try again in a few minutes")
+    outcome = await charging.attempt(
+        session,
+        settings=settings,
+        payments=payments,
+        payment=payment,
+        description=f"Territory claim {territory.name}, {territory.state}",
+    )
+    if outcome is Outcome.DECLINED:
+        raise charging.PaymentRequired(
+            f"{payment.failure_reason}; the county was not claimed", field="payment_method", keep_writes=True
+        )
+    if outcome is Outcome.UNAVAILABLE:
+        raise charging.ProviderDown(
+            "The payments provider is not answering; claim again in a few minutes (you will be charged once)",
+            keep_writes=True,
+        )
+    await ledger.post(
+        session,
+        kind=Kind.CLAIM,
+        entries=[Entry(Account.CARD, operator_id, -price_cents), Entry(Account.PLATFORM, None, price_cents)],
+        payment_id=payment.id,
+    )
+    return payment

@@ -1,4 +1,6 @@
-"""Operators by application: an admin's approval before an operator may claim a county.
+"""Operators by application: an admin's approval before an operator may claim a county;
+claims past the free ones are charged (payments of purpose ``claim``) and a claimed
+county's monthly fee is recorded as due.
 
 Operators who already run a territory are approved by this migration (they were vetted by
 the claim they made before this rule).
@@ -21,6 +23,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.add_column("users", sa.Column("operator_approved_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("territories", sa.Column("monthly_due_at", sa.DateTime(timezone=True), nullable=True))
+    op.drop_constraint(op.f("ck_payments_purpose"), "payments", type_="check")
+    op.create_check_constraint("purpose", "payments", "purpose IN ('award', 'boost', 'invoice', 'claim')")
     op.execute(
         "UPDATE users SET operator_approved_at = now() "
         "WHERE id IN (SELECT operator_id FROM territories WHERE operator_id IS NOT NULL)"
@@ -28,4 +33,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_constraint(op.f("ck_payments_purpose"), "payments", type_="check")
+    op.create_check_constraint("purpose", "payments", "purpose IN ('award', 'boost', 'invoice')")
+    op.drop_column("territories", "monthly_due_at")
     op.drop_column("users", "operator_approved_at")

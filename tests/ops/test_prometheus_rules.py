@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -16,12 +17,15 @@ from tests.ops.conftest import DEPLOY, promql_metrics
 PROMETHEUS = DEPLOY / "prometheus"
 
 
-def promtool(*args: str) -> subprocess.CompletedProcess[str]:
+TOKEN_FILE = "/prometheus/metrics-token"  # written by the compose service from FTW_METRICS_TOKEN
+
+
+def promtool(*args: str, cwd: Path = PROMETHEUS) -> subprocess.CompletedProcess[str]:
     path = shutil.which("promtool")
     # Never skipped: CI installs it (.ci/run); a machine without it cannot vouch for the rules.
     assert path is not None, "promtool is missing: apt-get install prometheus"
     result = subprocess.run(  # noqa: S603 - fixed arguments
-        [path, *args], cwd=PROMETHEUS, capture_output=True, text=True, check=False
+        [path, *args], cwd=cwd, capture_output=True, text=True, check=False
     )
     print(result.stdout, result.stderr)
     return result
@@ -32,8 +36,15 @@ def rules(kind: str) -> list[dict[str, object]]:
     return [rule for group in groups for rule in group["rules"]]
 
 
-def test_promtool_accepts_the_configuration_and_the_rules():
-    config = promtool("check", "config", "prometheus.yml")
+def test_promtool_accepts_the_configuration_and_the_rules(tmp_path: Path) -> None:
+    # promtool wants the API's bearer-token file to exist, as it will in the container.
+    copy = shutil.copytree(PROMETHEUS, tmp_path / "prometheus")
+    token = tmp_path / "metrics-token"
+    token.write_text("token")
+    configured = (copy / "prometheus.yml").read_text()
+    assert TOKEN_FILE in configured  # the API's scrape sends the metrics token
+    (copy / "prometheus.yml").write_text(configured.replace(TOKEN_FILE, str(token)))
+    config = promtool("check", "config", "prometheus.yml", cwd=copy)
     assert config.returncode == 0, config.stdout + config.stderr
     checked = promtool("check", "rules", "rules/recording.yml", "rules/alerts.yml")
     assert checked.returncode == 0, checked.stdout + checked.stderr

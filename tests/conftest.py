@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 
 from ftw.accounts.models import User
 from ftw.app import create_app
-from ftw.config import Settings
+from ftw.config import PayoutRules, Settings
 from ftw.core import migrations
 from ftw.core.db import Database, create_engine, sync_libpq_url
 
@@ -82,6 +82,8 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         # The cache refreshes in the background on its own session; every test request
         # shares one connection, so tests that exercise the cache turn it on themselves.
         cache_enabled=False,
+        # Earnings are payable at once; tests of the holding period set it themselves.
+        payouts=PayoutRules(hold_days=0),
     )
 
 

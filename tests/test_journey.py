@@ -76,7 +76,7 @@ async def test_the_marketplace_journey(client, sign_up, session, settings):
     fee = settings.fees.homeowner_platform_fee_cents
     assert accepted.json()["payment"]["amount_cents"] == bid["amount_cents"] + fee
     balance = (await client.get("/api/v1/balance", headers=contractor.headers)).json()
-    assert balance == {"available_cents": 0, "pending_cents": bid["amount_cents"]}
+    assert balance == {"available_cents": 0, "pending_cents": bid["amount_cents"], "held_cents": 0}
 
     # The work: started by the contractor, completed by the homeowner, then reviewed.
     assert (

@@ -271,6 +271,12 @@ class FeePolicy(BaseModel):
     homeowner_pro_monthly_cents: int = 2_500
 
 
+class PayoutRules(BaseModel):
+    # Earnings (a release from escrow, a paid invoice) stay unavailable for payout this long:
+    # a card payment can be charged back for days, and money paid out cannot be taken back.
+    hold_days: int = 7
+
+
 class RuralityBand(BaseModel):
     name: str
     max_population: int | None  # None: no upper bound
@@ -431,6 +437,7 @@ class Settings(BaseSettings):
     breakers: Breakers = Breakers()
     alerts: Alerts = Alerts()
     fees: FeePolicy = FeePolicy()
+    payouts: PayoutRules = PayoutRules()
     territories: TerritoryPolicy = TerritoryPolicy()
     jobs: JobRules = JobRules()
     bids: BidRules = BidRules()

@@ -293,7 +293,7 @@ async def test_the_territorys_operator_earns_its_share_of_the_fee(client, sign_u
         "platform": fees.homeowner_platform_fee_cents - share,
     }
     balance = await client.get("/api/v1/balance", headers=operator.headers)
-    assert balance.json() == {"available_cents": share, "pending_cents": 0}
+    assert balance.json() == {"available_cents": share, "pending_cents": 0, "held_cents": 0}
 
 
 async def test_start_and_complete_refuse_the_wrong_people_and_states(client, sign_up, session):

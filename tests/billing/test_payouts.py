@@ -13,6 +13,7 @@ from ftw.billing.ledger import Entry
 from ftw.billing.models import Account, LedgerEntry, Payout
 from ftw.billing.payouts import RESOLVE_TASK
 from ftw.billing.tasks import resolve_payout
+from ftw.config import PayoutRules
 from ftw.integrations.payments import ProviderUnavailable
 from ftw.messaging.models import Notification
 from ftw.worker import Registry, drain
@@ -38,17 +39,25 @@ async def _balance(client, user) -> dict[str, int]:  # type: ignore[no-untyped-d
 async def test_escrow_is_pending_until_completion_then_available(client, sign_up):
     deal = await awarded(client, sign_up)
     bid = deal.bid["amount_cents"]
-    assert await _balance(client, deal.contractor) == {"available_cents": 0, "pending_cents": bid}
+    assert await _balance(client, deal.contractor) == {
+        "available_cents": 0,
+        "pending_cents": bid,
+        "held_cents": 0,
+    }
     await client.post(f"/api/v1/jobs/{deal.job['id']}/start", headers=deal.contractor.headers)
     await client.post(f"/api/v1/jobs/{deal.job['id']}/complete", headers=deal.homeowner.headers)
-    assert await _balance(client, deal.contractor) == {"available_cents": bid, "pending_cents": 0}
+    assert await _balance(client, deal.contractor) == {
+        "available_cents": bid,
+        "pending_cents": 0,
+        "held_cents": 0,
+    }
 
 
 async def test_an_operator_sees_its_pending_share(client, sign_up):
     operator = await sign_up("operator")
     await client.post("/api/v1/territories/36061/claim", headers=operator.headers)
     await awarded(client, sign_up)  # ZIP 10001: New York County, 36061
-    assert await _balance(client, operator) == {"available_cents": 0, "pending_cents": 200}
+    assert await _balance(client, operator) == {"available_cents": 0, "pending_cents": 200, "held_cents": 0}
 
 
 async def test_only_contractors_and_operators_have_a_balance(client, sign_up):
@@ -155,7 +164,11 @@ async def test_the_contractor_of_a_completed_job_is_paid_out(client, sign_up):
         "/api/v1/payouts", json={"amount_cents": bid, "speed": "instant"}, headers=deal.contractor.headers
     )
     assert response.status_code == 201
-    assert await _balance(client, deal.contractor) == {"available_cents": 0, "pending_cents": 0}
+    assert await _balance(client, deal.contractor) == {
+        "available_cents": 0,
+        "pending_cents": 0,
+        "held_cents": 0,
+    }
 
 
 async def test_two_payouts_racing_never_overdraw(committing_client, committed_sign_up, engine, sandbox):
@@ -226,3 +239,27 @@ async def test_a_timed_out_payout_is_resolved_by_asking_never_by_paying_again(
     assert len(provider.payouts) == (1 if sent else 0)  # asked, never paid again
     assert (await _balance(client, contractor))["available_cents"] == (10_000 if sent else 50_000)
     assert (await ledger.check(session)).ok
+
+
+async def test_earnings_wait_out_the_holding_period_before_a_payout(client, sign_up, session, settings):
+    """The attack: get paid for a job, cash out at once, then charge the card back."""
+    deal = await completed(client, sign_up)
+    earned = deal.bid["amount_cents"]
+    held = settings.model_copy(update={"payouts": PayoutRules(hold_days=7)})
+    client._transport.app.state.settings = held  # the app's settings, as production configures them
+    assert await _balance(client, deal.contractor) == {
+        "available_cents": 0,
+        "pending_cents": 0,
+        "held_cents": earned,
+    }
+    refused = await client.post(
+        "/api/v1/payouts", json={"amount_cents": earned, "speed": "standard"}, headers=deal.contractor.headers
+    )
+    assert refused.status_code == 409
+    assert "7-day hold" in refused.json()["detail"]
+    # A week later the same money is available.
+    await session.execute(
+        text("UPDATE ledger_entries SET created_at = now() - interval '8 days' WHERE job_id = :job"),
+        {"job": deal.job["id"]},
+    )
+    assert (await _balance(client, deal.contractor))["available_cents"] == earned

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import NamedTuple
 
 from sqlalchemy import func, select, text
@@ -71,6 +72,29 @@ async def post(
     )
     await session.flush()
     return txn
+
+
+EARNINGS = (Kind.RELEASE, Kind.INVOICE_PAYMENT)  # credits from card money, which can be charged back
+
+
+async def spendable(
+    session: AsyncSession, *, account: Account, owner_id: int, since: datetime
+) -> tuple[int, int]:
+    """(balance, held): the account's balance and the part of it earned after ``since``,
+    in one statement."""
+    recent = (
+        (LedgerEntry.kind.in_(EARNINGS)) & (LedgerEntry.amount_cents > 0) & (LedgerEntry.created_at > since)
+    )
+    row = (
+        await session.execute(
+            select(
+                func.coalesce(func.sum(LedgerEntry.amount_cents), 0),
+                func.coalesce(func.sum(LedgerEntry.amount_cents).filter(recent), 0),
+            ).where(LedgerEntry.account == account.value, LedgerEntry.owner_id == owner_id)
+        )
+    ).one()
+    total, held = int(row[0]), int(row[1])
+    return total, min(held, max(total, 0))
 
 
 async def balance(session: AsyncSession, *, account: Account, owner_id: int | None) -> int:

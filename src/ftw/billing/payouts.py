@@ -62,7 +62,9 @@ async def balance(*, session: AsyncSession, settings: Settings, principal: Acces
     """Available: the ledger account. Pending: what escrow will release to it on completion."""
     account = account_of(principal)
     fees = settings.fees
-    available = await ledger.balance(session, account=account, owner_id=principal.user_id)
+    total, held = await ledger.spendable(
+        session, account=account, owner_id=principal.user_id, since=_hold_start(settings)
+    )
     if account is Account.CONTRACTOR:
         share = Bid.amount_cents - Bid.amount_cents * fees.contractor_fee_bps // 10_000
         pending = await session.scalar(
@@ -86,7 +88,11 @@ async def balance(*, session: AsyncSession, settings: Settings, principal: Acces
                 Job.status.in_(_HELD),
             )
         )
-    return BalanceOut(available_cents=available, pending_cents=int(pending or 0))
+    return BalanceOut(available_cents=total - held, pending_cents=int(pending or 0), held_cents=held)
+
+
+def _hold_start(settings: Settings) -> datetime:
+    return datetime.now(UTC) - timedelta(days=settings.payouts.hold_days)
 
 
 async def lock_user(session: AsyncSession, user_id: int) -> None:
@@ -122,10 +128,16 @@ async def request(
     fee = fee_for(amount_cents, speed, settings.fees)
     if fee >= amount_cents:
         raise Invalid(f"A {speed.value} payout must be more than its {fee} cents fee", field="amount_cents")
-    available = await ledger.balance(session, account=account, owner_id=user_id)
+    total, held = await ledger.spendable(
+        session, account=account, owner_id=user_id, since=_hold_start(settings)
+    )
+    available = total - held
     if amount_cents > available:
+        waiting = (
+            f" (${held / 100:,.2f} more after the {settings.payouts.hold_days}-day hold)" if held else ""
+        )
         raise Conflict(
-            f"Your available balance is ${available / 100:,.2f}; you cannot pay out more",
+            f"Your available balance is ${available / 100:,.2f}{waiting}; you cannot pay out more",
             field="amount_cents",
         )
     payout = Payout(

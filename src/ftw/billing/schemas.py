@@ -39,6 +39,9 @@ class PaymentOut(BaseModel):
 class BalanceOut(BaseModel):
     available_cents: int = Field(description="What a payout can take now")
     pending_cents: int = Field(description="Held in escrow for awarded jobs; available on completion")
+    held_cents: int = Field(
+        default=0, description="Earned within the holding period (chargebacks): available when it ends"
+    )
 
 
 class PayoutCreate(BaseModel):

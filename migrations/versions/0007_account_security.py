@@ -1,4 +1,5 @@
-"""Account security: e-mail confirmation, per-e-mail sign-in backoff, single-use account tokens.
+"""Account security: e-mail and phone verification, notification preferences and SMS
+opt-out, per-e-mail sign-in backoff, single-use account tokens.
 
 Revision ID: 0007
 Revises: 0006
@@ -18,6 +19,14 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.add_column("users", sa.Column("email_verified_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("users", sa.Column("phone_verified_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("users", sa.Column("sms_opted_out_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column(
+        "users", sa.Column("notify_email", sa.Boolean(), server_default=sa.text("true"), nullable=False)
+    )
+    op.add_column(
+        "users", sa.Column("notify_sms", sa.Boolean(), server_default=sa.text("true"), nullable=False)
+    )
     op.create_table(
         "sign_in_backoffs",
         sa.Column("email_digest", sa.String(64), primary_key=True),
@@ -34,7 +43,8 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
-        sa.CheckConstraint("purpose IN ('password_reset', 'email_confirm')", name="purpose"),
+        sa.Column("attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
+        sa.CheckConstraint("purpose IN ('password_reset', 'email_confirm', 'phone_verify')", name="purpose"),
     )
     op.create_index("uq_account_tokens_token_hash", "account_tokens", ["token_hash"], unique=True)
     op.create_index("ix_account_tokens_user", "account_tokens", ["user_id"])
@@ -43,4 +53,11 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("account_tokens")
     op.drop_table("sign_in_backoffs")
-    op.drop_column("users", "email_verified_at")
+    for column in (
+        "notify_sms",
+        "notify_email",
+        "sms_opted_out_at",
+        "phone_verified_at",
+        "email_verified_at",
+    ):
+        op.drop_column("users", column)

@@ -385,6 +385,8 @@ class AuthSettings(BaseModel):
     backoff_max_s: int = 3_600
     password_reset_minutes: int = 30  # a reset link's life
     email_confirm_hours: int = 48  # an e-mail confirmation link's life
+    phone_code_minutes: int = 10  # a texted phone verification code's life
+    phone_code_attempts: int = 5  # wrong entries before a code stops working
 
     @model_validator(mode="after")
     def _read_secret_file(self) -> AuthSettings:

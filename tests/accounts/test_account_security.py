@@ -8,23 +8,39 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from ftw.accounts import service
 from ftw.accounts import tasks as account_tasks
 from ftw.accounts.models import AccountToken, RefreshToken, User
+from ftw.app import create_app
 from ftw.config import AuthLimits, Settings
 from ftw.core.audit import AuditEntry
 from ftw.core.db import Database
 from ftw.worker import Registry, drain
 from tests.conftest import PASSWORD
 from tests.core import test_ratelimit
-from tests.core.test_ratelimit import client_for, limited
+from tests.core.test_ratelimit import limited
 from tests.messaging.marketplace import recording_integrations
 
 prefix = test_ratelimit.prefix  # the fixture: a Redis key prefix of the test's own
 LOGIN = "/api/v1/auth/login"
 NEW_PASSWORD = "a much longer new passphrase"
+
+
+def client_for(settings: Settings, database: Database, address: str = "127.0.0.1") -> httpx.AsyncClient:
+    """A client from ``address`` of one app per settings object: the clients of a test share
+    its limiter, in Redis or (should Redis be slow on a busy machine) in process."""
+    app = next((app for kept, app in _apps if kept is settings), None)
+    if app is None:
+        app = create_app(settings, database=database)
+        _apps.append((settings, app))  # kept alive, so no later settings object shares its id
+    transport = httpx.ASGITransport(app=app, client=(address, 4321))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+_apps: list[tuple[Settings, FastAPI]] = []
 
 
 def _signup(email: str, **overrides: object) -> dict[str, object]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -96,8 +97,10 @@ async def make_user(
     phone: str | None = None,
     fips: str = "36061",
 ) -> Account:
-    """A user of ``role`` in New York County (ZIP 10001), signed in."""
+    """A user of ``role`` in New York County (ZIP 10001), signed in, its e-mail (and phone)
+    verified."""
     tag = os.urandom(6).hex()
+    verified = datetime.now(UTC)
     user = User(
         email=f"{role}-{tag}@example.com",
         password_hash=_password_hash(),
@@ -108,6 +111,8 @@ async def make_user(
         territory_fips=fips,
         is_available=role == "contractor",
         referral_code=tag[:12].upper(),
+        email_verified_at=verified,
+        phone_verified_at=verified if phone else None,
     )
     session.add(user)
     await session.flush()

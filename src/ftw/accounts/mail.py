@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Literal
 
 MAIL_TASK = "accounts.mail"
+PHONE_CODE_TASK = "accounts.phone_code"
 MailKind = Literal["email_confirm", "signup_existing", "password_reset"]
 
 
@@ -25,6 +26,10 @@ def signup_existing(public_url: str) -> tuple[str, str]:
         f"Sign in at {public_url}/login, or reset your password there if you forgot it. "
         "If it was not you, ignore this e-mail.",
     )
+
+
+def phone_code(code: str, minutes: int) -> str:
+    return f"FairTradeWorker code: {code}. It expires in {minutes} minutes. Reply STOP to opt out."
 
 
 def password_reset(public_url: str, token: str, minutes: int) -> tuple[str, str]:

@@ -39,6 +39,11 @@ class User(Timestamped, Base):
     last_login_at: Mapped[datetime | None]
     # Set when the owner follows the confirmation link: nothing is e-mailed before.
     email_verified_at: Mapped[datetime | None]
+    # Set when the owner entered the code texted to ``phone`` (E.164): nothing else is texted before.
+    phone_verified_at: Mapped[datetime | None]
+    sms_opted_out_at: Mapped[datetime | None]  # the number answered STOP (Twilio's inbound webhook)
+    notify_email: Mapped[bool] = mapped_column(server_default=text("true"))
+    notify_sms: Mapped[bool] = mapped_column(server_default=text("true"))
     # Operators only: an operator signs up as an applicant and may claim a county once an
     # admin approved it (accounts.service.approve_operator).
     operator_approved_at: Mapped[datetime | None]
@@ -95,6 +100,7 @@ class SignInBackoff(Base):
 class TokenPurpose(StrEnum):
     PASSWORD_RESET = "password_reset"  # noqa: S105 - a purpose, not a password
     EMAIL_CONFIRM = "email_confirm"
+    PHONE_VERIFY = "phone_verify"
 
 
 class AccountToken(Base):
@@ -110,6 +116,7 @@ class AccountToken(Base):
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(server_default=text("0"))  # wrong codes entered
 
     __table_args__ = (
         CheckConstraint(f"purpose IN ({', '.join(repr(p.value) for p in TokenPurpose)})", name="purpose"),

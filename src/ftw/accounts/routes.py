@@ -6,7 +6,8 @@ e-mail they target, never by the token a request carries.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, Response, status
+from twilio.request_validator import RequestValidator
 
 from ftw.accounts import service
 from ftw.accounts.auth import Admin, Anyone, SignedIn
@@ -20,13 +21,16 @@ from ftw.accounts.schemas import (
     PasswordChange,
     PasswordForgotten,
     PasswordReset,
+    PhoneCode,
     ProfileUpdate,
     RefreshRequest,
     Signup,
     TokenPair,
     UserOut,
+    e164,
 )
 from ftw.core.deps import OwnReadSessionDep, SessionDep, SettingsDep
+from ftw.core.errors import Forbidden
 from ftw.core.ratelimit import auth_limit
 from ftw.core.validation import Id
 
@@ -36,6 +40,14 @@ SIGNUP_ACCEPTED = Accepted(
     detail="Check your inbox: we sent a link to confirm the address, or a note if it already has an account."
 )
 RESET_ACCEPTED = Accepted(detail="If the address has an account, a reset link is on its way.")
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
+
+def e164_or_none(value: str) -> str | None:
+    try:
+        return e164(value)
+    except ValueError:
+        return None
 
 
 @router.post("/auth/signup", status_code=status.HTTP_202_ACCEPTED, dependencies=[auth_limit("signup")])
@@ -84,6 +96,36 @@ async def reset_password(data: PasswordReset, session: SessionDep, settings: Set
 )
 async def confirm_email(data: EmailConfirmation, session: SessionDep, _: Anyone) -> None:
     await service.confirm_email(session=session, token=data.token)
+
+
+@router.post("/me/phone/code", status_code=status.HTTP_202_ACCEPTED, dependencies=[auth_limit("phone")])
+async def phone_code(principal: SignedIn, session: SessionDep) -> Accepted:
+    """Text a 6-digit code to the profile's phone: nothing else is texted until it is entered."""
+    await service.request_phone_code(session=session, user_id=principal.user_id)
+    return Accepted(detail="A code is on its way by text message.")
+
+
+@router.post("/me/phone/verify", status_code=status.HTTP_204_NO_CONTENT, dependencies=[auth_limit("phone")])
+async def verify_phone(
+    data: PhoneCode, principal: SignedIn, session: SessionDep, settings: SettingsDep
+) -> None:
+    await service.verify_phone(session=session, settings=settings, user_id=principal.user_id, code=data.code)
+
+
+@router.post("/sms/inbound", response_class=Response, include_in_schema=False)
+async def sms_inbound(request: Request, session: SessionDep, settings: SettingsDep, _: Anyone) -> Response:
+    """Twilio's inbound message webhook: STOP opts the sender out of every text. Only a
+    request signed with our Twilio auth token (X-Twilio-Signature) is believed."""
+    form = {key: str(value) for key, value in (await request.form()).items()}
+    token = settings.sms.twilio_auth_token
+    signature = request.headers.get("x-twilio-signature", "")
+    url = settings.public_url.rstrip("/") + request.url.path
+    if token is None or not RequestValidator(token.get_secret_value()).validate(url, form, signature):
+        raise Forbidden("Not signed by Twilio")
+    sender = e164_or_none(form.get("From", ""))
+    if sender is not None:
+        await service.sms_reply(session=session, phone=sender, body=form.get("Body", ""))
+    return Response(EMPTY_TWIML, media_type="application/xml")
 
 
 @router.get("/admin/operators")

@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+import phonenumbers
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from ftw.accounts.models import Role
 
 SignupRole = Literal["homeowner", "contractor", "operator"]
+
+
+def e164(value: str | None) -> str | None:
+    """A phone number as E.164 (``+12125550100``); US numbers may omit the country code."""
+    if value is None:
+        return None
+    try:
+        number = phonenumbers.parse(value, "US")
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError("not a phone number") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+Phone = Annotated[str | None, Field(default=None, max_length=32), AfterValidator(e164)]
 
 
 class Signup(BaseModel):
@@ -18,7 +35,7 @@ class Signup(BaseModel):
     full_name: str = Field(min_length=2, max_length=120)
     role: SignupRole = "homeowner"
     zip: str | None = Field(default=None, pattern=r"^\d{5}$")
-    phone: str | None = Field(default=None, pattern=r"^\+?[0-9 ()-]{7,20}$")
+    phone: Phone = None
     referral_code: str | None = Field(default=None, max_length=12)
 
     @field_validator("full_name")
@@ -56,6 +73,10 @@ class EmailConfirmation(BaseModel):
     token: str = Field(min_length=10, max_length=200)
 
 
+class PhoneCode(BaseModel):
+    code: str = Field(pattern=r"^\d{6}$")
+
+
 class Deactivation(BaseModel):
     password: str = Field(min_length=1, max_length=200)
 
@@ -88,6 +109,11 @@ class UserOut(BaseModel):
     territory_fips: str | None
     referral_code: str
     created_at: datetime
+    phone: str | None
+    email_verified_at: datetime | None
+    phone_verified_at: datetime | None
+    notify_email: bool
+    notify_sms: bool
 
 
 class OperatorApplicant(BaseModel):
@@ -105,10 +131,12 @@ class OperatorApplicant(BaseModel):
 class ProfileUpdate(BaseModel):
     full_name: str | None = Field(default=None, min_length=2, max_length=120)
     zip: str | None = Field(default=None, pattern=r"^\d{5}$")
-    phone: str | None = Field(default=None, pattern=r"^\+?[0-9 ()-]{7,20}$")
+    phone: Phone = None
     is_available: bool | None = None
+    notify_email: bool | None = None  # False: no notification e-mails (account e-mails still go)
+    notify_sms: bool | None = None
 
-    @field_validator("full_name", "is_available")
+    @field_validator("full_name", "is_available", "notify_email", "notify_sms")
     @classmethod
     def not_cleared(cls, value: object) -> object:
         """Omitted keeps the value; an explicit null cannot clear a required column."""

@@ -19,13 +19,13 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ftw.accounts.mail import MAIL_TASK, MailKind
+from ftw.accounts.mail import MAIL_TASK, PHONE_CODE_TASK, MailKind
 from ftw.accounts.models import AccountToken, RefreshToken, Role, SignInBackoff, TokenPurpose, User
 from ftw.accounts.schemas import ProfileUpdate, Signup, TokenPair, UserOut
 from ftw.config import AuthSettings, Settings
 from ftw.core import audit, tasks
 from ftw.core.db import ReadSession
-from ftw.core.errors import Invalid, NotFound, TooManyRequests, Unauthorized
+from ftw.core.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
 from ftw.core.query import Query
 from ftw.core.security import (
     digest,
@@ -39,6 +39,9 @@ from ftw.core.security import (
 from ftw.territories.geography import county_for_zip
 
 _REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+# Twilio's opt-out and opt-in keywords (its Advanced Opt-Out defaults).
+STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"})
+START_WORDS = frozenset({"START", "UNSTOP", "YES"})
 
 
 def new_referral_code() -> str:
@@ -335,6 +338,85 @@ async def _revoke_all(*, session: AsyncSession, user_id: int) -> None:
     )
 
 
+async def request_phone_code(*, session: AsyncSession, user_id: int) -> None:
+    """Queue a verification code to the caller's phone (accounts.tasks texts it)."""
+    user = await get(session=session, user_id=user_id)
+    if user.phone is None:
+        raise Invalid("Add a phone number to your profile first", field="phone")
+    if user.phone_verified_at is not None:
+        raise Conflict("This phone number is already verified", field="phone")
+    await tasks.enqueue(session, PHONE_CODE_TASK, {"user_id": user.id, "phone": user.phone})
+
+
+async def issue_phone_code(*, session: AsyncSession, auth: AuthSettings, user_id: int) -> str:
+    """A new 6-digit code for the user's phone; earlier codes stop working."""
+    await session.execute(
+        update(AccountToken)
+        .where(AccountToken.user_id == user_id, AccountToken.purpose == TokenPurpose.PHONE_VERIFY.value)
+        .where(AccountToken.used_at.is_(None))
+        .values(used_at=datetime.now(UTC))
+    )
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    token = AccountToken(
+        user_id=user_id,
+        purpose=TokenPurpose.PHONE_VERIFY.value,
+        token_hash=digest(secrets.token_hex(16)),  # until the row has the id its digest includes
+        expires_at=datetime.now(UTC) + timedelta(minutes=auth.phone_code_minutes),
+    )
+    session.add(token)
+    await session.flush()
+    token.token_hash = _phone_code_digest(token, code)
+    await session.flush()
+    return code
+
+
+async def verify_phone(*, session: AsyncSession, settings: Settings, user_id: int, code: str) -> None:
+    """Check a texted code: right, the number is verified; wrong, one of its few tries is spent."""
+    user = await get(session=session, user_id=user_id)
+    stored = await session.scalar(
+        select(AccountToken)
+        .where(
+            AccountToken.user_id == user_id,
+            AccountToken.purpose == TokenPurpose.PHONE_VERIFY.value,
+            AccountToken.used_at.is_(None),
+            AccountToken.expires_at > datetime.now(UTC),
+        )
+        .order_by(AccountToken.id.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    if stored is None:
+        raise Unauthorized("No code is waiting; ask for a new one")
+    if not secrets.compare_digest(stored.token_hash, _phone_code_digest(stored, code)):
+        stored.attempts += 1
+        if stored.attempts >= settings.auth.phone_code_attempts:
+            stored.used_at = datetime.now(UTC)
+        raise Unauthorized("That code is not right", keep_writes=True)
+    stored.used_at = datetime.now(UTC)
+    user.phone_verified_at = datetime.now(UTC)
+    await audit.record(session, actor_id=user.id, action="user.phone_verified", target=f"user:{user.id}")
+
+
+def _phone_code_digest(token: AccountToken, code: str) -> str:
+    return digest(f"{token.user_id}:{token.id}:{code}")
+
+
+async def sms_reply(*, session: AsyncSession, phone: str, body: str) -> None:
+    """An inbound SMS (Twilio's webhook): STOP and its synonyms opt the number out of every
+    text, START opts it back in; anything else is ignored."""
+    word = body.strip().split(maxsplit=1)[0].upper() if body.strip() else ""
+    if word in STOP_WORDS:
+        opted_out = datetime.now(UTC)
+    elif word in START_WORDS:
+        opted_out = None
+    else:
+        return
+    await session.execute(update(User).where(User.phone == phone).values(sms_opted_out_at=opted_out))
+    await audit.record(
+        session, actor_id=None, action="sms.opt_out" if opted_out else "sms.opt_in", data={"phone": phone}
+    )
+
+
 async def operator_applicants(*, session: AsyncSession, pending: bool) -> list[User]:
     """Operator accounts, oldest first: those awaiting approval (``pending``) or approved."""
     waiting = User.operator_approved_at.is_(None) if pending else User.operator_approved_at.is_not(None)
@@ -364,6 +446,8 @@ async def update_profile(*, session: AsyncSession, user_id: int, data: ProfileUp
         user.territory_fips = territory
     if "is_available" in changes and user.role != Role.CONTRACTOR:
         raise Invalid("Only contractors have an availability", field="is_available")
+    if "phone" in changes and changes["phone"] != user.phone:
+        user.phone_verified_at = None  # a new number is texted nothing until it is verified
     for name, value in changes.items():
         setattr(user, name, value)
     await session.flush()

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from ftw.accounts import mail
 from ftw.accounts.models import TokenPurpose, User
-from ftw.accounts.service import issue_account_token
+from ftw.accounts.service import issue_account_token, issue_phone_code
 from ftw.core.tasks import Handler, TaskContext
 
 
@@ -46,5 +46,21 @@ async def send_mail(context: TaskContext, payload: dict[str, Any]) -> None:
         await context.integrations.email.send(to=user.email, subject=subject, body=body)
 
 
-TASKS: dict[str, Handler] = {mail.MAIL_TASK: send_mail}
+async def send_phone_code(context: TaskContext, payload: dict[str, Any]) -> None:
+    """``accounts.phone_code``: text a verification code to the number it was asked for
+    (if the user still has that number): the one text an unverified number gets."""
+    auth = context.settings.auth
+    async with context.db.session() as session:
+        user = await session.scalar(
+            select(User).where(User.id == int(payload["user_id"]), User.is_active.is_(True))
+        )
+        if user is None or user.phone != payload["phone"] or user.sms_opted_out_at is not None:
+            return
+        code = await issue_phone_code(session=session, auth=auth, user_id=user.id)
+        await context.integrations.sms.send(
+            to=str(payload["phone"]), body=mail.phone_code(code, auth.phone_code_minutes)
+        )
+
+
+TASKS: dict[str, Handler] = {mail.MAIL_TASK: send_mail, mail.PHONE_CODE_TASK: send_phone_code}
 SCHEDULES: list[tuple[str, str]] = []

@@ -53,7 +53,7 @@ log = structlog.get_logger(__name__)
 
 Tier = Literal["anonymous", "authenticated", "pro", "operator"]
 Endpoint = Literal["post_job", "post_bid", "post_invoice", "post_message", "scope", "list_jobs", "list_bids"]
-AccountRoute = Literal["login", "signup", "refresh", "password_reset", "email_confirm"]
+AccountRoute = Literal["login", "signup", "refresh", "password_reset", "email_confirm", "phone"]
 # An account route's body is read before routing to find its e-mail; larger bodies are refused.
 AUTH_BODY_MAX = 4_096
 REDIS_TIMEOUT_S = 0.25

@@ -21,14 +21,23 @@ async def notify(session: AsyncSession, *, user_id: int, kind: str, payload: dic
     """Store a notification, announce it to live streams and queue its deliveries, all in
     the caller's transaction.
 
-    E-mail always; SMS too when the user has a phone number.
+    Only to verified contacts the user wants it on: e-mail when the address was confirmed
+    and notify_email holds; SMS when the number was verified, did not answer STOP, and
+    notify_sms holds. The in-app list and stream get everything.
     """
     notification = Notification(user_id=user_id, kind=kind, payload=payload)
     session.add(notification)
     await session.flush()
     await session.execute(select(func.pg_notify(CHANNEL, f"{user_id}:{notification.id}")))
-    phone = await session.scalar(select(User.phone).where(User.id == user_id))
-    channels = ["email", "sms"] if phone else ["email"]
+    contact = (
+        await session.execute(
+            select(
+                User.email_verified_at.is_not(None) & User.notify_email,
+                User.phone_verified_at.is_not(None) & User.sms_opted_out_at.is_(None) & User.notify_sms,
+            ).where(User.id == user_id)
+        )
+    ).one()
+    channels = [channel for channel, wanted in zip(("email", "sms"), contact, strict=True) if wanted]
     for channel in channels:
         session.add(Delivery(notification_id=notification.id, channel=channel))
         await tasks.enqueue(

@@ -32,7 +32,14 @@ async def _attempt(
     """
     row = (
         await session.execute(
-            select(Delivery, Notification.kind, Notification.payload, User.email, User.phone)
+            select(
+                Delivery,
+                Notification.kind,
+                Notification.payload,
+                User.email,
+                User.phone,
+                User.sms_opted_out_at,
+            )
             .join(Notification, Notification.id == Delivery.notification_id)
             .join(User, User.id == Notification.user_id)
             .where(Delivery.notification_id == notification_id, Delivery.channel == channel)
@@ -48,6 +55,9 @@ async def _attempt(
         if channel == "sms":
             if not row.phone:
                 delivery.status, delivery.last_error = "failed", "The user has no phone number"
+                return None
+            if row.sms_opted_out_at is not None:  # answered STOP after this was queued
+                delivery.status, delivery.last_error = "failed", "The number opted out (STOP)"
                 return None
             reference = await integrations.sms.send(to=row.phone, body=sms_text(subject, text))
         else:

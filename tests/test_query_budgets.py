@@ -23,9 +23,10 @@ from typing import Any
 import httpx
 import pytest
 import redis.asyncio as redis
+from sqlalchemy import text
 
 from ftw.app import create_app
-from ftw.config import Settings
+from ftw.config import PayoutRules, Settings
 from ftw.core.db import Database
 from tests.conftest import PASSWORD, approve_operator, migrated_database
 from tests.support.budget import Budget, Recorder
@@ -135,6 +136,7 @@ async def world(budget_database_url: str, tmp_path_factory: pytest.TempPathFacto
         cache_enabled=True,
         data_dir=data,
         media_dir=data / "media",
+        payouts=PayoutRules(hold_days=0),  # the arranged payouts spend fresh earnings
     )
     recorder = Recorder(redis_prefix=prefix)
     db = Database.connect(budget_database_url, settings)
@@ -216,6 +218,8 @@ async def arrange(world: World) -> None:
         await sign_up(world, who, role)
     app = world.client._transport.app  # type: ignore[attr-defined]
     await approve_operator(app.state.db, world.ids["operator"])
+    async with app.state.db.session() as session:  # confirmed addresses: notifications are e-mailed
+        await session.execute(text("UPDATE users SET email_verified_at = now()"))
     await world.send(world.call("POST", f"/territories/{FIPS}/claim", "operator"))
 
     # Lists hold two items or more, so that a query per item shows. The homeowner's open job

@@ -8,12 +8,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy import text
 
 from ftw.config import Settings
 from ftw.ops import doctor
-from tests.ops.conftest import FTW
+from tests.ops.conftest import FTW, serve
 
 
 def by_name(checks: list[doctor.Check]) -> dict[str, doctor.Check]:
@@ -142,6 +143,16 @@ def test_breakers_are_read_from_a_running_instance(served_workers):
     assert check.detail.startswith("all 6 closed")
     nobody = doctor.breakers(Settings(public_url="http://127.0.0.1:1"))
     assert nobody.status == "warn"
+
+
+def test_breakers_are_read_with_the_metrics_token(database_url, tmp_path):
+    served = serve(database_url, tmp_path, FTW_METRICS_TOKEN="doctor-reads-metrics-too")
+    try:
+        assert doctor.breakers(Settings(public_url=served.url)).status == "warn"  # 401 without it
+        token = SecretStr("doctor-reads-metrics-too")
+        assert doctor.breakers(Settings(public_url=served.url, metrics_token=token)).status == "ok"
+    finally:
+        served.stop()
 
 
 def test_sandbox_vendors_are_a_warning_before_production(tmp_path):

@@ -324,10 +324,14 @@ async def redis(settings: Settings) -> Check:
 
 
 def breakers(settings: Settings) -> Check:
-    """Breaker state lives in the running instances: read it from one's /metrics."""
+    """Breaker state lives in the running instances: read it from one's /metrics (with the
+    metrics token, which production requires)."""
     url = settings.public_url.rstrip("/") + "/metrics"
+    request = urllib.request.Request(url)  # noqa: S310 - our own URL
+    if settings.metrics_token is not None:
+        request.add_header("Authorization", f"Bearer {settings.metrics_token.get_secret_value()}")
     try:
-        with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT_S) as response:  # noqa: S310 - our own URL
+        with urllib.request.urlopen(request, timeout=PROBE_TIMEOUT_S) as response:  # noqa: S310 - our own URL
             body = response.read().decode()
     except Exception as exc:
         return warn(

@@ -158,6 +158,9 @@ async def signed_up(
     assert tokens.status_code == 200, tokens.text
     pair = tokens.json()
     headers = {"Authorization": f"Bearer {pair['access_token']}"}
+    if role in ("contractor", "operator"):  # earners: where their payouts go
+        opened = await client.post("/api/v1/payouts/account", headers=headers)
+        assert opened.status_code == 200, opened.text
     me = await client.get("/api/v1/me", headers=headers)
     return Account(
         id=me.json()["id"], email=email, role=role, headers=headers, refresh_token=pair["refresh_token"]

@@ -170,6 +170,8 @@ async def sign_up(world: World, who: str, role: str) -> None:
     assert tokens.status_code == 200, tokens.text
     world.emails[who] = email
     world.headers[who] = {"Authorization": f"Bearer {tokens.json()['access_token']}"}
+    if role in ("contractor", "operator"):
+        await world.send(world.call("POST", "/payouts/account", who))
     world.ids[who] = (await world.client.get("/api/v1/me", headers=world.headers[who])).json()["id"]
 
 

@@ -159,6 +159,8 @@ async def committed_sign_up(
         login = {"email": email, "password": PASSWORD}
         tokens = (await committing_client.post("/api/v1/auth/login", json=login)).json()
         headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+        if role in ("contractor", "operator"):
+            await committing_client.post("/api/v1/payouts/account", headers=headers)
         user_id = (await committing_client.get("/api/v1/me", headers=headers)).json()["id"]
         made.add(user_id)
         return Account(user_id, email, role, headers, tokens["refresh_token"])

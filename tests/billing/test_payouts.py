@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ftw.accounts.models import User
 from ftw.billing import ledger
 from ftw.billing.ledger import Entry
 from ftw.billing.models import Account, LedgerEntry, Payout
@@ -263,3 +264,22 @@ async def test_earnings_wait_out_the_holding_period_before_a_payout(client, sign
         {"job": deal.job["id"]},
     )
     assert (await _balance(client, deal.contractor))["available_cents"] == earned
+
+
+async def test_payouts_go_only_to_the_account_the_platform_opened(client, sign_up, session):
+    """Stripe refuses a made-up destination; we never send one: no account, no payout."""
+    contractor = await sign_up("contractor")
+    await session.execute(update(User).where(User.id == contractor.id).values(payout_account=None))
+    await _credit(session, contractor.id, 5_000)
+    body = {"amount_cents": 1_000, "speed": "standard"}
+    refused = await client.post("/api/v1/payouts", json=body, headers=contractor.headers)
+    assert refused.status_code == 409
+    assert refused.json()["errors"][0]["field"] == "payout_account"
+    opened = await client.post("/api/v1/payouts/account", headers=contractor.headers)
+    again = await client.post("/api/v1/payouts/account", headers=contractor.headers)
+    assert opened.json()["account_id"] == again.json()["account_id"]  # opened once
+    assert opened.json()["onboarding_url"]
+    paid = await client.post("/api/v1/payouts", json=body, headers=contractor.headers)
+    assert paid.status_code == 201, paid.text
+    homeowner = await sign_up()
+    assert (await client.post("/api/v1/payouts/account", headers=homeowner.headers)).status_code == 403

@@ -43,6 +43,10 @@ def stripe_api(method: str, path: str, body: dict[str, Any]) -> tuple[int, dict[
     """Just enough of Stripe's API: payment intents (declining pm_card_declined), refunds,
     transfers (made, and listed by transfer group)."""
     n = next(_ids)
+    if path == "/v1/accounts":
+        return 200, {"id": f"acct_{n}", "object": "account", "email": body.get("email")}
+    if path == "/v1/account_links":
+        return 200, {"object": "account_link", "url": f"https://connect.example/setup/{body['account']}"}
     if path == "/v1/payment_intents/search":
         found = [i for i in _intents if f"metadata['ftw_key']:'{i['metadata']['ftw_key']}'" in body["query"]]
         return 200, {"object": "search_result", "data": found[:1], "has_more": False, "url": path}

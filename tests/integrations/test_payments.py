@@ -87,6 +87,22 @@ async def test_a_charge_is_found_by_its_key_and_an_unmade_one_is_not(stripe_serv
     ] * 2
 
 
+async def test_a_payout_account_is_an_express_account_with_its_onboarding_link(stripe_server, board):
+    opened = await stripe(stripe_server, board).open_account(
+        email="pro@example.com",
+        idempotency_key="payout-account:7",
+        return_url="https://app.example/payouts/account",
+    )
+    assert opened.account_id.startswith("acct_")
+    assert opened.onboarding_url == f"https://connect.example/setup/{opened.account_id}"
+    created, link = stripe_server.requests
+    assert (created.path, created.body["type"], created.headers["Idempotency-Key"]) == (
+        "/v1/accounts", "express", "payout-account:7",
+    )  # fmt: skip
+    assert created.body["capabilities[transfers][requested]"] == "true"
+    assert (link.path, link.body["type"]) == ("/v1/account_links", "account_onboarding")
+
+
 async def test_a_declined_card_is_declined_and_does_not_count_against_the_vendor(stripe_server, board):
     payments = stripe(stripe_server, board)
     for _ in range(QUICK.failures + 1):

@@ -42,6 +42,9 @@ class User(Timestamped, Base):
     # Set when the owner entered the code texted to ``phone`` (E.164): nothing else is texted before.
     phone_verified_at: Mapped[datetime | None]
     sms_opted_out_at: Mapped[datetime | None]  # the number answered STOP (Twilio's inbound webhook)
+    # Contractors and operators: the provider's connected account payouts go to (Stripe:
+    # acct_...), made by the platform (billing.payouts.open_account), never typed in by a user.
+    payout_account: Mapped[str | None] = mapped_column(String(64))
     notify_email: Mapped[bool] = mapped_column(server_default=text("true"))
     notify_sms: Mapped[bool] = mapped_column(server_default=text("true"))
     # Operators only: an operator signs up as an applicant and may claim a county once an

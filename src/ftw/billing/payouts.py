@@ -28,7 +28,8 @@ from ftw.billing.models import (
     PayoutSpeed,
     PayoutStatus,
 )
-from ftw.billing.schemas import BalanceOut, PayoutOut
+from ftw.billing.payments import ProviderDown
+from ftw.billing.schemas import BalanceOut, PayoutAccountOut, PayoutOut
 from ftw.config import FeePolicy, Settings
 from ftw.core import audit, metrics, tasks
 from ftw.core.errors import Conflict, Forbidden, Invalid
@@ -116,7 +117,12 @@ async def request(
     """
     account = account_of(principal)
     user_id = principal.user_id
-    await lock_user(session, user_id)
+    # Locks the user's row as lock_user does, reading where its payouts go on the way.
+    destination = await session.scalar(
+        select(User.payout_account).where(User.id == user_id).with_for_update(key_share=True)
+    )
+    if destination is None:
+        raise Conflict("Open your payout account first: POST /api/v1/payouts/account", field="payout_account")
     if client_key is not None:
         earlier = await session.scalar(
             select(Payout).where(Payout.user_id == user_id, Payout.idempotency_key == client_key)
@@ -168,7 +174,7 @@ async def request(
         async with asyncio.timeout(settings.breakers.payments.call_timeout_s):
             await payments.payout(
                 amount_cents=amount_cents - fee,
-                destination=f"user:{user_id}",
+                destination=destination,
                 idempotency_key=provider_key(payout),
             )
     except PaymentDeclined as refused:  # answered: nothing was sent, the debit rolls back
@@ -206,6 +212,29 @@ async def request(
     await session.flush()
     await session.refresh(payout)
     return payout, True
+
+
+async def open_account(
+    *, session: AsyncSession, settings: Settings, payments: Payments, principal: AccessClaims
+) -> PayoutAccountOut:
+    """The caller's connected payout account, opened with the provider on first call (under
+    a key derived from the user, so a retry opens no second one), and its onboarding link."""
+    account_of(principal)
+    user = await session.scalar(select(User).where(User.id == principal.user_id).with_for_update())
+    assert user is not None  # the caller's own row
+    return_url = settings.public_url.rstrip("/") + "/payouts/account"
+    try:
+        opened = await payments.open_account(
+            email=user.email, idempotency_key=f"payout-account:{user.id}", return_url=return_url
+        )
+    except ProviderUnavailable as exc:
+        raise ProviderDown("The payments provider is not answering; try again in a few minutes") from exc
+    if user.payout_account is None:
+        user.payout_account = opened.account_id
+        await audit.record(
+            session, actor_id=user.id, action="payout.account_opened", target=f"user:{user.id}"
+        )
+    return PayoutAccountOut(account_id=user.payout_account, onboarding_url=opened.onboarding_url)
 
 
 def provider_key(payout: Payout) -> str:

@@ -20,6 +20,7 @@ from ftw.billing.schemas import (
     InvoicePay,
     InvoiceSend,
     PaymentOut,
+    PayoutAccountOut,
     PayoutCreate,
     PayoutOut,
     PayoutPage,
@@ -85,6 +86,16 @@ async def request_payout(
     elif payout.status == PayoutStatus.UNKNOWN:
         response.status_code = status.HTTP_202_ACCEPTED
     return PayoutOut.model_validate(payout)
+
+
+@router.post("/payouts/account", responses={503: PAYMENT_PROBLEMS[503]})
+async def open_payout_account(
+    session: SessionDep, settings: SettingsDep, integrations: IntegrationsDep, principal: Earner
+) -> PayoutAccountOut:
+    """Open (once) the connected account payouts go to; follow ``onboarding_url`` to finish it."""
+    return await payouts.open_account(
+        session=session, settings=settings, payments=integrations.payments, principal=principal
+    )
 
 
 @router.get("/payouts")

@@ -44,6 +44,11 @@ class BalanceOut(BaseModel):
     )
 
 
+class PayoutAccountOut(BaseModel):
+    account_id: str
+    onboarding_url: str = Field(description="Where the owner gives the provider its identity and bank")
+
+
 class PayoutCreate(BaseModel):
     amount_cents: int = Field(gt=0, le=MAX_CENTS)
     speed: PayoutSpeed = PayoutSpeed.STANDARD

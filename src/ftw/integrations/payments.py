@@ -52,6 +52,17 @@ class Payments(Protocol):
         """The charge made under ``idempotency_key``, None if none was."""
         ...
 
+    async def open_account(self, *, email: str, idempotency_key: str, return_url: str) -> PayoutAccount:
+        """A connected account to pay a user out to, and the link where its owner completes
+        it (identity, bank) with the provider."""
+        ...
+
+
+@dataclass(frozen=True)
+class PayoutAccount:
+    account_id: str
+    onboarding_url: str
+
 
 class SandboxPayments:
     """A local stand-in with the provider's semantics, driven by test payment methods.
@@ -67,6 +78,7 @@ class SandboxPayments:
     def __init__(self) -> None:
         self._by_key: dict[str, Charge] = {}
         self._payouts: dict[str, str] = {}
+        self._accounts: dict[str, str] = {}  # idempotency key -> account id
         self.outage = True
         self.calls = 0
 
@@ -88,6 +100,8 @@ class SandboxPayments:
         return f"re_sandbox_{uuid.uuid5(uuid.NAMESPACE_URL, idempotency_key).hex[:16]}"
 
     async def payout(self, *, amount_cents: int, destination: str, idempotency_key: str) -> str:
+        if destination not in self._accounts.values():  # as Stripe refuses an unknown destination
+            raise PaymentDeclined(f"No such destination: {destination}")
         reference = f"po_sandbox_{uuid.uuid5(uuid.NAMESPACE_URL, idempotency_key).hex[:16]}"
         self._payouts[idempotency_key] = reference
         return reference
@@ -97,6 +111,10 @@ class SandboxPayments:
 
     async def find_charge(self, *, idempotency_key: str) -> Charge | None:
         return self._by_key.get(idempotency_key)
+
+    async def open_account(self, *, email: str, idempotency_key: str, return_url: str) -> PayoutAccount:
+        account = self._accounts.setdefault(idempotency_key, f"acct_sandbox_{uuid.uuid4().hex[:16]}")
+        return PayoutAccount(account_id=account, onboarding_url=f"{return_url}?sandbox_account={account}")
 
 
 class StripePayments:
@@ -168,6 +186,26 @@ class StripePayments:
             )
         )
         return transfer.id
+
+    async def open_account(self, *, email: str, idempotency_key: str, return_url: str) -> PayoutAccount:
+        """An Express connected account able to receive transfers, and its onboarding link."""
+        account = await self._call(
+            lambda: self._client.v1.accounts.create_async(
+                {"type": "express", "email": email, "capabilities": {"transfers": {"requested": True}}},
+                {"idempotency_key": idempotency_key},
+            )
+        )
+        link = await self._call(
+            lambda: self._client.v1.account_links.create_async(
+                {
+                    "account": account.id,
+                    "type": "account_onboarding",
+                    "refresh_url": return_url,
+                    "return_url": return_url,
+                }
+            )
+        )
+        return PayoutAccount(account_id=account.id, onboarding_url=link.url)
 
     async def find_charge(self, *, idempotency_key: str) -> Charge | None:
         """Search is eventually consistent (Stripe: about a minute); it is asked only by the

@@ -392,3 +392,42 @@ async def test_a_retry_finding_another_award_asks_the_provider_and_refunds_what_
     assert await _events(session, lost.id) == [
         "created", "attempt", "unavailable", "succeeded", "refunded", "superseded",
     ]  # fmt: skip
+
+
+async def test_a_paid_job_is_refunded_once_with_reversing_entries(client, sign_up, session, sandbox):
+    deal = await awarded(client, sign_up)
+    path = f"/api/v1/jobs/{deal.job['id']}/refund"
+    [payment] = await _payments(session, deal.job["id"])
+    # Cancelling a paid job without its refund is refused; a stranger or the contractor may not refund.
+    assert (
+        await client.post(f"/api/v1/jobs/{deal.job['id']}/cancel", headers=deal.homeowner.headers)
+    ).status_code == 409
+    assert (await client.post(path, headers=deal.contractor.headers)).status_code == 403
+    refunds: list[tuple[str, int, str]] = []
+    refund = sandbox.refund
+
+    async def recorded(*, reference: str, amount_cents: int, idempotency_key: str) -> str:
+        refunds.append((reference, amount_cents, idempotency_key))
+        return await refund(reference=reference, amount_cents=amount_cents, idempotency_key=idempotency_key)
+
+    sandbox.refund = recorded  # type: ignore[method-assign]
+    done = await client.post(path, headers=deal.homeowner.headers)
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "cancelled"
+    again = await client.post(path, headers=deal.homeowner.headers)
+    assert again.status_code == 409  # once
+    assert refunds == [(payment.provider_ref, payment.amount_cents, f"refund:{payment.id}")]
+    entries = await session.execute(
+        select(LedgerEntry.account, LedgerEntry.amount_cents).where(
+            LedgerEntry.job_id == deal.job["id"], LedgerEntry.kind == "refund"
+        )
+    )
+    assert sorted(entries.all()) == [("card", payment.amount_cents), ("escrow", -payment.amount_cents)]
+    assert (await check(session)).ok
+
+
+async def test_only_an_admin_refunds_a_job_whose_work_started(client, sign_up, session, sandbox):
+    deal = await awarded(client, sign_up)
+    await client.post(f"/api/v1/jobs/{deal.job['id']}/start", headers=deal.contractor.headers)
+    path = f"/api/v1/jobs/{deal.job['id']}/refund"
+    assert (await client.post(path, headers=deal.homeowner.headers)).status_code == 403

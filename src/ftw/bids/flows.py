@@ -28,11 +28,11 @@ from ftw.billing.ledger import Entry, Kind
 from ftw.billing.models import Account, Payment, PaymentPurpose, PaymentStatus
 from ftw.billing.payments import Outcome, PaymentRequired, ProviderDown
 from ftw.config import Settings
-from ftw.core import tasks
+from ftw.core import audit, tasks
 from ftw.core.errors import Conflict, Forbidden
 from ftw.core.security import AccessClaims
 from ftw.crm import service as crm
-from ftw.integrations.payments import Payments
+from ftw.integrations.payments import Payments, ProviderUnavailable
 from ftw.jobs import lifecycle
 from ftw.jobs import service as jobs
 from ftw.jobs.models import Job, JobStatus
@@ -326,6 +326,54 @@ async def complete(*, session: AsyncSession, settings: Settings, principal: Acce
     await crm.schedule_follow_ups(
         session, settings=settings, contractor_id=bid.contractor_id, homeowner_id=job.homeowner_id
     )
+    await session.refresh(job)
+    return job
+
+
+async def refund(*, session: AsyncSession, payments: Payments, principal: AccessClaims, job_id: int) -> Job:
+    """Cancel a paid job and give the homeowner its money back, once: the held charge is
+    refunded through the provider under a key derived from the payment (a retry refunds
+    nothing twice) and the escrow goes back to the card in reversing ledger entries. The
+    homeowner may do it before the work starts; an admin also after (a dispute)."""
+    job = await jobs.get(session=session, job_id=job_id, for_update=True)
+    if job.homeowner_id != principal.user_id and principal.role != Role.ADMIN:
+        raise Forbidden("Only the job's homeowner or an admin may refund it")
+    lifecycle.check(job.status, JobStatus.CANCELLED, Role(principal.role))
+    bid = await accepted_bid(session, job.id)
+    assert bid is not None, f"job {job.id} is {job.status} without an accepted bid"
+    payment = await _payment_of(session, bid, PaymentStatus.SUCCEEDED)
+    assert payment is not None, f"accepted bid {bid.id} has no captured payment"
+    assert payment.provider_ref is not None, f"payment {payment.id} was captured without a reference"
+    held = await ledger.balance(session, account=Account.ESCROW, owner_id=job.id)
+    try:
+        reference = await payments.refund(
+            reference=payment.provider_ref, amount_cents=held, idempotency_key=f"refund:{payment.id}"
+        )
+    except ProviderUnavailable as exc:  # nothing recorded: the same key is safe to try again
+        raise ProviderDown(
+            "The payments provider is not answering; nothing was refunded yet, try again"
+        ) from exc
+    await ledger.post(
+        session,
+        kind=Kind.REFUND,
+        entries=[Entry(Account.ESCROW, job.id, -held), Entry(Account.CARD, payment.payer_id, held)],
+        payment_id=payment.id,
+        job_id=job.id,
+    )
+    charging.record(session, payment, "refunded", reference=reference, amount_cents=held)
+    job.status = JobStatus.CANCELLED.value
+    job.cancelled_at = datetime.now(UTC)
+    await audit.record(
+        session,
+        actor_id=principal.user_id,
+        action="job.refunded",
+        target=f"job:{job.id}",
+        data={"cents": held},
+    )
+    await notify(
+        session, user_id=bid.contractor_id, kind="job.cancelled", payload={"job_id": job.id, "bid_id": bid.id}
+    )
+    await session.flush()
     await session.refresh(job)
     return job
 

@@ -167,6 +167,18 @@ async def start(job_id: Id, session: SessionDep, storage: StorageDep, principal:
     return jobs.present(job, await jobs.photos_of(session=session, job_id=job_id), storage)
 
 
+@router.post("/jobs/{job_id}/refund")
+async def refund(
+    job_id: Id, session: SessionDep, integrations: IntegrationsDep, storage: StorageDep, principal: SignedIn
+) -> JobOut:
+    """Cancel a paid job and refund its charge (once): its homeowner before the work starts,
+    an admin also after (a dispute)."""
+    job = await flows.refund(
+        session=session, payments=integrations.payments, principal=principal, job_id=job_id
+    )
+    return jobs.present(job, await jobs.photos_of(session=session, job_id=job_id), storage)
+
+
 @router.post("/jobs/{job_id}/complete")
 async def complete(
     job_id: Id, session: SessionDep, settings: SettingsDep, storage: StorageDep, principal: Homeowner

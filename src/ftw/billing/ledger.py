@@ -29,6 +29,7 @@ class Kind:
     INVOICE_PAYMENT = "invoice_payment"  # homeowner's card -> contractor
     PAYOUT = "payout"  # contractor/operator -> bank, platform (instant fee)
     CLAIM = "claim"  # operator's card -> platform (a county's claim price)
+    REFUND = "refund"  # escrow(job) -> card: a cancelled or disputed paid job, given back
     PAYOUT_REVERSAL = "payout_reversal"  # a payout the provider never made, given back
 
 
@@ -137,8 +138,12 @@ _PAYMENTS = text(
     "  count(DISTINCT e.txn_id) AS txns "
     "FROM payments p LEFT JOIN ledger_entries e ON e.payment_id = p.id "
     "GROUP BY p.id "
-    "HAVING (p.status = 'succeeded' AND (count(DISTINCT e.txn_id) <> 1 "
-    "        OR coalesce(sum(e.amount_cents) FILTER (WHERE e.account = 'card'), 0) <> -p.amount_cents)) "
+    # A succeeded payment: one capture from the card, and at most one refund of all of it.
+    "HAVING (p.status = 'succeeded' AND (count(DISTINCT e.txn_id) FILTER (WHERE e.kind <> 'refund') <> 1 "
+    "        OR coalesce(sum(e.amount_cents) FILTER (WHERE e.account = 'card' AND e.kind <> 'refund'), 0) "
+    "           <> -p.amount_cents "
+    "        OR coalesce(sum(e.amount_cents) FILTER (WHERE e.account = 'card' AND e.kind = 'refund'), 0) "
+    "           NOT IN (0, p.amount_cents))) "
     "    OR (p.status <> 'succeeded' AND count(e.id) > 0) "
     "ORDER BY p.id"
 )

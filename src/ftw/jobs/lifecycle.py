@@ -13,6 +13,10 @@ TRANSITIONS: dict[tuple[JobStatus, JobStatus], frozenset[Role]] = {
     (S.AWARDED, S.IN_PROGRESS): frozenset({Role.CONTRACTOR}),
     (S.IN_PROGRESS, S.COMPLETED): frozenset({Role.HOMEOWNER}),
     (S.OPEN, S.CANCELLED): frozenset({Role.HOMEOWNER, Role.ADMIN}),
+    # A paid job, refunded (bids/flows.refund): before the work starts by its homeowner,
+    # once started only by an admin deciding a dispute.
+    (S.AWARDED, S.CANCELLED): frozenset({Role.HOMEOWNER, Role.ADMIN}),
+    (S.IN_PROGRESS, S.CANCELLED): frozenset({Role.ADMIN}),
 }
 
 EDITABLE = frozenset({S.OPEN})

@@ -142,6 +142,8 @@ async def update(
 async def cancel(*, session: AsyncSession, principal: AccessClaims, job_id: int) -> Job:
     job = await get(session=session, job_id=job_id, for_update=True)
     _owned(job, principal)
+    if job.status != JobStatus.OPEN:  # a paid job is cancelled only with its refund
+        raise Conflict(f"A job that is {job.status} is cancelled by refunding it: POST /jobs/{job.id}/refund")
     lifecycle.check(job.status, JobStatus.CANCELLED, Role(principal.role))
     job.status = JobStatus.CANCELLED.value
     job.cancelled_at = datetime.now(UTC)

@@ -61,6 +61,7 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "We could not reach the payment provider yet; the payment for job #{job_id} will be retried.",
     ),
     "payment.failed": ("Payment problem", "The payment for job #{job_id} did not go through. {reason}"),
+    "job.cancelled": ("A job was cancelled", "Job #{job_id} was cancelled and its payment refunded."),
     "payout.paid": ("Payout sent", "Your {speed} payout of {amount} is on its way."),
     "invoice.sent": ("Invoice {number}", "You have a new invoice of {total}."),
     "invoice.reminder": ("Invoice {number} is overdue", "Invoice {number} is {days_overdue} days overdue."),

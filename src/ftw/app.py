@@ -36,6 +36,7 @@ from ftw.reviews.routes import router as reviews_router
 from ftw.scoping.routes import router as scoping_router
 from ftw.territories.routes import router as territories_router
 from ftw.web import install as install_web
+from ftw.web.homeowner import WEB_JOB_FORM
 
 DESCRIPTION = "Home-services marketplace: homeowners post jobs, contractors bid, operators run counties."
 ROUTERS = (
@@ -121,7 +122,7 @@ def create_app(
         EdgeMiddleware,
         json_body_bytes=settings.requests.json_body_bytes,
         upload_body_bytes=settings.upload_body_bytes,
-        upload_paths=[PHOTOS_PATH],
+        upload_paths=[PHOTOS_PATH, WEB_JOB_FORM],
         hsts=settings.environment == "production",
     )
 

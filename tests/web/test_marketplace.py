@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import re
+
+from PIL import Image
 
 from tests.web.conftest import JOB, Browser
 
-PNG = (
-    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4"
-    b"\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
-)
+
+def _png() -> bytes:
+    """A real 1x1 PNG: photos are decoded and written anew, so a broken one is refused."""
+    out = io.BytesIO()
+    Image.new("RGB", (1, 1), (40, 120, 200)).save(out, format="PNG")
+    return out.getvalue()
+
+
+PNG = _png()
 
 
 async def test_the_whole_award_through_the_pages(browser_factory) -> None:  # type: ignore[no-untyped-def]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ftw.accounts.models import User
 from ftw.analytics import service as analytics
 from tests.web.conftest import JOB
 
@@ -15,7 +17,11 @@ async def test_an_operator_claims_a_county_and_sees_its_jobs(browser_factory, se
     home, operator, rival = browser_factory(), browser_factory(), browser_factory()
     await home.sign_up()
     job_id = await home.post_job()
-    await operator.sign_up("operator")
+    email = await operator.sign_up("operator")
+    # An operator claims a county once an admin approved its application (accounts.service).
+    await session.execute(
+        update(User).where(User.email == email).values(operator_approved_at=datetime.now(UTC))
+    )
     nothing = await operator.get("/territory")
     assert "You do not run a county yet" in nothing.text
     county = await operator.get("/counties/36061")
@@ -39,7 +45,12 @@ async def test_an_operator_claims_a_county_and_sees_its_jobs(browser_factory, se
     assert second.status_code == 409
     assert "You already run a territory" in second.text
 
-    await rival.sign_up("operator")
+    rival_email = await rival.sign_up("operator")
+    unapproved = await rival.post("/counties/36061/claim")
+    assert unapproved.status_code == 403  # not before an admin's approval
+    await session.execute(
+        update(User).where(User.email == rival_email).values(operator_approved_at=datetime.now(UTC))
+    )
     taken = await rival.get("/counties/36061")
     assert "Run this county" not in taken.text
     late = await rival.post("/counties/36061/claim")

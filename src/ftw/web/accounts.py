@@ -49,6 +49,7 @@ async def signup(page: AnyPage) -> Response:
     values = {name: page.field(name).strip() for name in ("full_name", "email", "role", "zip", "phone")}
     values = {k: v for k, v in values.items() if v}
     try:
+        await page.limit_account(values.get("email", "").lower() or None)
         data = parse(Signup, {**values, "password": page.field("password")})
         if data.role == "contractor" and not data.zip:
             raise FormInvalid({"zip": "Contractors need a ZIP code: it sets the county whose jobs you see"})
@@ -76,6 +77,7 @@ async def signin_form(page: AnyPage, next: str = "") -> Response:
 async def signin(page: AnyPage) -> Response:
     values = {"email": page.field("email").strip(), "next": local(page.field("next"), "")}
     try:
+        await page.limit_account(values["email"].lower() or None)
         data = parse(Login, {"email": values["email"], "password": page.field("password")})
         async with page.writing() as s:
             tokens = await accounts.login(

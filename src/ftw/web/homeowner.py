@@ -26,6 +26,7 @@ from ftw.web.page import HomeownerPage, Page
 from ftw.web.public import BID_SORTS, TRADES, bid_list, job_page
 
 router = APIRouter(include_in_schema=False)
+WEB_JOB_FORM = "/jobs/new"  # takes photos: the edge bounds its body as an upload
 
 URGENCIES = [
     (Urgency.FLEXIBLE.value, "Flexible: whenever suits"),
@@ -85,17 +86,13 @@ def _job_form(
     )
 
 
-async def _photos(page: Page) -> list[tuple[str, bytes]]:
+async def _photos(page: Page) -> list[UploadFile]:
     """The chosen photos (a browser sends one empty part when none is chosen)."""
-    limit = page.settings.jobs.max_photo_bytes
-    chosen = []
-    for part in page.form.getlist("photos") if page.form is not None else []:
-        if isinstance(part, UploadFile) and part.filename:
-            chosen.append((part.filename, await part.read(limit + 1)))
-    return chosen
+    parts = page.form.getlist("photos") if page.form is not None else []
+    return [part for part in parts if isinstance(part, UploadFile) and part.filename]
 
 
-@router.post("/jobs/new")
+@router.post(WEB_JOB_FORM)
 async def post_job(page: HomeownerPage) -> Response:
     await page.limit(tier=False, endpoint="post_job")
     names = ("title", "description", "trade", "zip", "urgency")

@@ -28,8 +28,9 @@ async def claim(page: OperatorPage, fips: Fips) -> Response:
     try:
         async with page.writing() as s:
             await territories.claim(
-                session=s, settings=page.settings, fips=fips, operator_id=page.user.user_id
-            )
+                session=s, settings=page.settings, fips=fips, operator_id=page.user.user_id,
+                payments=page.request.app.state.integrations.payments,
+            )  # fmt: skip
     except DomainError as exc:
         if exc.status in (401, 403, 404):
             raise

@@ -24,7 +24,7 @@ from ftw.accounts.models import Role
 from ftw.config import Settings
 from ftw.core.db import Database, ReadSession
 from ftw.core.principal import PRINCIPAL
-from ftw.core.ratelimit import Endpoint, Limiter
+from ftw.core.ratelimit import Endpoint, Limit, Limiter
 from ftw.core.replicas import ReadKind
 from ftw.core.security import AccessClaims
 from ftw.web import session as browser
@@ -143,10 +143,21 @@ class Page:
         if not limiter.enabled:
             return
         caller = limiter.caller(self.request.scope)
-        limits = [(limiter.tier_item(caller.tier), "tier")] if tier else []
+        limits = [(limiter.tier_item(caller.tier), "tier", caller.key)] if tier else []
         if endpoint is not None:
-            limits.append((limiter.endpoint_item(endpoint), endpoint))
-        decision = await limiter.hit(caller.key, limits)
+            limits.append((limiter.endpoint_item(endpoint), endpoint, caller.key))
+        await self._hit(limiter, limits)
+
+    async def limit_account(self, email: str | None) -> None:
+        """An account form (sign-in, sign-up) counts as the API's account routes do: by the
+        client's address and the e-mail it names, in the same windows."""
+        limiter: Limiter = self.request.app.state.limiter
+        if limiter.enabled:
+            await self._hit(limiter, limiter.account_limits(self.request.scope, email))
+
+    @staticmethod
+    async def _hit(limiter: Limiter, limits: list[Limit]) -> None:
+        decision = await limiter.hit(limits)
         if not decision.allowed:
             raise TooMany(max(1, decision.reset_after_s))
 

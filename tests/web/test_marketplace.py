@@ -196,3 +196,29 @@ async def test_a_contractor_withdraws_and_a_homeowner_cancels(browser_factory) -
     assert late.status_code == 409
     assert "The job is cancelled; it takes no bids" in late.text
     assert f'href="/jobs/{job_id}"' not in (await pro.get("/board")).text
+
+
+async def test_a_contractor_boosts_a_bid_with_the_card_form(browser_factory) -> None:  # type: ignore[no-untyped-def]
+    home, pro = browser_factory(), browser_factory()
+    await home.sign_up()
+    await pro.sign_up("contractor")
+    job_id = await home.post_job()
+    page = await pro.get(f"/jobs/{job_id}")
+    low = re.search(r"Between \$([\d,.]+)", page.text)
+    assert low is not None
+    await pro.post(f"/jobs/{job_id}/bids", {"amount": low[1].replace(",", ""), "message": "Ready on Monday."})
+    mine = await pro.get(f"/jobs/{job_id}")
+    assert "Boost for $5" in mine.text
+    bid_id = re.search(r'action="/bids/(\d+)/boost"', mine.text)
+    assert bid_id is not None
+    declined = await pro.post(f"/bids/{bid_id[1]}/boost", {"card": "4000 0000 0000 0002"})
+    assert declined.status_code == 402
+    assert "Your card was declined; the bid is not boosted" in declined.text
+    assert 'value="4000 0000 0000 0002"' in declined.text
+    boosted = await pro.post(f"/bids/{bid_id[1]}/boost", {"card": "4242 4242 4242 4242"})
+    assert boosted.status_code == 303
+    after = await pro.get(boosted.headers["location"])
+    assert "Boosted: your bid shows above the others" in after.text
+    assert "Boost for $5" not in after.text
+    owner = await home.get(f"/jobs/{job_id}")
+    assert '<span class="tag boosted">Boosted</span>' in owner.text

@@ -15,7 +15,7 @@ from ftw.bids.schemas import BidCreate
 from ftw.core.errors import DomainError
 from ftw.core.validation import Id
 from ftw.jobs import service as jobs
-from ftw.web.forms import FormInvalid, parse, refusal
+from ftw.web.forms import FormInvalid, card_method, parse, refusal
 from ftw.web.page import ContractorPage
 from ftw.web.public import job_page, listing
 
@@ -79,6 +79,30 @@ async def withdraw(page: ContractorPage, bid_id: Id) -> Response:
     async with page.writing() as s:
         bid = await bids.withdraw(session=s, principal=page.user, bid_id=bid_id)
     return page.redirect(f"/jobs/{bid.job_id}#my-bid")
+
+
+@router.post("/bids/{bid_id}/boost")
+async def boost(page: ContractorPage, bid_id: Id) -> Response:
+    """Pay the boost price to show one's pending bid above the others for a while."""
+    values = {"card": page.field("card").strip()}
+    async with page.reading() as s:
+        job_id = (await bids.get(session=s, bid_id=bid_id)).job_id
+    rename = {"payment_method": "card"}
+    try:
+        method = card_method(values["card"])
+        async with page.writing() as s:
+            await bids.boost(
+                session=s, settings=page.settings, payments=page.request.app.state.integrations.payments,
+                principal=page.user, bid_id=bid_id, payment_method=method, client_key=None,
+            )  # fmt: skip
+    except FormInvalid as exc:
+        return await job_page(page, job_id, errors=exc.errors, values=values, status=422)
+    except DomainError as exc:
+        if exc.status in (401, 403, 404):
+            raise
+        errors = refusal(exc, rename=rename).errors
+        return await job_page(page, job_id, errors=errors, values=values, status=exc.status)
+    return page.redirect(f"/jobs/{job_id}?done=boosted#my-bid")
 
 
 @router.post("/jobs/{job_id}/start")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from ftw.core.errors import DomainError
+from ftw.integrations.payments import SandboxPayments
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -28,6 +30,26 @@ _PATTERNS: dict[str, str] = {
     "zip": "Enter a 5-digit ZIP code",
     "phone": "Enter a phone number (digits, spaces, + ( ) -)",
 }
+
+
+# The sandbox provider's test cards, by the number a person types (Stripe's test numbers).
+SANDBOX_CARDS = {
+    "4242424242424242": "pm_card_visa",
+    "4000000000000002": SandboxPayments.DECLINED,
+}
+
+
+def card_method(number: str) -> str:
+    """The payment method of a card number typed into the sandbox checkout."""
+    digits = re.sub(r"[\s-]", "", number)
+    if not digits:
+        raise FormInvalid({"card": "Enter the card number"})
+    if not digits.isdigit() or not 13 <= len(digits) <= 19:
+        raise FormInvalid({"card": "A card number is 13 to 19 digits"})
+    method = SANDBOX_CARDS.get(digits)
+    if method is None:
+        raise FormInvalid({"card": "This is the test checkout: use 4242 4242 4242 4242"})
+    return method
 
 
 class FormInvalid(Exception):

@@ -3,8 +3,6 @@ marking the job complete and reviewing the work."""
 
 from __future__ import annotations
 
-import re
-
 from fastapi import APIRouter
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
@@ -14,14 +12,13 @@ from ftw.bids import flows
 from ftw.bids import service as bids
 from ftw.core.errors import DomainError, Forbidden
 from ftw.core.validation import Id
-from ftw.integrations.payments import SandboxPayments
 from ftw.jobs import service as jobs
 from ftw.jobs.models import JobStatus, Urgency
 from ftw.jobs.schemas import JobCreate
 from ftw.messaging import service as messaging
 from ftw.reviews import service as reviews
 from ftw.reviews.schemas import ReviewIn
-from ftw.web.forms import FormInvalid, parse, refusal
+from ftw.web.forms import FormInvalid, card_method, parse, refusal
 from ftw.web.page import HomeownerPage, Page
 from ftw.web.public import BID_SORTS, TRADES, bid_list, job_page
 
@@ -34,11 +31,6 @@ URGENCIES = [
     (Urgency.URGENT.value, "Urgent: bids within 2 hours"),
 ]
 DASHBOARD = (JobStatus.OPEN, JobStatus.AWARDED, JobStatus.IN_PROGRESS, JobStatus.COMPLETED)
-# The sandbox provider's test cards, by the number a person types (Stripe's test numbers).
-SANDBOX_CARDS = {
-    "4242424242424242": "pm_card_visa",
-    "4000000000000002": SandboxPayments.DECLINED,
-}
 
 
 @router.get("/dashboard")
@@ -160,25 +152,13 @@ async def _pay_page(
     )
 
 
-def _card(number: str) -> str:
-    digits = re.sub(r"[\s-]", "", number)
-    if not digits:
-        raise FormInvalid({"card": "Enter the card number"})
-    if not digits.isdigit() or not 13 <= len(digits) <= 19:
-        raise FormInvalid({"card": "A card number is 13 to 19 digits"})
-    method = SANDBOX_CARDS.get(digits)
-    if method is None:
-        raise FormInvalid({"card": "This is the test checkout: use 4242 4242 4242 4242"})
-    return method
-
-
 @router.post("/bids/{bid_id}/pay")
 async def pay(page: HomeownerPage, bid_id: Id) -> Response:
     """Accept the bid and charge bid + platform fee; the charge is keyed by the bid, so a
     second press of the button pays nothing twice."""
     values = {"card": page.field("card").strip()}
     try:
-        method = _card(values["card"])
+        method = card_method(values["card"])
         async with page.writing() as s:
             award = await flows.accept(
                 session=s, settings=page.settings, payments=page.request.app.state.integrations.payments,

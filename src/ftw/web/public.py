@@ -156,6 +156,7 @@ async def listing(
 NOTICES = {
     "posted": "Your job is posted and scoped: the estimate is below. Contractors in the county see it now.",
     "paid": "Paid. The payment is held until you mark the job complete.",
+    "boosted": "Boosted: your bid shows above the others for the next hours.",
     "pending": "The payment provider is not answering: we retry the charge and award the job once paid.",
 }
 
@@ -207,6 +208,8 @@ async def job_page(
         errors=errors or {},
         values=values or {},
         message_min=page.settings.bids.message_min,
+        boost_price=page.settings.fees.boost_price_cents,
+        boost_hours=page.settings.bids.boost_hours,
         **context,
     )
 

@@ -45,7 +45,10 @@ class Browser:
         email = f"{role}-{os.urandom(4).hex()}@example.com"
         form = {"full_name": f"Pat {role.title()}", "email": email, "password": PASSWORD, "role": role}
         answer = await self.post("/signup", {**form, "zip": zip})
-        assert answer.status_code == 303, answer.text
+        assert answer.status_code == 202, answer.text
+        assert "Check your e-mail" in answer.text
+        signed_in = await self.post("/signin", {"email": email, "password": PASSWORD})
+        assert signed_in.status_code == 303, signed_in.text
         return email
 
     async def post_job(self, **fields: str) -> int:

@@ -91,12 +91,17 @@ class Person:
         page = self.page
         await page.goto("/")
         await page.get_by_role("link", name="Sign up").click()
-        await page.get_by_label("homeowner" if role == "homeowner" else "contractor").check()
+        await page.get_by_label(f"({role})").check()
         await page.get_by_label("Full name").fill(name)
-        await page.get_by_label("E-mail").fill(f"{role}-{os.urandom(4).hex()}@example.com")
+        email = f"{role}-{os.urandom(4).hex()}@example.com"
+        await page.get_by_label("E-mail").fill(email)
         await page.get_by_label("Password").fill(PASSWORD)
         await page.get_by_label("ZIP code").fill("10001")
         await page.get_by_role("button", name="Create account").click()
+        await expect(page.get_by_role("heading", name="Check your e-mail")).to_be_visible()
+        await expect(page.get_by_label("E-mail")).to_have_value(email)
+        await page.get_by_label("Password").fill(PASSWORD)
+        await page.get_by_role("button", name="Sign in").click()
 
 
 async def test_a_homeowner_posts_a_contractor_bids_and_the_homeowner_pays(

@@ -5,23 +5,27 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from sqlalchemy import update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.models import User
 from ftw.analytics import service as analytics
+from ftw.core.db import Database
+from tests.conftest import approve_operator
 from tests.web.conftest import JOB
 
 
-async def test_an_operator_claims_a_county_and_sees_its_jobs(browser_factory, session: AsyncSession) -> None:  # type: ignore[no-untyped-def]
+async def test_an_operator_claims_a_county_and_sees_its_jobs(  # type: ignore[no-untyped-def]
+    browser_factory, session: AsyncSession, database: Database
+) -> None:
     home, operator, rival = browser_factory(), browser_factory(), browser_factory()
     await home.sign_up()
     job_id = await home.post_job()
     email = await operator.sign_up("operator")
-    # An operator claims a county once an admin approved its application (accounts.service).
-    await session.execute(
-        update(User).where(User.email == email).values(operator_approved_at=datetime.now(UTC))
-    )
+    unvetted = await operator.post("/counties/36061/claim")
+    assert unvetted.status_code == 403
+    assert "Your operator application awaits an admin" in unvetted.text
+    await approve_operator(database, await session.scalar(select(User.id).where(User.email == email)))
     nothing = await operator.get("/territory")
     assert "You do not run a county yet" in nothing.text
     county = await operator.get("/counties/36061")
@@ -46,11 +50,7 @@ async def test_an_operator_claims_a_county_and_sees_its_jobs(browser_factory, se
     assert "You already run a territory" in second.text
 
     rival_email = await rival.sign_up("operator")
-    unapproved = await rival.post("/counties/36061/claim")
-    assert unapproved.status_code == 403  # not before an admin's approval
-    await session.execute(
-        update(User).where(User.email == rival_email).values(operator_approved_at=datetime.now(UTC))
-    )
+    await approve_operator(database, await session.scalar(select(User.id).where(User.email == rival_email)))
     taken = await rival.get("/counties/36061")
     assert "Run this county" not in taken.text
     late = await rival.post("/counties/36061/claim")

@@ -55,15 +55,13 @@ async def signup(page: AnyPage) -> Response:
             raise FormInvalid({"zip": "Contractors need a ZIP code: it sets the county whose jobs you see"})
         async with page.writing() as s:
             await accounts.signup(session=s, settings=page.settings, data=data)
-            tokens = await accounts.login(
-                session=s, settings=page.settings, email=data.email, password=data.password
-            )
     except FormInvalid as exc:
         return _signup_page(page, values=values, errors=exc.errors, status=422)
     except DomainError as exc:
         return _signup_page(page, values=values, errors=refusal(exc).errors, status=exc.status)
-    viewer = page.session.signed_in(page.settings, tokens)
-    return page.redirect(home_of(viewer))
+    # As the API answers: the same page whether the address was new or already had an account
+    # (its owner is e-mailed instead), so sign-up reveals no account.
+    return page.render("signed_up.html", status=202, values={"email": data.email, "next": ""})
 
 
 @router.get("/signin")

@@ -32,7 +32,7 @@ async def claim(page: OperatorPage, fips: Fips) -> Response:
                 payments=page.request.app.state.integrations.payments,
             )  # fmt: skip
     except DomainError as exc:
-        if exc.status in (401, 403, 404):
+        if exc.status in (401, 404):  # 403 here is an operator awaiting approval: said on the page
             raise
         response = await listing(page, fips, {}, template="county.html", errors={"form": exc.detail})
         response.status_code = exc.status

@@ -74,6 +74,8 @@ async def _sign_up(browser: Browser, base_url: str, role: str, name: str) -> dic
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_label("ZIP code").fill("10001")
     await page.get_by_role("button", name="Create account").click()
+    await page.get_by_label("Password").fill(PASSWORD)  # "check your e-mail", then sign in
+    await page.get_by_role("button", name="Sign in").click()
     await page.wait_for_load_state()
     state: dict[str, Any] = dict(await context.storage_state())
     await context.close()

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.models import User
 from ftw.analytics import service as analytics
+from ftw.config import Settings
 from ftw.core.db import Database
 from tests.conftest import approve_operator
 from tests.web.conftest import JOB
@@ -57,3 +58,24 @@ async def test_an_operator_claims_a_county_and_sees_its_jobs(  # type: ignore[no
     assert late.status_code == 409
     assert "New York County, NY is already claimed" in late.text
     assert (await home.post("/counties/36047/claim")).status_code == 403
+
+
+async def test_a_claim_past_the_free_ones_is_paid_with_the_card_form(  # type: ignore[no-untyped-def]
+    browser_factory, session: AsyncSession, database: Database, settings: Settings, monkeypatch
+) -> None:
+    monkeypatch.setattr(settings.territories, "free_claims", 0)
+    operator = browser_factory()
+    email = await operator.sign_up("operator")
+    await approve_operator(database, await session.scalar(select(User.id).where(User.email == email)))
+    county = await operator.get("/counties/36061")
+    assert "Claim price $" in county.text
+    assert 'name="card"' in county.text
+    missing = await operator.post("/counties/36061/claim")
+    assert missing.status_code == 422, "a priced claim without a card charges nothing"
+    assert 'id="e-card">Enter the card number: this claim has a price' in missing.text
+    declined = await operator.post("/counties/36061/claim", {"card": "4000 0000 0000 0002"})
+    assert declined.status_code == 402
+    assert "declined" in declined.text
+    paid = await operator.post("/counties/36061/claim", {"card": "4242 4242 4242 4242"})
+    assert paid.status_code == 303
+    assert "New York County, NY" in (await operator.get("/territory")).text

@@ -8,11 +8,13 @@ from fastapi import APIRouter, Path
 from starlette.responses import Response
 
 from ftw.analytics import service as analytics
+from ftw.billing.schemas import DEFAULT_METHOD
 from ftw.core.errors import DomainError
 from ftw.core.replicas import ReadKind
 from ftw.jobs import service as jobs
 from ftw.jobs.models import JobStatus
 from ftw.territories import service as territories
+from ftw.web.forms import FormInvalid, card_method
 from ftw.web.page import OperatorPage
 from ftw.web.public import listing
 
@@ -24,13 +26,23 @@ DAYS = 30
 
 @router.post("/counties/{fips}/claim")
 async def claim(page: OperatorPage, fips: Fips) -> Response:
-    """Claim the county (one per operator; the first claims are free, the rest charged)."""
+    """Claim the county (one per operator; the first claims are free, the rest charged to
+    the card the form then asks for)."""
+    card = page.field("card").strip()
     try:
+        method = card_method(card) if card else DEFAULT_METHOD
         async with page.writing() as s:
+            if not card and await territories.claims_made(session=s) >= page.settings.territories.free_claims:
+                raise FormInvalid({"card": "Enter the card number: this claim has a price"})
             await territories.claim(
                 session=s, settings=page.settings, fips=fips, operator_id=page.user.user_id,
-                payments=page.request.app.state.integrations.payments,
+                payments=page.request.app.state.integrations.payments if card else None,
+                payment_method=method,
             )  # fmt: skip
+    except FormInvalid as exc:
+        response = await listing(page, fips, {}, template="county.html", errors=exc.errors)
+        response.status_code = 422
+        return response
     except DomainError as exc:
         if exc.status in (401, 404):  # 403 here is an operator awaiting approval: said on the page
             raise

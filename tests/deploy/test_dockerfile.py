@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import tomllib
 from pathlib import Path
 
 from ftw.core import migrations
@@ -50,8 +51,35 @@ def test_the_build_context_lets_in_what_the_image_copies() -> None:
         for line in (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
         if line.startswith("!")
     }
-    copied = {"pyproject.toml", "README.md", "alembic.ini", "src", "migrations", "deploy/entrypoint.sh"}
+    copied = {
+        "pyproject.toml",
+        "uv.lock",
+        "README.md",
+        "alembic.ini",
+        "src",
+        "migrations",
+        "deploy/entrypoint.sh",
+    }
     assert allowed >= copied
+
+
+def test_the_image_installs_the_lock_without_the_tools() -> None:
+    """The image installs uv.lock, the lock `make` installs, with no extra: the load-test
+    tools (locust, matplotlib) and the dev tools are not in production."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = " ".join(project["dependencies"])
+    assert "locust" not in runtime
+    assert "matplotlib" not in runtime
+    assert {"locust", "matplotlib"} <= {
+        re.split(r"[<>=\[]", d)[0] for d in project["optional-dependencies"]["tools"]
+    }
+    installs = [line for line in DOCKERFILE.read_text().splitlines() if "uv sync" in line]
+    assert installs
+    assert all(
+        "--locked" in line and "--extra" not in line and "--all-extras" not in line for line in installs
+    )
+    makefile = (ROOT / "Makefile").read_text()
+    assert "sync --locked --all-extras" in makefile
 
 
 def _entrypoint(tmp_path: Path, *args: str, **env: str) -> str:

@@ -1,6 +1,7 @@
 """Running the real deployment tools from tests.
 
-A missing tool fails the test (``.ci/run`` installs every one of them), never skips it.
+A missing tool fails the test, never skips it, and says the command that installs it:
+``make tools`` (which ``make test`` runs first).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 VENV_BIN = ROOT / ".venv" / "bin"
-INSTALL_HINT = "run .ci/run (apt-get install docker-compose haproxy pgbouncer shellcheck; make deploy-tools)"
+INSTALL_HINT = "`make tools` installs it (apt packages and checkov; `make test` runs it first)"
 
 
 def tool(name: str, *candidates: Path) -> str:

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from ftw.config import Alerts
+from tests.deploy.tools import INSTALL_HINT
 from tests.ops.conftest import DEPLOY, promql_metrics
 
 PROMETHEUS = DEPLOY / "prometheus"
@@ -22,8 +23,8 @@ TOKEN_FILE = "/prometheus/metrics-token"  # written by the compose service from 
 
 def promtool(*args: str, cwd: Path = PROMETHEUS) -> subprocess.CompletedProcess[str]:
     path = shutil.which("promtool")
-    # Never skipped: CI installs it (.ci/run); a machine without it cannot vouch for the rules.
-    assert path is not None, "promtool is missing: apt-get install prometheus"
+    # Never skipped: a machine without it cannot vouch for the rules.
+    assert path is not None, f"promtool is missing: {INSTALL_HINT}"
     result = subprocess.run(  # noqa: S603 - fixed arguments
         [path, *args], cwd=cwd, capture_output=True, text=True, check=False
     )

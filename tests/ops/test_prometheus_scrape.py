@@ -13,6 +13,7 @@ import httpx
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.deploy.tools import INSTALL_HINT
 from tests.ops.conftest import DEPLOY, Served, free_port
 
 ROUTE = {"route": "/api/v1/territories/{fips}", "method": "GET", "status": "200"}
@@ -47,7 +48,7 @@ def _query(prometheus: str, expr: str) -> list[dict[str, object]]:
 
 def test_prometheus_scrapes_the_app_loads_the_rules_and_records_the_p95(served_workers, tmp_path: Path):
     binary = shutil.which("prometheus")
-    assert binary is not None, "prometheus is missing: apt-get install prometheus"
+    assert binary is not None, f"prometheus is missing: {INSTALL_HINT}"
     rules = [str(DEPLOY / "prometheus" / "rules" / name) for name in ("recording.yml", "alerts.yml")]
     target = served_workers.url.removeprefix("http://")
     config = {

@@ -45,6 +45,24 @@ def migrate() -> None:
     console.print("[green]✓[/] database at head")
 
 
+def _require_migrated(url: str) -> None:
+    """Refuse to serve a shared database this code cannot use yet: every request would fail."""
+    from ftw.core import migrations
+
+    try:
+        revision = asyncio.run(migrations.revision_of(url))
+    except Exception as exc:  # unreachable, refused, bad credentials: say which and stop
+        console.print(f"[red]✗[/] cannot read the database's schema revision: {exc}", soft_wrap=True)
+        raise typer.Exit(1) from exc
+    if not migrations.schema_compatible(revision):
+        console.print(
+            f"[red]✗[/] the database is at revision {revision or 'none (never migrated)'}, this code"
+            f" needs {migrations.head_revision()}: run `ftw migrate` first",
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
+
+
 def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
@@ -56,7 +74,10 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
     demo: Annotated[bool, typer.Option(help="Migrate and load a small demo data set if empty")] = False,
 ) -> None:
-    """Run the API; several workers each listen on their own SO_REUSEPORT socket."""
+    """Run the API; several workers each listen on their own SO_REUSEPORT socket.
+
+    The embedded database is migrated first; a configured one behind the code's migrations
+    is refused with a message naming `ftw migrate`."""
     import uvicorn
 
     from ftw.core import server
@@ -73,8 +94,11 @@ def serve(
         console.print("[red]✗[/] --demo loads accounts with a published password: refused in production")
         raise typer.Exit(2)
     url = database_url(settings)
+    if demo or not settings.database_url:
+        _migrate(url)  # the embedded database is this app's alone: keep it at head
+    else:
+        _require_migrated(url)
     if demo:
-        _migrate(url)
         from ftw.ops.seed import seed_demo
 
         for line in asyncio.run(seed_demo(url, settings)):
@@ -186,6 +210,14 @@ def loadtest(
 
     Each simulated user sends an X-Forwarded-For address of its own: run the server under test
     with FTW_TRUSTED_PROXIES naming this machine, or all sign-ins share one anonymous limit."""
+    from rich.markup import escape
+
+    from ftw.loadtest import INSTALL_TOOLS, missing_tools
+
+    if missing := missing_tools():
+        needs = ", ".join(missing)
+        console.print(f"[red]✗[/] `ftw loadtest` needs {needs}: {escape(INSTALL_TOOLS)}", soft_wrap=True)
+        raise typer.Exit(2)
     from ftw.loadtest.profiles import PROFILES
     from ftw.loadtest.runner import run
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -59,3 +60,11 @@ def test_locust_writes_every_endpoint_s_history_for_the_report(tmp_path: Path) -
 
 def test_an_unknown_profile_is_refused() -> None:
     assert CliRunner().invoke(app, ["loadtest", "nope"]).exit_code == 2
+
+
+def test_loadtest_without_the_tools_extra_says_how_to_get_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "locust", None)  # as in the production image
+    result = CliRunner().invoke(app, ["loadtest", "smoke"])
+    assert result.exit_code == 2
+    assert "needs locust" in result.output
+    assert "pip install 'ftw[tools]'" in result.output

@@ -49,7 +49,8 @@ class Served:
 
 
 def serve(database_url: str, folder: Path, *, workers: int = 1, **env: str) -> Served:
-    """Start `ftw serve` and wait until it answers /healthz (or fail with its output)."""
+    """Start `ftw serve` and wait until it answers /healthz (or fail with its output); an empty
+    ``database_url`` serves the embedded default under ``folder``."""
     port = free_port()
     folder.mkdir(parents=True, exist_ok=True)
     environment = {
@@ -60,6 +61,8 @@ def serve(database_url: str, folder: Path, *, workers: int = 1, **env: str) -> S
         "FTW_SHUTDOWN_DELAY_S": "0",
         **env,
     }
+    if not database_url:  # the embedded default
+        del environment["FTW_DATABASE_URL"]
     log = folder / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(  # noqa: S603 - our own command

@@ -8,7 +8,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -35,6 +36,17 @@ def head_revision() -> str | None:
 async def current_revision(engine: AsyncEngine) -> str | None:
     async with engine.connect() as conn:
         return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+
+
+async def revision_of(url: str) -> str | None:
+    """The revision of the database at ``url`` (None when it was never migrated)."""
+    from ftw.core.db import async_url  # db imports config; keep this module light for alembic
+
+    engine = create_async_engine(async_url(url), poolclass=NullPool)
+    try:
+        return await current_revision(engine)
+    finally:
+        await engine.dispose()
 
 
 def known_revisions() -> set[str]:

@@ -196,3 +196,12 @@ def sign_up(client: httpx.AsyncClient, database: Database) -> SignUp:
 @pytest.fixture(scope="session")
 def media_root(settings: Settings) -> Path:
     return settings.media_path
+
+
+@pytest.fixture
+async def admin(client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession) -> dict[str, str]:
+    """An admin's headers: sign-up cannot create admins, so one is promoted in the database."""
+    account = await sign_up("homeowner")
+    await session.execute(update(User).where(User.id == account.id).values(role="admin"))
+    tokens = await client.post("/api/v1/auth/login", json={"email": account.email, "password": PASSWORD})
+    return {"Authorization": f"Bearer {tokens.json()['access_token']}"}

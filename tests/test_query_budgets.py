@@ -26,7 +26,7 @@ import redis.asyncio as redis
 from sqlalchemy import text
 
 from ftw.app import create_app
-from ftw.config import PayoutRules, Settings
+from ftw.config import PayoutRules, Settings, SwitchSettings
 from ftw.core.db import Database
 from tests.conftest import PASSWORD, approve_operator, migrated_database
 from tests.support.budget import Budget, Recorder
@@ -137,6 +137,9 @@ async def world(budget_database_url: str, tmp_path_factory: pytest.TempPathFacto
         data_dir=data,
         media_dir=data / "media",
         payouts=PayoutRules(hold_days=0),  # the arranged payouts spend fresh earnings
+        # A write reads the launch switches once per TTL (one statement, then none for 5 s); a
+        # TTL longer than the module keeps that read in the warm-up request, never a counted one.
+        switches=SwitchSettings(ttl_s=3_600),
     )
     recorder = Recorder(redis_prefix=prefix)
     db = Database.connect(budget_database_url, settings)

@@ -15,7 +15,7 @@ from ftw.analytics.views import Views
 from ftw.bids.routes import router as bids_router
 from ftw.billing.routes import router as billing_router
 from ftw.config import Settings, get_settings
-from ftw.core import cache, errors, observability, ratelimit
+from ftw.core import cache, errors, observability, ratelimit, switches
 from ftw.core.db import Database
 from ftw.core.edge import EdgeMiddleware
 from ftw.core.embedded import start_embedded
@@ -106,6 +106,9 @@ def create_app(
     app.state.storage = app.state.integrations.storage
     app.state.breakers = app.state.integrations.breakers
     app.state.views = Views()
+    app.state.switches = switches.Board(
+        ttl_s=settings.switches.ttl_s, retry_after_s=settings.switches.retry_after_s
+    )
     app.state.notifications = stream.Hub(settings.streams, page_size=settings.jobs.page_size_max)
     errors.install(app)
     # Innermost middleware: 429s and cache bumps still pass through metrics and request ids.

@@ -8,14 +8,17 @@ import shutil
 import signal
 import tempfile
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ftw.config import Settings, get_settings
+from ftw.core.switches import Name
 
 app = typer.Typer(help="FairTradeWorker: run, migrate and seed the marketplace API.", no_args_is_help=True)
 console = Console()
@@ -210,8 +213,6 @@ def loadtest(
 
     Each simulated user sends an X-Forwarded-For address of its own: run the server under test
     with FTW_TRUSTED_PROXIES naming this machine, or all sign-ins share one anonymous limit."""
-    from rich.markup import escape
-
     from ftw.loadtest import INSTALL_TOOLS, missing_tools
 
     if missing := missing_tools():
@@ -308,7 +309,6 @@ def capacity(
     import json
     from dataclasses import asdict
 
-    from rich.markup import escape
     from rich.table import Table
 
     from ftw.ops import capacity as planner
@@ -435,6 +435,76 @@ async def _warm(settings: Settings, top: int) -> int:
     finally:
         await cache.aclose()
         await db.dispose()
+
+
+class OnOff(StrEnum):
+    ON = "on"
+    OFF = "off"
+
+
+async def _switch(settings: Settings, name: str | None, state: OnOff | None, message: str | None) -> None:
+    import getpass
+
+    from sqlalchemy import select
+
+    from ftw.core import switches
+    from ftw.core.db import Database
+
+    db = Database.connect(database_url(settings), settings, pool_size=1)
+    try:
+        async with db.session() as session:
+            if name is not None and state is not None:
+                await switches.change(
+                    session, name=switches.Name(name), on=state is OnOff.ON, message=message,
+                    actor_id=None, via=f"cli:{getpass.getuser()}",
+                )  # fmt: skip
+            stored = {
+                row.name: switches.State.of(row) for row in await session.scalars(select(switches.Switch))
+            }
+    finally:
+        await db.dispose()
+    for switch in (switches.Name(name),) if name else switches.Name:
+        shown = stored.get(switch) or switches.State.default(switch)
+        mark = "[green]on [/]" if shown.on else "[red]off[/]"
+        console.print(f"{mark} {switch.value}" + (f"  — {escape(shown.message)}" if shown.message else ""))
+    if state is not None:
+        console.print(f"every instance obeys within {settings.switches.ttl_s:g} s")
+
+
+SWITCH_NAMES = ", ".join(name.value for name in Name)
+
+
+@app.command()
+def switch(
+    name: Annotated[str | None, typer.Argument(help=f"One of {SWITCH_NAMES}; none: list them")] = None,
+    state: Annotated[OnOff | None, typer.Argument(help="on or off; none: show the switch")] = None,
+    message: Annotated[str | None, typer.Option(help="What users are told while it is off")] = None,
+) -> None:
+    """Turn a risky feature off (503 with the message) or back on; audit-logged. Without
+    arguments, every switch and its state."""
+    if name is not None and name not in Name.__members__.values():
+        raise typer.BadParameter(f"choose one of {SWITCH_NAMES}", param_hint="NAME")
+    asyncio.run(_switch(get_settings(), name, state, message))
+
+
+@app.command()
+def maintenance(
+    state: Annotated[OnOff, typer.Argument(help="on: refuse writes with 503 and Retry-After; off: back")],
+    message: Annotated[str | None, typer.Option(help="The banner and the 503's message")] = None,
+) -> None:
+    """Maintenance mode: writes refused (503, Retry-After), reads still served, a banner."""
+    asyncio.run(_switch(get_settings(), Name.MAINTENANCE, state, message))
+
+
+@app.command()
+def incident(
+    state: Annotated[OnOff, typer.Argument(help="on: show the message on /status and as a banner")],
+    message: Annotated[
+        str | None, typer.Option(help="What users are told, e.g. 'Text messages are delayed'")
+    ] = None,
+) -> None:
+    """The incident notice on the public status page (/status) and the banner."""
+    asyncio.run(_switch(get_settings(), Name.INCIDENT, state, message))
 
 
 ledger_app = typer.Typer(help="The money ledger.", no_args_is_help=True)

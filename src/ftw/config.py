@@ -339,6 +339,15 @@ class CrmRules(BaseModel):
     follow_up_days: list[int] = Field(default_factory=lambda: [1, 3, 7, 30])
 
 
+class SwitchSettings(BaseModel):
+    """Launch switches and maintenance mode (core/switches)."""
+
+    # How stale a process's copy of the switches may be: a change reaches every instance
+    # within it, and a write reads the table at most once per this many seconds.
+    ttl_s: float = 5.0
+    retry_after_s: int = 120  # Retry-After of a 503 from a switched-off feature or maintenance
+
+
 class BackupSettings(BaseModel):
     """Where `ftw backup` writes, and how many backups retention keeps."""
 
@@ -453,6 +462,7 @@ class Settings(BaseSettings):
     email: EmailVendor = EmailVendor()
     llm: LlmVendor = LlmVendor()
     storage: StorageVendor = StorageVendor()
+    switches: SwitchSettings = SwitchSettings()
 
     @model_validator(mode="after")
     def _production_has_secrets(self) -> Settings:

@@ -14,6 +14,7 @@ from ftw.billing.models import (
 )
 from ftw.core.audit import AuditEntry
 from ftw.core.db import Base
+from ftw.core.switches import Switch
 from ftw.crm.models import Customer, FollowUp, Interaction
 from ftw.jobs.models import Job, JobPhoto
 from ftw.messaging.models import Delivery, Message, Notification, Thread, ThreadRead
@@ -46,6 +47,7 @@ __all__ = [
     "Payout",
     "RefreshToken",
     "Review",
+    "Switch",
     "Territory",
     "Thread",
     "ThreadRead",

@@ -5,13 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import update
 
-from ftw.accounts.models import User
 from ftw.config import Breaker, Breakers
 from ftw.core import metrics
 from ftw.core.breakers import BreakerBoard, BreakerOpen, CircuitBreaker
-from tests.conftest import PASSWORD
 
 POLICY = Breaker(failures=3, call_timeout_s=0.2, reset_timeout_s=30)
 
@@ -138,14 +135,6 @@ def test_the_board_has_one_breaker_per_vendor_with_its_thresholds():
     assert set(board) == {"database", "llm", "payments", "sms", "email", "storage"}
     assert (board["llm"].policy.failures, board["llm"].policy.call_timeout_s) == (3, 30)
     assert board["payments"].policy.reset_timeout_s == 30
-
-
-@pytest.fixture
-async def admin(client, sign_up, session):  # type: ignore[no-untyped-def]
-    account = await sign_up("homeowner")
-    await session.execute(update(User).where(User.id == account.id).values(role="admin"))
-    tokens = await client.post("/api/v1/auth/login", json={"email": account.email, "password": PASSWORD})
-    return {"Authorization": f"Bearer {tokens.json()['access_token']}"}
 
 
 async def test_admins_list_every_breaker_and_reset_one(client, admin):

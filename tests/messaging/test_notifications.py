@@ -8,7 +8,9 @@ from datetime import timedelta
 from sqlalchemy import delete, select, text
 
 from ftw.accounts.models import User
+from ftw.core import switches
 from ftw.core.db import Database
+from ftw.core.switches import Name
 from ftw.core.tasks import TaskContext
 from ftw.messaging import tasks as messaging_tasks
 from ftw.messaging.models import Delivery, Notification
@@ -226,3 +228,22 @@ async def test_two_workers_delivering_the_same_notification_send_it_once(databas
             )
             await session.execute(delete(User).where(User.id == user.id))
         await db.dispose()
+
+
+async def test_a_channel_switched_off_sends_nothing_and_says_why(session, settings, database):
+    user = await make_user(session, settings, phone="+12125550100")
+    notification = await notify(session, user_id=user.id, kind="bid.new", payload={"job_id": 1})
+    await switches.change(session, name=Name.SMS, on=False, message=None, actor_id=None, via="test")
+    integrations, sms, email = recording_integrations(settings)
+    context = TaskContext(database, settings, integrations)
+    for channel in ("sms", "email"):
+        await messaging_tasks.deliver(context, {"notification_id": notification.id, "channel": channel})
+    assert sms.sent == []
+    assert len(email.sent) == 1
+    held = await session.scalar(
+        select(Delivery)
+        .where(Delivery.notification_id == notification.id, Delivery.channel == "sms")
+        .execution_options(populate_existing=True)
+    )
+    assert held is not None
+    assert (held.status, held.last_error) == ("failed", "not sent: sms switched off by an admin")

@@ -5,22 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import update
 
-from ftw.accounts.models import User
 from ftw.core import metrics
 from ftw.core.tasks import enqueue
 from ftw.ops.overview import Sample, Window, quantile
-from tests.conftest import PASSWORD
-
-
-@pytest.fixture
-async def admin(client, sign_up, session):  # type: ignore[no-untyped-def]
-    """An admin's headers: sign-up cannot create admins, so one is promoted in the database."""
-    account = await sign_up("homeowner")
-    await session.execute(update(User).where(User.id == account.id).values(role="admin"))
-    tokens = await client.post("/api/v1/auth/login", json={"email": account.email, "password": PASSWORD})
-    return {"Authorization": f"Bearer {tokens.json()['access_token']}"}
 
 
 async def test_ops_renders_the_overview_for_an_admin(client, admin, session):

@@ -29,9 +29,11 @@ from ftw.accounts.schemas import (
     UserOut,
     e164,
 )
+from ftw.core import switches
 from ftw.core.deps import OwnReadSessionDep, SessionDep, SettingsDep
 from ftw.core.errors import Forbidden
 from ftw.core.ratelimit import auth_limit
+from ftw.core.switches import Name
 from ftw.core.validation import Id
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
@@ -50,7 +52,11 @@ def e164_or_none(value: str) -> str | None:
         return None
 
 
-@router.post("/auth/signup", status_code=status.HTTP_202_ACCEPTED, dependencies=[auth_limit("signup")])
+@router.post(
+    "/auth/signup",
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[auth_limit("signup"), switches.required(Name.SIGNUPS)],
+)
 async def signup(data: Signup, session: SessionDep, settings: SettingsDep, _: Anyone) -> Accepted:
     """The same answer whether or not the address has an account (the e-mail says which)."""
     await service.signup(session=session, settings=settings, data=data)

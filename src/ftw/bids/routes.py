@@ -12,9 +12,10 @@ from ftw.bids.models import BidStatus
 from ftw.bids.schemas import AwardOut, BidCreate, BidOut, BidPage, BidUpdate, PayWith
 from ftw.billing.schemas import IdempotencyKey, PaymentOut
 from ftw.config import Settings
-from ftw.core import ratelimit
+from ftw.core import ratelimit, switches
 from ftw.core.deps import IntegrationsDep, OwnReadSessionDep, SessionDep, SettingsDep, StorageDep
 from ftw.core.errors import PROBLEM_JSON
+from ftw.core.switches import Name
 from ftw.core.validation import Id
 from ftw.jobs import service as jobs
 from ftw.jobs.schemas import JobOut
@@ -102,6 +103,7 @@ async def withdraw(bid_id: Id, session: SessionDep, principal: Contractor) -> Bi
 
 @router.post(
     "/bids/{bid_id}/boost",
+    dependencies=[switches.required(Name.BOOSTS)],
     responses={402: _problem("The card was declined"), 503: _problem("The payments provider is down")},
 )
 async def boost(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from ftw.accounts.auth import Contractor, Homeowner, Principal, SignedIn, require
 from ftw.accounts.models import Role
 from ftw.billing import invoices, payouts
 from ftw.billing import payments as charging
-from ftw.billing.models import InvoiceStatus, PayoutStatus
+from ftw.billing.models import InvoiceStatus, PayoutSpeed, PayoutStatus
 from ftw.billing.schemas import (
     BalanceOut,
     IdempotencyKey,
@@ -26,9 +26,10 @@ from ftw.billing.schemas import (
     PayoutPage,
 )
 from ftw.config import Settings
-from ftw.core import ratelimit
+from ftw.core import ratelimit, switches
 from ftw.core.deps import IntegrationsDep, OwnReadSessionDep, SessionDep, SettingsDep
 from ftw.core.errors import PROBLEM_JSON
+from ftw.core.switches import Name
 from ftw.core.validation import Id
 
 router = APIRouter(prefix="/api/v1", tags=["billing"])
@@ -64,6 +65,7 @@ async def balance(session: OwnReadSessionDep, settings: SettingsDep, principal: 
 @router.post("/payouts", status_code=status.HTTP_201_CREATED, responses={503: PAYMENT_PROBLEMS[503]})
 async def request_payout(
     data: PayoutCreate,
+    request: Request,
     response: Response,
     session: SessionDep,
     settings: SettingsDep,
@@ -77,6 +79,8 @@ async def request_payout(
     202 with status ``unknown``: the provider did not answer; the payout is checked with it
     (never sent again) and becomes paid or failed; the amount is held meanwhile.
     """
+    if data.speed is PayoutSpeed.INSTANT:
+        await switches.require(request, Name.INSTANT_PAYOUTS)
     payout, created = await payouts.request(
         session=session, settings=settings, payments=integrations.payments, principal=principal,
         amount_cents=data.amount_cents, speed=data.speed, client_key=idempotency_key,

@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.config import Settings
+from ftw.core import switches
 from ftw.core.db import Database, ReadSession
 from ftw.core.principal import principal
 from ftw.core.replicas import ReadKind
@@ -21,6 +22,13 @@ from ftw.integrations import Integrations
 from ftw.integrations.storage import Storage
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Writes maintenance mode lets through: sessions (so readers stay signed in) and the admin API.
+WRITES_IN_MAINTENANCE = (
+    "/api/v1/auth/login",
+    "/api/v1/auth/refresh",
+    "/api/v1/auth/logout",
+    "/api/v1/admin/",
+)
 
 
 async def get_settings_dep(request: Request) -> Settings:
@@ -35,8 +43,15 @@ def _user_id(request: Request) -> int | None:
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request, committed before the response is sent."""
+    """One transaction per request, committed before the response is sent.
+
+    Maintenance mode refuses it to writes (503 with Retry-After), except signing in and out
+    and the admin API that turns maintenance off; from the cached switches, so it costs a
+    statement at most once per ``switches.ttl_s``.
+    """
     db: Database = request.app.state.db
+    if request.method not in SAFE_METHODS and not request.scope["path"].startswith(WRITES_IN_MAINTENANCE):
+        await switches.board(request).refuse_writes(db)
     async with db.session() as session:
         yield session
     if request.method not in SAFE_METHODS and (user_id := _user_id(request)) is not None:

@@ -21,12 +21,20 @@ class DomainError(Exception):
     status = 400
     title = "Bad request"
 
-    def __init__(self, detail: str, *, field: str | None = None, keep_writes: bool = False) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        field: str | None = None,
+        keep_writes: bool = False,
+        retry_after_s: int | None = None,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.field = field
         # True when the refusal itself must be recorded (e.g. revoking a replayed token).
         self.keep_writes = keep_writes
+        self.retry_after_s = retry_after_s  # sent as Retry-After (a 503 that will pass)
 
 
 class Unauthorized(DomainError):
@@ -111,7 +119,7 @@ def install(app: FastAPI) -> None:
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
         errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        if isinstance(exc, TooManyRequests):
+        if exc.retry_after_s is not None:
             headers = {"Retry-After": str(exc.retry_after_s)}
         return problem(
             exc.status, exc.title, exc.detail, instance=request.url.path, errors=errors, headers=headers

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -19,6 +19,7 @@ from pgqueuer.queries import Queries
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.config import Settings
+from ftw.core.switches import Board
 
 if TYPE_CHECKING:
     from ftw.core.db import Database
@@ -32,6 +33,11 @@ class TaskContext:
     db: Database
     settings: Settings
     integrations: Integrations
+    switches: Board = field(init=False)  # this worker's copy of the launch switches
+
+    def __post_init__(self) -> None:
+        rules = self.settings.switches
+        self.switches = Board(ttl_s=rules.ttl_s, retry_after_s=rules.retry_after_s)
 
 
 Handler = Callable[[TaskContext, dict[str, Any]], Awaitable[None]]

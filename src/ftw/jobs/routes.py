@@ -9,10 +9,11 @@ from starlette.datastructures import UploadFile
 
 from ftw.accounts.auth import Anyone, Homeowner
 from ftw.analytics.views import ViewsDep
-from ftw.core import ratelimit
+from ftw.core import ratelimit, switches
 from ftw.core.cache import CacheDep
 from ftw.core.deps import ReadSessionDep, SessionDep, SettingsDep, StorageDep
 from ftw.core.errors import Invalid, LengthRequired, PayloadTooLarge
+from ftw.core.switches import Name
 from ftw.core.validation import Id, NoNul
 from ftw.jobs import service
 from ftw.jobs.models import JobStatus
@@ -24,7 +25,11 @@ router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 PHOTOS_PATH = "/api/v1/jobs/{job_id}/photos"  # an upload: the edge bounds its body as one
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[ratelimit.limit("post_job")])
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[ratelimit.limit("post_job"), switches.required(Name.JOB_POSTING)],
+)
 async def post_job(
     data: JobCreate, session: SessionDep, settings: SettingsDep, storage: StorageDep, principal: Homeowner
 ) -> JobOut:
@@ -114,6 +119,7 @@ async def cancel(job_id: Id, session: SessionDep, storage: StorageDep, principal
 @router.post(
     "/{job_id}/photos",
     status_code=status.HTTP_201_CREATED,
+    dependencies=[switches.required(Name.PHOTO_UPLOADS)],
     openapi_extra={
         "requestBody": {
             "required": True,

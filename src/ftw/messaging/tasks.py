@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.models import User
+from ftw.core.switches import Name
 from ftw.core.tasks import Handler, TaskContext
-from ftw.integrations import Integrations
 from ftw.integrations.messages import DeliveryFailed
 from ftw.messaging.models import Delivery, Notification
 from ftw.messaging.notifications import DELIVER_TASK, render, sms_text
@@ -23,7 +23,7 @@ DELIVERY_ATTEMPTS = 5
 
 
 async def _attempt(
-    session: AsyncSession, integrations: Integrations, *, notification_id: int, channel: str
+    session: AsyncSession, context: TaskContext, *, notification_id: int, channel: str
 ) -> DeliveryFailed | None:
     """Send one delivery unless it already went out; returns a failure worth retrying.
 
@@ -49,7 +49,13 @@ async def _attempt(
     if row is None or row.Delivery.status != "pending":
         return None
     delivery = row.Delivery
+    if not await context.switches.is_on(context.db, Name(channel)):
+        # Switched off in an incident: not sent later either (it would arrive out of date);
+        # the notification itself stays in the app.
+        delivery.status, delivery.last_error = "failed", f"not sent: {channel} switched off by an admin"
+        return None
     delivery.attempts += 1
+    integrations = context.integrations
     subject, text = render(row.kind, row.payload)
     try:
         if channel == "sms":
@@ -79,7 +85,7 @@ async def deliver(context: TaskContext, payload: dict[str, Any]) -> None:
     async with context.db.session() as session:
         failure = await _attempt(
             session,
-            context.integrations,
+            context,
             notification_id=int(payload["notification_id"]),
             channel=str(payload["channel"]),
         )

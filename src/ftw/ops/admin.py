@@ -1,15 +1,18 @@
-"""Admin view of the circuit breakers of the answering process, and a manual reset."""
+"""Admin controls: the circuit breakers of the answering process (and a manual reset), and
+the launch switches (features, maintenance mode, the incident notice)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter
-from pydantic import BaseModel
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import select
 
 from ftw.accounts.auth import Admin
+from ftw.core import switches
 from ftw.core.breakers import CircuitBreaker
-from ftw.core.deps import IntegrationsDep
+from ftw.core.deps import IntegrationsDep, OwnReadSessionDep, SessionDep
 from ftw.core.errors import NotFound
 from ftw.core.metrics import BreakerState
 
@@ -62,3 +65,47 @@ async def reset_breaker(name: str, integrations: IntegrationsDep, _: Admin) -> B
         raise NotFound(f"No breaker named {name}")
     breaker.reset()
     return BreakerOut.of(breaker)
+
+
+class SwitchOut(BaseModel):
+    name: switches.Name
+    on: bool
+    message: str | None
+    changed_at: datetime | None
+    changed_by: int | None
+
+    @classmethod
+    def of(cls, state: switches.State) -> SwitchOut:
+        return cls(
+            name=state.name,
+            on=state.on,
+            message=state.message,
+            changed_at=state.changed_at,
+            changed_by=state.changed_by,
+        )
+
+
+class SwitchIn(BaseModel):
+    on: bool
+    # Shown to users: the 503's detail for a feature, the banner for maintenance and incident.
+    message: str | None = Field(default=None, min_length=1, max_length=500)
+
+
+@router.get("/switches")
+async def list_switches(session: OwnReadSessionDep, _: Admin) -> list[SwitchOut]:
+    """Every switch as stored (features are on, maintenance and incident off, until changed)."""
+    stored = {row.name: switches.State.of(row) for row in await session.scalars(select(switches.Switch))}
+    return [SwitchOut.of(stored.get(name) or switches.State.default(name)) for name in switches.Name]
+
+
+@router.put("/switches/{name}")
+async def set_switch(
+    name: switches.Name, data: SwitchIn, request: Request, session: SessionDep, principal: Admin
+) -> SwitchOut:
+    """Turn a feature, maintenance mode or the incident notice on or off (audit-logged).
+    This instance obeys at once, every other within ``switches.ttl_s``."""
+    state = await switches.change(
+        session, name=name, on=data.on, message=data.message, actor_id=principal.user_id, via="api"
+    )
+    switches.board(request).expire()
+    return SwitchOut.of(state)

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from ftw.accounts.auth import Admin, Anyone
-from ftw.core import metrics
+from ftw.core import metrics, switches
 from ftw.ops.overview import (
     DatabaseFigures,
     Overview,
@@ -53,7 +53,8 @@ table { border-collapse: collapse; background: #fff; border-radius: 6px; min-wid
 td, th { padding: 5px 12px; text-align: left; border-bottom: 1px solid #eceef1; font-size: 13px; }
 th { color: #6b7483; font-weight: 500; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .tables { display: flex; flex-wrap: wrap; gap: 24px; align-items: flex-start; }
-.state-open { color: #b32020; font-weight: 600; } .state-half_open { color: #a87700; font-weight: 600; }
+.state-open, .state-off { color: #b32020; font-weight: 600; }
+.state-half_open { color: #a87700; font-weight: 600; }
 form { background: #fff; padding: 16px; border-radius: 6px; max-width: 320px; display: grid; gap: 8px; }
 [hidden] { display: none !important; }
 """
@@ -73,7 +74,7 @@ def _table(headers: tuple[str, ...], rows: Sequence[tuple[str, ...]], numeric_fr
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def render_main(overview: Overview) -> str:
+def render_main(overview: Overview, switched: Sequence[switches.State] = ()) -> str:
     """The overview's content; /ops/live swaps this element in on every refresh."""
     cards = "".join(
         f'<div class="card {f.level}"><div class="label">{escape(f.label)}</div>'
@@ -95,12 +96,26 @@ def render_main(overview: Overview) -> str:
         for event, outcomes in overview.business.items()
         for outcome, count in sorted(outcomes.items())
     ]
+    controls = _table(
+        ("Switch", "State", "Message", "Changed"),
+        [
+            (
+                escape(s.name.value),
+                f'<span class="state-{"on" if s.on else "off"}">{"on" if s.on else "off"}</span>',
+                escape(s.message or ""),
+                f"{s.changed_at:%Y-%m-%d %H:%M} UTC" if s.changed_at else "never",
+            )
+            for s in switched
+        ],
+        numeric_from=4,
+    )
     minutes = overview.window_s / 60
     return (
         f'<main><p class="meta">{overview.generated_at:%Y-%m-%d %H:%M:%S} UTC · rates over the last '
         f"{minutes:.1f} min · this instance's view (Grafana has all instances)</p>"
         f'<div class="grid">{cards}</div><div class="tables">'
         f"<div><h2>Circuit breakers</h2>{breakers}</div>"
+        f"<div><h2>Switches</h2>{controls}</div>"
         f"<div><h2>Task queue (due, waiting)</h2>{_table(('Task', 'Waiting', 'Oldest'), tasks)}</div>"
         f"<div><h2>Business events since start</h2>{_table(('Event', 'Outcome', 'Count'), events, 2)}</div>"
         "</div></main>"
@@ -148,8 +163,14 @@ async def overview_page(request: Request, _: Admin) -> HTMLResponse:
         database=database,
         queue=queue,
     )
+    try:
+        await state.switches.refresh(state.db)
+    except Exception as exc:  # the database is down: show the last copy this process read
+        log.warning("ops_switches_failed", error=f"{type(exc).__name__}: {exc}")
     return _page(
-        "FTW operations", render_main(overview), head=f'<meta http-equiv="refresh" content="{REFRESH_S}">'
+        "FTW operations",
+        render_main(overview, state.switches.states()),
+        head=f'<meta http-equiv="refresh" content="{REFRESH_S}">',
     )
 
 

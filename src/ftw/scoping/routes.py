@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from ftw.accounts.auth import SignedIn
-from ftw.core import ratelimit
+from ftw.core import ratelimit, switches
 from ftw.core.deps import IntegrationsDep, SessionDep, SettingsDep
 from ftw.core.errors import Invalid
+from ftw.core.switches import Name
 from ftw.scoping.estimator import estimate
 from ftw.scoping.refine import refined
 from ftw.scoping.schemas import ScopeOut, ScopeRequest
@@ -20,13 +21,15 @@ router = APIRouter(prefix="/api/v1", tags=["scoping"])
 @router.post("/scope", dependencies=[ratelimit.limit("scope")])
 async def scope(
     data: ScopeRequest,
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     integrations: IntegrationsDep,
     _: SignedIn,
 ) -> ScopeOut:
     """Estimate a job without posting it: offline, refined by a language model when one is
-    configured (``source: llm``); ``degraded: true`` when that model could not be used."""
+    configured and not switched off (``source: llm``); ``degraded: true`` when that model
+    could not be used."""
     state = data.state.upper() if data.state else None
     if data.zip:
         fips = county_for_zip(data.zip)
@@ -38,7 +41,7 @@ async def scope(
     )
     result = await refined(
         offline,
-        refiner=integrations.llm,
+        refiner=integrations.llm if await switches.is_on(request, Name.LLM_REFINEMENT) else None,
         vendor=settings.llm,
         rules=settings.jobs,
         trade=data.trade,

@@ -7,8 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from ftw.accounts.auth import Anyone, Operator
+from ftw.core import switches
 from ftw.core.cache import CacheDep
 from ftw.core.deps import IntegrationsDep, ReadSessionDep, SessionDep, SettingsDep
+from ftw.core.switches import Name
 from ftw.territories import service
 from ftw.territories.schemas import ClaimOut, ClaimPayment, TerritoryOut, TerritoryPage
 
@@ -41,7 +43,7 @@ async def detail(
     return await service.detail(cache_=cache, session=session, settings=settings, fips=fips)
 
 
-@router.post("/{fips}/claim")
+@router.post("/{fips}/claim", dependencies=[switches.required(Name.TERRITORY_CLAIMS)])
 async def claim(
     fips: Fips,
     session: SessionDep,

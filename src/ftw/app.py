@@ -32,6 +32,7 @@ from ftw.ops.admin import router as admin_router
 from ftw.ops.dashboard import router as dashboard_router
 from ftw.ops.health import router as health_router
 from ftw.ops.scrape import router as metrics_router
+from ftw.ops.status import router as status_router
 from ftw.reviews.routes import router as reviews_router
 from ftw.scoping.routes import router as scoping_router
 from ftw.territories.routes import router as territories_router
@@ -43,6 +44,7 @@ ROUTERS = (
     health_router,
     metrics_router,
     dashboard_router,
+    status_router,
     accounts_router,
     territories_router,
     jobs_router,

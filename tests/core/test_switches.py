@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from fastapi import Request
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
@@ -123,11 +124,11 @@ async def test_maintenance_refuses_writes_with_retry_after_and_serves_reads(clie
     login = await client.post("/api/v1/auth/login", json={"email": homeowner.email, "password": PASSWORD})
     assert login.status_code == 200  # readers stay signed in
 
-    app = client._transport.app  # type: ignore[attr-defined]
-    assert await app.state.switches.banner(app.state.db) == "Upgrading the database until 03:00 UTC."
+    page = Request({"type": "http", "app": client._transport.app})  # type: ignore[attr-defined]
+    assert await switches.banner(page) == "Upgrading the database until 03:00 UTC."  # for the web app
     await _set(client, admin, "maintenance", False)  # the admin API stays writable
     assert (await client.post("/api/v1/jobs", json=JOB, headers=homeowner.headers)).status_code == 201
-    assert await app.state.switches.banner(app.state.db) is None
+    assert await switches.banner(page) is None
 
 
 async def test_ops_shows_the_switches(client, admin):

@@ -160,6 +160,12 @@ def board(request: Request) -> Board:
     return found
 
 
+async def banner(request: Request) -> str | None:
+    """The banner every page shows (maintenance, else the incident notice), or None: for the
+    web app's page layout; a statement at most once per TTL."""
+    return await board(request).banner(request.app.state.db)
+
+
 async def is_on(request: Request, name: Name) -> bool:
     on: bool = await board(request).is_on(request.app.state.db, name)
     return on

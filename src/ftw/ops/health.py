@@ -110,14 +110,21 @@ async def _probe(check: Callable[[], Awaitable[tuple[bool, Detail]]]) -> Detail:
     return {"ok": ok, "ms": round((time.perf_counter() - started) * 1000, 2), **detail}
 
 
+async def probes(state: Any) -> dict[str, Detail]:
+    """The dependency checks of readiness (and of the status page): the database, and Redis
+    when one is configured; each with ``ok``, its latency and what failed."""
+    checks = {"database": await _probe(lambda: _database(state.db))}
+    if state.redis is not None:
+        checks["redis"] = await _probe(lambda: _redis(state.redis))
+    return checks
+
+
 async def readiness(request: Request) -> tuple[bool, dict[str, Detail]]:
     """Whether this instance should get traffic, with each probe's result and latency."""
     state = request.app.state
     if state.lifecycle.draining:
         return False, {"draining": {"ok": False}}
-    checks = {"database": await _probe(lambda: _database(state.db))}
-    if state.redis is not None:
-        checks["redis"] = await _probe(lambda: _redis(state.redis))
+    checks = await probes(state)
     return all(check["ok"] for check in checks.values()), checks
 
 

@@ -48,6 +48,16 @@ def migrate() -> None:
     console.print("[green]✓[/] database at head")
 
 
+def _refuse_sandboxes(settings: Settings) -> None:
+    from ftw.integrations import SandboxInProduction, refuse_sandboxes
+
+    try:
+        refuse_sandboxes(settings)
+    except SandboxInProduction as refusal:
+        console.print(f"[red]✗[/] {escape(str(refusal))}", soft_wrap=True)
+        raise typer.Exit(1) from refusal
+
+
 def _require_migrated(url: str) -> None:
     """Refuse to serve a shared database this code cannot use yet: every request would fail."""
     from ftw.core import migrations
@@ -96,6 +106,7 @@ def serve(
         # The demo accounts' password is printed and published: never in production.
         console.print("[red]✗[/] --demo loads accounts with a published password: refused in production")
         raise typer.Exit(2)
+    _refuse_sandboxes(settings)
     url = database_url(settings)
     if demo or not settings.database_url:
         _migrate(url)  # the embedded database is this app's alone: keep it at head
@@ -533,6 +544,7 @@ def worker(
     from ftw.worker import run
 
     settings = get_settings()
+    _refuse_sandboxes(settings)
     asyncio.run(run(database_url(settings), settings, once=once, concurrency=concurrency))
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class LaunchTargets(BaseModel):
@@ -463,6 +463,16 @@ class Settings(BaseSettings):
     llm: LlmVendor = LlmVendor()
     storage: StorageVendor = StorageVendor()
     switches: SwitchSettings = SwitchSettings()
+    # Vendors production may run on a sandbox adapter (FTW_ALLOW_SANDBOX=sms,email); any other
+    # sandbox (payments, sms, email; storage on the local disk) stops production at start-up.
+    allow_sandbox: Annotated[set[str], NoDecode] = Field(default_factory=set)
+
+    @field_validator("allow_sandbox", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return {name.strip() for name in value.split(",") if name.strip()}
+        return value
 
     @model_validator(mode="after")
     def _production_has_secrets(self) -> Settings:

@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 
 from ftw.config import Settings
+from ftw.integrations import SandboxInProduction, build
 from ftw.ops import doctor
 from tests.ops.conftest import FTW, serve
 
@@ -232,3 +233,51 @@ def test_a_pod_smaller_than_the_planned_instance_fails(tmp_path):
     check = doctor.instance_shape(Settings(), tmp_path)
     assert check.status == "fail"
     assert "request 1, limit 2" in check.detail
+
+
+PRODUCTION = {"environment": "production", "auth": {"secret_key": "x" * 48}}
+
+
+def test_production_refuses_sandboxes_not_allowed_by_name(tmp_path, monkeypatch):
+    settings = Settings(data_dir=tmp_path, **PRODUCTION)  # type: ignore[arg-type]
+    with pytest.raises(SandboxInProduction, match="payments, sms, email, storage"):
+        build(settings)
+    checks = {c.name: c for c in doctor.vendors(settings)}
+    assert checks["vendors"].status == checks["storage"].status == "fail"
+    assert "FTW_PAYMENTS__ADAPTER=stripe" in checks["vendors"].fix
+
+    monkeypatch.setenv("FTW_ALLOW_SANDBOX", "sms, email")
+    partly = Settings(data_dir=tmp_path, **PRODUCTION)  # type: ignore[arg-type]
+    assert partly.allow_sandbox == {"sms", "email"}
+    with pytest.raises(
+        SandboxInProduction, match=r"of payments, storage: .*FTW_ALLOW_SANDBOX=payments,storage"
+    ):
+        build(partly)
+    statuses = [(c.name, c.status) for c in doctor.vendors(partly)]
+    assert ("vendors", "ok") in statuses  # sms and email allowed, said so
+    assert ("vendors", "fail") in statuses
+
+    monkeypatch.setenv("FTW_ALLOW_SANDBOX", "payments,sms,email,storage")
+    allowed = Settings(data_dir=tmp_path, **PRODUCTION)  # type: ignore[arg-type]
+    assert build(allowed).payments is not None
+    assert {c.status for c in doctor.vendors(allowed)} == {"ok"}
+
+
+def test_ftw_serve_refuses_production_on_sandboxes(tmp_path):
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("FTW_")},
+        "FTW_ENVIRONMENT": "production",
+        "FTW_AUTH__SECRET_KEY": "x" * 48,
+        "FTW_DATA_DIR": str(tmp_path),
+        "FTW_ALLOW_SANDBOX": "sms,email,storage",
+    }
+    refused = subprocess.run(  # noqa: S603 - our own command
+        [FTW, "serve", "--port", "1"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert refused.returncode == 1
+    assert "production refuses the sandbox adapters of payments" in refused.stdout

@@ -32,8 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ftw.config import DEV_SECRET, Settings
 from ftw.core import migrations
 from ftw.core.db import create_engine
-from ftw.integrations import build
-from ftw.integrations.storage import LocalStorage
+from ftw.integrations import SANDBOXES, refused_sandboxes, sandboxes
 from ftw.models import metadata
 from ftw.ops import capacity
 
@@ -356,32 +355,32 @@ def breakers(settings: Settings) -> Check:
 
 
 def vendors(settings: Settings) -> list[Check]:
-    integrations = build(settings)
+    """The vendors' adapters: a sandbox fails production unless allowed by name (start-up
+    refuses the same), and is a warning before it."""
     production = settings.environment == "production"
-    adapters = {
-        "payments": integrations.payments.name,
-        "sms": integrations.sms.name,
-        "email": integrations.email.name,
-    }
-    sandboxes = sorted(kind for kind, name in adapters.items() if name == "sandbox")
+    stand_ins = sandboxes(settings)
+    flagged = refused_sandboxes(settings) if production else stand_ins
+    verdict = fail if production else warn
+    allow = f", or allow by name: FTW_ALLOW_SANDBOX={','.join(flagged)}" if production else ""
     checks = []
-    if sandboxes:
+    if messaging := [vendor for vendor in flagged if vendor != "storage"]:
         checks.append(
-            (fail if production else warn)(
+            verdict(
                 "vendors",
-                f"sandbox adapters for {', '.join(sandboxes)}: nothing reaches a real provider",
-                "configure the providers' adapters and credentials before launch",
+                f"sandbox adapters for {', '.join(messaging)}: nothing reaches a real provider",
+                "set " + ", ".join(SANDBOXES[v][1] for v in messaging) + " with credentials" + allow,
             )
         )
-    real = sorted(f"{kind} ({name})" for kind, name in adapters.items() if name != "sandbox")
-    if real:
+    if production and (allowed := [vendor for vendor in stand_ins if vendor not in flagged]):
+        checks.append(ok("vendors", f"sandboxes allowed by FTW_ALLOW_SANDBOX: {', '.join(allowed)}"))
+    if real := [f"{v} ({getattr(settings, v).adapter})" for v in SANDBOXES if v not in stand_ins]:
         checks.append(ok("vendors", "real adapters: " + ", ".join(real)))
-    if isinstance(integrations.storage, LocalStorage):
+    if "storage" in flagged:
         checks.append(
-            warn(
+            verdict(
                 "storage",
-                f"photos on local disk ({integrations.storage.root})",
-                "use object storage: instances do not share a disk",
+                f"photos on local disk ({settings.media_path})",
+                "use object storage (FTW_STORAGE__ADAPTER=s3): instances do not share a disk" + allow,
             )
         )
     return checks

@@ -230,7 +230,7 @@ class LlmVendor(BaseModel):
 
 
 class StorageVendor(BaseModel):
-    """Uploads: a local folder (default) or S3/R2, with a local secondary while S3 is down."""
+    """Uploads: a local folder (default) or S3/R2 (refused with 503 while it is down)."""
 
     adapter: Literal["local", "s3"] = "local"
     bucket: str | None = None
@@ -239,7 +239,6 @@ class StorageVendor(BaseModel):
     access_key_id: str | None = None
     secret_access_key: SecretStr | None = None
     public_base_url: str | None = None  # where objects are served; None: /media
-    secondary_dir: Path | None = None  # default: the media folder, served under /media
 
 
 class Threshold(BaseModel):

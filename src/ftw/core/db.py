@@ -15,6 +15,7 @@ from contextlib import aclosing, asynccontextmanager
 from datetime import datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import DateTime, MetaData, event, func
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
@@ -33,6 +34,8 @@ from ftw.config import Settings
 from ftw.core import dbmetrics
 from ftw.core.errors import DomainError
 from ftw.core.replicas import ReadKind, ReadRouter, Replica, ReplicaSet, replica_name
+
+log = structlog.get_logger(__name__)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -141,8 +144,13 @@ def on_rollback(session: AsyncSession, undo: Callable[[], Awaitable[None]]) -> N
 
 
 async def _undo(session: AsyncSession) -> None:
+    """Run the undo steps; one that fails (storage down too) leaves an orphan, logged, and the
+    caller still gets the request's own error."""
     for undo in reversed(session.info.pop("on_rollback", [])):
-        await undo()
+        try:
+            await undo()
+        except Exception as failure:
+            log.warning("undo_failed", reason=f"{type(failure).__name__}: {failure}"[:300])
 
 
 STATEMENT_TIMEOUT_MS = "statement_timeout_ms"  # session.info key: the timeout to set

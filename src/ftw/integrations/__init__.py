@@ -13,7 +13,7 @@ from ftw.core.breakers import BreakerBoard
 from ftw.integrations.llm import AnthropicRefiner, Refiner
 from ftw.integrations.messages import Email, SandboxEmail, SandboxSms, SendGridEmail, Sms, TwilioSms
 from ftw.integrations.payments import Payments, SandboxPayments, StripePayments
-from ftw.integrations.storage import FallbackStorage, LocalStorage, S3Storage, Storage
+from ftw.integrations.storage import LocalStorage, S3Storage, Storage
 
 
 @dataclass
@@ -107,10 +107,7 @@ def build(settings: Settings) -> Integrations:
         )
     storage: Storage = LocalStorage(settings.media_path)
     if settings.storage.adapter == "s3":
-        vendor_s3 = settings.storage
-        # Served under /media like the local default, so fallen-back files stay reachable.
-        secondary = LocalStorage(vendor_s3.secondary_dir or settings.media_path)
-        storage = FallbackStorage(S3Storage(vendor_s3, breaker=breakers["storage"]), secondary)
+        storage = S3Storage(settings.storage, breaker=breakers["storage"])
     llm: Refiner | None = None
     if settings.llm.adapter == "anthropic":
         llm = AnthropicRefiner(

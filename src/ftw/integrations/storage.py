@@ -1,13 +1,15 @@
 """Object storage for uploaded files.
 
 The default adapter writes to a local folder served under /media; production points
-the same Protocol at S3-compatible storage (S3, R2) through boto3, with a local secondary
-location that takes the writes while S3 fails or its breaker is open.
+the same Protocol at S3-compatible storage (S3, R2) through boto3. While S3 fails or its
+breaker is open an upload is refused (503, the job kept): a copy kept on one instance's
+disk would be a broken image on every other instance.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -17,8 +19,14 @@ from botocore.config import Config
 
 from ftw.config import StorageVendor
 from ftw.core.breakers import CircuitBreaker
+from ftw.core.errors import DomainError
 
 log = structlog.get_logger(__name__)
+
+
+class StorageUnavailable(DomainError):
+    status = 503
+    title = "Photo uploads unavailable"
 
 
 class Storage(Protocol):
@@ -87,11 +95,19 @@ class S3Storage:
         self._breaker = breaker
 
     async def put(self, key: str, data: bytes, content_type: str) -> None:
-        await self._breaker.call(
-            lambda: asyncio.to_thread(
-                self._s3.put_object, Bucket=self._bucket, Key=key, Body=data, ContentType=content_type
+        try:
+            await self._breaker.call(
+                lambda: asyncio.to_thread(
+                    self._s3.put_object, Bucket=self._bucket, Key=key, Body=data, ContentType=content_type
+                )
             )
-        )
+        except Exception as failure:  # S3 refused, timed out, or its breaker is open
+            log.warning("storage_down", key=key, reason=str(failure) or type(failure).__name__)
+            raise StorageUnavailable(
+                "Photo uploads are unavailable for a few minutes (our storage provider is down);"
+                " your job is saved: add the photos again shortly.",
+                retry_after_s=math.ceil(self._breaker.policy.reset_timeout_s),
+            ) from failure
 
     async def delete(self, key: str) -> None:
         await self._breaker.call(
@@ -100,36 +116,3 @@ class S3Storage:
 
     def url(self, key: str) -> str:
         return f"{self._base_url}/{key}"
-
-
-class FallbackStorage:
-    """Writes to the primary, or to the secondary when the primary fails (breaker open included).
-
-    Which keys went to the secondary is remembered in this process, so their URLs point there;
-    copying them back to the primary once it recovers is an operator's job (docs/decisions.md).
-    """
-
-    def __init__(self, primary: Storage, secondary: Storage) -> None:
-        self.primary = primary
-        self.secondary = secondary
-        self.on_secondary: set[str] = set()
-
-    async def put(self, key: str, data: bytes, content_type: str) -> None:
-        try:
-            await self.primary.put(key, data, content_type)
-        except Exception as failure:
-            log.warning("storage_fallback", key=key, reason=str(failure) or type(failure).__name__)
-            await self.secondary.put(key, data, content_type)
-            self.on_secondary.add(key)
-        else:
-            self.on_secondary.discard(key)
-
-    async def delete(self, key: str) -> None:
-        if key in self.on_secondary:
-            await self.secondary.delete(key)
-            self.on_secondary.discard(key)
-            return
-        await self.primary.delete(key)
-
-    def url(self, key: str) -> str:
-        return (self.secondary if key in self.on_secondary else self.primary).url(key)

@@ -227,8 +227,8 @@ async def add_photos(
                 f"{upload.filename or 'photo'} is not a readable image", field="files"
             ) from exc
         key = f"jobs/{job.id}/{uuid.uuid4().hex}.{extension}"
+        await storage.put(key, clean, mime)  # nothing stored when it raises
         on_rollback(session, lambda key=key: storage.delete(key))  # type: ignore[misc]
-        await storage.put(key, clean, mime)
         photo = JobPhoto(job_id=job.id, storage_key=key, content_type=mime, size_bytes=len(clean))
         session.add(photo)
         photos.append(photo)

@@ -150,3 +150,11 @@ def test_every_mounted_config_file_exists(resolved: dict[str, Any]) -> None:
 
 def _volumes(service: dict[str, Any]) -> list[str]:
     return [v if isinstance(v, str) else f"{v['source']}:{v['target']}" for v in service.get("volumes", [])]
+
+
+def test_api_reads_browse_and_analytics_from_the_replica_pool(resolved: dict[str, Any]) -> None:
+    api = resolved["services"]["api"]["environment"]
+    for kind in ("BROWSE", "ANALYTICS"):
+        assert "@pgbouncer:6432/ftw_ro" in api[f"FTW_REPLICAS__{kind}"]
+    # Sandboxes run only because this file allows them by name (production refuses otherwise).
+    assert api["FTW_ALLOW_SANDBOX"] == "payments,sms,email,storage"

@@ -13,6 +13,7 @@ import yaml
 
 from ftw.config import Settings
 from ftw.core.metrics import HTTP_DURATION
+from ftw.integrations import SANDBOXES, refused_sandboxes, sandboxes
 from tests.deploy.tools import DEPLOY, ROOT, run, tool
 
 K8S = DEPLOY / "k8s"
@@ -148,3 +149,19 @@ def test_checkov_finds_nothing_insecure() -> None:
     assert failed == []
     assert summaries["kubernetes"]["passed"] > 100
     assert summaries["dockerfile"]["passed"] > 10
+
+
+def test_production_runs_the_real_vendors_and_reads_from_the_replica() -> None:
+    """The start-up refusal of sandboxes holds for these files: every vendor has its real
+    adapter, no sandbox is allowed, the keys come from a Secret; browse and analytics read
+    from the replica's pool."""
+    config = _by_kind("ConfigMap")["ftw-config"]["data"]
+    adapters = {vendor: {"adapter": config[f"FTW_{vendor.upper()}__ADAPTER"]} for vendor in SANDBOXES}
+    settings = Settings(environment="production", auth={"secret_key": "x" * 48}, **adapters)  # type: ignore[arg-type]
+    assert refused_sandboxes(settings) == sandboxes(settings) == []
+    assert "FTW_ALLOW_SANDBOX" not in config
+    for name in ("ftw-api", "ftw-worker"):
+        (container,) = _pod_spec(_by_kind("Deployment")[name])["containers"]
+        assert {"secretRef": {"name": "ftw-vendor-keys"}} in container["envFrom"]
+    for kind in ("BROWSE", "ANALYTICS"):
+        assert json.loads(config[f"FTW_REPLICAS__{kind}"]) == ["postgresql://ftw@pgbouncer:6432/ftw_ro"]

@@ -448,6 +448,33 @@ async def _warm(settings: Settings, top: int) -> int:
         await db.dispose()
 
 
+@app.command()
+def smoke(
+    url: Annotated[str, typer.Argument(help="The deployed API, e.g. https://api.fairtradeworker.com")],
+    timeout: Annotated[float, typer.Option(help="Seconds the whole journey may take")] = 30.0,
+) -> None:
+    """Post-deploy check: throwaway accounts sign up, browse, post, bid and message, then are
+    removed from the configured database; exit 1 if any step or the clean-up failed."""
+    from ftw.ops.smoke import journey, remove
+
+    settings = get_settings()
+    run = asyncio.run(journey(url, timeout_s=timeout))
+    for step in run.steps:
+        mark = "[green]✓[/]" if step.ok else "[red]✗[/]"
+        console.print(f"{mark} {step.name}  {step.ms:,.0f} ms  {escape(step.detail)}", soft_wrap=True)
+    removed = asyncio.run(remove(run, database_url(settings), settings)) if run.users else 0
+    cleaned = removed == len(run.users)
+    if cleaned:
+        console.print(f"[green]✓[/] removed the {removed} throwaway accounts and what they made")
+    else:
+        console.print(
+            f"[red]✗[/] removed {removed} of {len(run.users)} throwaway accounts (ids {run.users}):"
+            " run `ftw smoke` with the database of the service under test",
+            soft_wrap=True,
+        )
+    raise typer.Exit(0 if run.ok and cleaned else 1)
+
+
 class OnOff(StrEnum):
     ON = "on"
     OFF = "off"

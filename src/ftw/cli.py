@@ -18,7 +18,6 @@ from rich.console import Console
 from rich.markup import escape
 
 from ftw.config import Settings, get_settings
-from ftw.core.switches import Name
 
 app = typer.Typer(help="FairTradeWorker: run, migrate and seed the marketplace API.", no_args_is_help=True)
 console = Console()
@@ -49,7 +48,7 @@ def migrate() -> None:
 
 
 def _refuse_sandboxes(settings: Settings) -> None:
-    from ftw.integrations import SandboxInProduction, refuse_sandboxes
+    from ftw.sandboxes import SandboxInProduction, refuse_sandboxes
 
     try:
         refuse_sandboxes(settings)
@@ -95,12 +94,6 @@ def serve(
 
     from ftw.core import server
 
-    metrics_dir = None
-    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        # Set before anything imports prometheus_client: the workers then share one folder
-        # of metric files, and a scrape of any of them reports all.
-        metrics_dir = tempfile.mkdtemp(prefix="ftw-metrics-")
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     settings = get_settings()
     if demo and settings.environment == "production":
         # The demo accounts' password is printed and published: never in production.
@@ -108,6 +101,9 @@ def serve(
         raise typer.Exit(2)
     _refuse_sandboxes(settings)
     url = database_url(settings)
+    # Loading the migrations imports the code, and with it the metrics: with several workers
+    # the supervisor keeps its own in memory, or a scrape would list it next to the workers.
+    outside = os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None) if workers > 1 else None
     if demo or not settings.database_url:
         _migrate(url)  # the embedded database is this app's alone: keep it at head
     else:
@@ -117,6 +113,13 @@ def serve(
 
         for line in asyncio.run(seed_demo(url, settings)):
             console.print(line)
+    metrics_dir = None
+    if outside:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = outside
+    elif workers > 1:
+        # The workers share one folder of metric files: a scrape of any of them reports all.
+        metrics_dir = tempfile.mkdtemp(prefix="ftw-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     # Workers read the URL from the environment, so the embedded server is shared by all.
     os.environ["FTW_DATABASE_URL"] = url
     get_settings.cache_clear()
@@ -509,19 +512,18 @@ async def _switch(settings: Settings, name: str | None, state: OnOff | None, mes
         console.print(f"every instance obeys within {settings.switches.ttl_s:g} s")
 
 
-SWITCH_NAMES = ", ".join(name.value for name in Name)
-
-
 @app.command()
 def switch(
-    name: Annotated[str | None, typer.Argument(help=f"One of {SWITCH_NAMES}; none: list them")] = None,
+    name: Annotated[str | None, typer.Argument(help="A switch (see `ftw switch`); none: list them")] = None,
     state: Annotated[OnOff | None, typer.Argument(help="on or off; none: show the switch")] = None,
     message: Annotated[str | None, typer.Option(help="What users are told while it is off")] = None,
 ) -> None:
     """Turn a risky feature off (503 with the message) or back on; audit-logged. Without
     arguments, every switch and its state."""
+    from ftw.core.switches import Name  # imported here: ftw.core.db creates the metrics
+
     if name is not None and name not in Name.__members__.values():
-        raise typer.BadParameter(f"choose one of {SWITCH_NAMES}", param_hint="NAME")
+        raise typer.BadParameter(f"choose one of {', '.join(Name)}", param_hint="NAME")
     asyncio.run(_switch(get_settings(), name, state, message))
 
 
@@ -531,7 +533,7 @@ def maintenance(
     message: Annotated[str | None, typer.Option(help="The banner and the 503's message")] = None,
 ) -> None:
     """Maintenance mode: writes refused (503, Retry-After), reads still served, a banner."""
-    asyncio.run(_switch(get_settings(), Name.MAINTENANCE, state, message))
+    asyncio.run(_switch(get_settings(), "maintenance", state, message))
 
 
 @app.command()
@@ -542,7 +544,7 @@ def incident(
     ] = None,
 ) -> None:
     """The incident notice on the public status page (/status) and the banner."""
-    asyncio.run(_switch(get_settings(), Name.INCIDENT, state, message))
+    asyncio.run(_switch(get_settings(), "incident", state, message))
 
 
 ledger_app = typer.Typer(help="The money ledger.", no_args_is_help=True)

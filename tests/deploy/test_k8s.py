@@ -13,7 +13,7 @@ import yaml
 
 from ftw.config import Settings
 from ftw.core.metrics import HTTP_DURATION
-from ftw.integrations import SANDBOXES, refused_sandboxes, sandboxes
+from ftw.sandboxes import SANDBOXES, refused_sandboxes, sandboxes
 from tests.deploy.tools import DEPLOY, ROOT, run, tool
 
 K8S = DEPLOY / "k8s"

@@ -13,8 +13,9 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 
 from ftw.config import Settings
-from ftw.integrations import SandboxInProduction, build
+from ftw.integrations import build
 from ftw.ops import doctor
+from ftw.sandboxes import SandboxInProduction
 from tests.ops.conftest import FTW, serve
 
 

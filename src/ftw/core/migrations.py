@@ -8,6 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -40,9 +41,9 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
 async def revision_of(url: str) -> str | None:
     """The revision of the database at ``url`` (None when it was never migrated)."""
-    from ftw.core.db import async_url  # db imports config; keep this module light for alembic
-
-    engine = create_async_engine(async_url(url), poolclass=NullPool)
+    # Not through ftw.core.db: importing it creates the metrics, and `ftw serve` asks this in
+    # the supervisor, whose metric files the workers' would then be reported next to.
+    engine = create_async_engine(make_url(url).set(drivername="postgresql+asyncpg"), poolclass=NullPool)
     try:
         return await current_revision(engine)
     finally:

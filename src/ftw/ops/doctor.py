@@ -32,9 +32,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ftw.config import DEV_SECRET, Settings
 from ftw.core import migrations
 from ftw.core.db import create_engine
-from ftw.integrations import SANDBOXES, refused_sandboxes, sandboxes
 from ftw.models import metadata
 from ftw.ops import capacity
+from ftw.sandboxes import SANDBOXES, refused_sandboxes, sandboxes
 
 Status = Literal["ok", "warn", "fail"]
 MARKS: dict[Status, str] = {"ok": "✓", "warn": "⚠", "fail": "✗"}

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
+import redis.asyncio as redis
 from sqlalchemy import text
 
+from ftw.app import create_app
 from ftw.config import ReplicaSettings, Settings
 from ftw.core import migrations
 from ftw.core.db import Database, ReadSession
 from ftw.core.replicas import ReadKind, ReplicaSet
+from tests.conftest import signed_up
 from tests.deploy.tools import free_port, give_to_postgres, postgres_dir
 from tests.jobs.test_jobs import post
 from tests.support.clusters import Cluster, fetch, wait_until
@@ -168,6 +173,47 @@ async def test_a_writer_reads_its_own_writes_while_the_replica_is_paused(
         assert await _where(database) == (True, pair.replica.port)
     finally:
         await fetch(pair.replica.url, "SELECT pg_wal_replay_resume()")
+
+
+async def test_a_writer_reads_its_own_writes_on_another_instance(
+    pair: Pair, connect: Connect, tmp_path: Path
+) -> None:
+    """Two instances sharing Redis: a job posted through one is in its author's search on the
+    other while the replica lags; the rate limiter's round trip carries the marker."""
+    prefix = f"ryw-{uuid.uuid4().hex}"
+    replicas = {"browse": [pair.replica.url], "analytics": [pair.replica.url], "probe_interval_s": 0}
+    settings = Settings(
+        environment="test", database_url=pair.primary.url, redis_url="redis://127.0.0.1:6379/12",
+        redis_prefix=prefix, cache_enabled=False, data_dir=tmp_path, replicas={**replicas, "max_lag_s": 3600},
+    )  # type: ignore[arg-type]  # fmt: skip
+    one, two = await connect(max_lag_s=3600), await connect(max_lag_s=3600)
+    apps = [create_app(settings, database=db) for db in (one, two)]
+    first, second = (
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+        for app in apps
+    )
+    try:
+        owner = await signed_up(first, f"ryw-{uuid.uuid4().hex[:8]}@example.com")
+        await caught_up(pair)
+        await fetch(pair.replica.url, "SELECT pg_wal_replay_pause()")
+        try:
+            job = await post(first, owner, title="Quokka enclosure needs a new gate")
+            params = {"q": "quokka", "territory": "36061"}
+            mine = await second.get("/api/v1/jobs", params=params, headers=owner.headers)
+            assert job["id"] in {j["id"] for j in mine.json()["items"]}  # the other instance: primary
+            theirs = await second.get("/api/v1/jobs", params=params)
+            assert job["id"] not in {j["id"] for j in theirs.json()["items"]}  # anyone else: replica
+        finally:
+            await fetch(pair.replica.url, "SELECT pg_wal_replay_resume()")
+    finally:
+        for client, app in zip((first, second), apps, strict=True):
+            await client.aclose()
+            await app.state.limiter.aclose()
+            await app.state.cache.aclose()
+        keys = redis.Redis.from_url("redis://127.0.0.1:6379/12")
+        async for key in keys.scan_iter(match=f"{prefix}:*"):
+            await keys.delete(key)
+        await keys.aclose()
 
 
 def test_each_set_is_used_round_robin() -> None:

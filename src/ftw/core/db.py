@@ -267,7 +267,9 @@ class Database:
             self.router.wrote(user_id)
 
     @asynccontextmanager
-    async def read_session(self, kind: ReadKind, *, user_id: int | None = None) -> AsyncIterator[ReadSession]:
+    async def read_session(
+        self, kind: ReadKind, *, user_id: int | None = None, recent_writer: bool = False
+    ) -> AsyncIterator[ReadSession]:
         """A read-only session for ``kind`` of read, never committed.
 
         Tries the fit replicas of the kind's set in turn; a replica whose connection fails
@@ -280,7 +282,8 @@ class Database:
         options["bind"] = self._reader(options.get("bind"))
         session: ReadSession | None = None
         if self.router is not None:
-            async with aclosing(self.router.candidates(kind, user_id=user_id)) as candidates:
+            found = self.router.candidates(kind, user_id=user_id, recent_writer=recent_writer)
+            async with aclosing(found) as candidates:
                 async for replica in candidates:
                     candidate = ReadSession(**{**options, "bind": self._reader(replica.engine)})
                     try:

@@ -17,7 +17,7 @@ from ftw.config import Settings
 from ftw.core import switches
 from ftw.core.db import Database, ReadSession
 from ftw.core.principal import principal
-from ftw.core.replicas import ReadKind
+from ftw.core.replicas import RECENT_WRITER, ReadKind
 from ftw.integrations import Integrations
 from ftw.integrations.storage import Storage
 
@@ -60,7 +60,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 def _read(request: Request, kind: ReadKind) -> AbstractAsyncContextManager[ReadSession]:
     db: Database = request.app.state.db
-    return db.read_session(kind, user_id=_user_id(request))
+    recent_writer = request.scope["state"].get(RECENT_WRITER, False)
+    return db.read_session(kind, user_id=_user_id(request), recent_writer=recent_writer)
 
 
 async def get_read_session(request: Request) -> AsyncIterator[ReadSession]:

@@ -47,6 +47,7 @@ from ftw.config import AuthLimits, EndpointLimits, Settings
 from ftw.core import metrics
 from ftw.core.errors import problem
 from ftw.core.principal import principal
+from ftw.core.replicas import RECENT_WRITER
 from ftw.core.security import digest
 
 log = structlog.get_logger(__name__)
@@ -60,16 +61,24 @@ REDIS_TIMEOUT_S = 0.25
 LOG_EVERY_S = 30.0
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 OPERATOR_ROLES = frozenset({"operator", "admin"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # KEYS: one list of hit times per limit, newest first. ARGV: amount and window (s) per limit.
 # Returns: allowed (1/0), Redis's clock, then per limit the hits in its window and the time
 # of the oldest of them. All limits are checked before any hit is recorded.
+# A signed-in caller's recent-write marker rides along (read-your-writes across instances):
+# then the last KEY is the marker and the last ARGV its lifetime in ms, set by an allowed
+# write (> 0) or looked up by a read (0); its existence (1/0) is the last value returned.
 MOVING_WINDOWS = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local stamp = clock[1] .. '.' .. string.format('%06d', tonumber(clock[2]))
+local limits, marker, lifetime = #KEYS, nil, 0
+if #ARGV % 2 == 1 then
+  limits, marker, lifetime = #KEYS - 1, KEYS[#KEYS], tonumber(ARGV[#ARGV])
+end
 local allowed, counts = 1, {}
-for i = 1, #KEYS do
+for i = 1, limits do
   local amount, since = tonumber(ARGV[2 * i - 1]), now - tonumber(ARGV[2 * i])
   local low, high = 0, math.min(redis.call('LLEN', KEYS[i]), amount)
   while low < high do
@@ -80,7 +89,7 @@ for i = 1, #KEYS do
   if low >= amount then allowed = 0 end
 end
 local result = {allowed, stamp}
-for i = 1, #KEYS do
+for i = 1, limits do
   if allowed == 1 then
     redis.call('LPUSH', KEYS[i], stamp)
     redis.call('LTRIM', KEYS[i], 0, tonumber(ARGV[2 * i - 1]) - 1)
@@ -89,6 +98,14 @@ for i = 1, #KEYS do
   end
   result[#result + 1] = counts[i]
   result[#result + 1] = redis.call('LINDEX', KEYS[i], counts[i] - 1) or stamp
+end
+if marker then
+  if lifetime > 0 then
+    if allowed == 1 then redis.call('SET', marker, '1', 'PX', lifetime) end
+    result[#result + 1] = 1
+  else
+    result[#result + 1] = redis.call('EXISTS', marker)
+  end
 end
 return result
 """
@@ -100,6 +117,7 @@ class Decision:
     limit: int
     remaining: int
     reset_after_s: int  # until the window frees a slot
+    recent_writer: bool = False  # the caller wrote within replicas.read_your_writes_s
 
     def headers(self) -> dict[str, str]:
         return {
@@ -122,9 +140,18 @@ def _tightest(decisions: Sequence[Decision]) -> Decision:
 class Caller:
     tier: Tier
     key: str
+    user_id: int | None = None
 
 
 Limit = tuple[RateLimitItem, str, str]  # the limit, the name its window is kept under, the key
+
+
+@dataclass(frozen=True)
+class Writer:
+    """A signed-in caller whose recent writes the limiter's round trip tracks."""
+
+    user_id: int
+    writes: bool  # this request may write (not GET, HEAD, OPTIONS)
 
 
 class Limiter:
@@ -137,6 +164,12 @@ class Limiter:
         self.accounts: AuthLimits = settings.auth_limits
         self.trusted = [ipaddress.ip_network(cidr, strict=False) for cidr in settings.trusted_proxies]
         self.prefix = f"{settings.redis_prefix}:limits:"
+        self.writers_prefix = f"{settings.redis_prefix}:wrote:"
+        # Only when reads may go to a replica does a write need remembering across instances.
+        replicas = settings.replicas
+        self.writer_ms = (
+            int(replicas.read_your_writes_s * 1000) if replicas.browse or replicas.analytics else 0
+        )
         self._local = MovingWindowRateLimiter(MemoryStorage())
         self._client: redis.Redis | None = None
         if settings.redis_url:
@@ -145,13 +178,14 @@ class Limiter:
             self._script = self._client.register_script(MOVING_WINDOWS)
         self._last_error_log = 0.0
 
-    async def hit(self, limits: Sequence[Limit]) -> Decision:
+    async def hit(self, limits: Sequence[Limit], *, writer: Writer | None = None) -> Decision:
         """Count one request against every limit (each under its own key), or against none
-        if any refuses."""
+        if any refuses; with ``writer``, also mark (a write) or look up (a read) the caller's
+        recent write."""
         if self._client is not None:
             try:
                 async with asyncio.timeout(REDIS_TIMEOUT_S * 4):
-                    return await self._shared(limits)
+                    return await self._shared(limits, writer)
             except (RedisError, OSError, TimeoutError) as exc:
                 now = time.monotonic()
                 if now - self._last_error_log >= LOG_EVERY_S:
@@ -159,10 +193,14 @@ class Limiter:
                     log.warning("rate_limit_store_unavailable", error=repr(exc), effect="per-process limits")
         return await self._in_memory(limits)
 
-    async def _shared(self, limits: Sequence[Limit]) -> Decision:
+    async def _shared(self, limits: Sequence[Limit], writer: Writer | None) -> Decision:
         keys = [self.prefix + item.key_for(name, key) for item, name, key in limits]
         args = [value for item, _, _ in limits for value in (item.amount, item.get_expiry())]
+        if writer is not None:
+            keys.append(f"{self.writers_prefix}{writer.user_id}")
+            args.append(self.writer_ms if writer.writes else 0)
         allowed, stamp, *windows = await self._script(keys=keys, args=args)
+        recent_writer = bool(windows.pop()) if writer is not None else False
         now = float(stamp)
         decisions = []
         for (item, _, _), count, oldest in zip(limits, windows[::2], windows[1::2], strict=True):
@@ -173,6 +211,7 @@ class Limiter:
                     limit=item.amount,
                     remaining=max(0, item.amount - int(count)),
                     reset_after_s=max(0 if allowed else 1, frees_in),
+                    recent_writer=recent_writer,
                 )
             )
         return _tightest(decisions)
@@ -205,7 +244,7 @@ class Limiter:
     def caller(self, scope: Scope) -> Caller:
         claims = principal(scope.get("state", {}))
         if claims is not None:
-            return Caller(_tier(claims.role, claims.pro), f"user:{claims.user_id}")
+            return Caller(_tier(claims.role, claims.pro), f"user:{claims.user_id}", claims.user_id)
         return self.address(scope)
 
     def address(self, scope: Scope) -> Caller:
@@ -396,6 +435,7 @@ class TierLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = self._declared(scope)
+        writer = None
         if declared is not None and declared[1] is None:  # an account route
             body = await read_body(receive, AUTH_BODY_MAX)
             if body is None:
@@ -412,7 +452,11 @@ class TierLimitMiddleware:
             limits = [(limiter.tier_item(tier), "tier", caller.key)]
             if declared is not None and declared[1] is not None:
                 limits.append((limiter.endpoint_item(declared[1]), declared[1], caller.key))
-        decision = await limiter.hit(limits)
+            if caller.user_id is not None and limiter.writer_ms:
+                writer = Writer(caller.user_id, writes=scope["method"] not in SAFE_METHODS)
+        decision = await limiter.hit(limits, writer=writer)
+        if decision.recent_writer:  # read-your-writes across instances (core/deps reads it)
+            scope.setdefault("state", {})[RECENT_WRITER] = True
         if not decision.allowed:
             metrics.rate_limited(tier)
             await _too_many(Request(scope), decision)(scope, receive, send)

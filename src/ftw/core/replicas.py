@@ -3,8 +3,10 @@
 Each replica set is used round-robin. A replica whose connection fails, or whose replay lag
 exceeds ``max_lag_s``, is skipped for ``retry_after_s`` and then probed again; when no
 replica of a set is fit, the read goes to the primary. A user who has just written reads
-from the primary for ``read_your_writes_s`` so it always sees its own writes. That memory is
-per process: behind a load balancer without sticky sessions it belongs in Redis.
+from the primary for ``read_your_writes_s`` so it always sees its own writes: remembered by
+the process that took the write, and across instances by a marker in Redis that the rate
+limiter's one round trip per request sets on a write and looks up on a read
+(``RECENT_WRITER`` in the request's state).
 """
 
 from __future__ import annotations
@@ -68,6 +70,10 @@ def replica_name(url: str) -> str:
     return f"{parsed.host}:{parsed.port or 5432}/{parsed.database}"
 
 
+# Request-state key: the caller wrote recently, on whichever instance (set by core/ratelimit).
+RECENT_WRITER = "ftw.recent_writer"
+
+
 class ReadRouter:
     """Chooses replicas for reads; the caller falls back to the primary when none is fit."""
 
@@ -76,10 +82,15 @@ class ReadRouter:
         self.settings = settings
         self._writers: dict[int, float] = {}
 
-    async def candidates(self, kind: ReadKind, *, user_id: int | None) -> AsyncGenerator[Replica]:
-        """Fit replicas of ``kind``'s set in round-robin order; none for a recent writer."""
-        if kind not in self.sets or (
-            user_id is not None and self._writers.get(user_id, 0.0) > time.monotonic()
+    async def candidates(
+        self, kind: ReadKind, *, user_id: int | None, recent_writer: bool = False
+    ) -> AsyncGenerator[Replica]:
+        """Fit replicas of ``kind``'s set in round-robin order; none for a recent writer (one
+        this process saw write, or ``recent_writer``: one another instance saw)."""
+        if (
+            kind not in self.sets
+            or recent_writer
+            or (user_id is not None and self._writers.get(user_id, 0.0) > time.monotonic())
         ):
             return
         for replica in self.sets[kind].rotation():

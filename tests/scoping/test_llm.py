@@ -14,8 +14,10 @@ from pydantic import SecretStr
 
 from ftw.app import create_app
 from ftw.config import Settings
+from ftw.core import switches
 from ftw.core.breakers import BreakerBoard
 from ftw.core.db import Database
+from ftw.core.switches import Name
 from ftw.integrations import build
 from tests.integrations.conftest import CUT_OFF_S, QUICK, with_quick_breakers
 from tests.integrations.fake_vendor import FakeVendor
@@ -163,3 +165,16 @@ async def test_a_hanging_llm_is_cut_off_at_the_call_timeout(sign_up, scoping, ll
     assert time.perf_counter() - started < CUT_OFF_S
     assert (served["source"], served["degraded"]) == ("offline", True)
     assert "TimeoutError" in (breakers["llm"].last_failure or "")
+
+
+async def test_switched_off_refinement_serves_the_offline_estimate_without_calling_the_model(
+    sign_up, scoping, session, llm_server
+):
+    user = await sign_up()
+    await switches.change(
+        session, name=Name.LLM_REFINEMENT, on=False, message=None, actor_id=None, via="test"
+    )
+    app_client, _ = scoping
+    estimate = await _scope(app_client, user.headers)
+    assert (estimate["source"], estimate["degraded"]) == ("offline", False)
+    assert llm_server.requests == []

@@ -21,8 +21,8 @@ def test_serve_on_a_fresh_embedded_database_answers_a_sign_up(tmp_path):
         body = {"email": "first@example.com", "password": PASSWORD, "full_name": "First User",
                 "role": "homeowner", "zip": "10001"}  # fmt: skip
         signed_up = httpx.post(served.url + "/api/v1/auth/signup", json=body, timeout=30)
-        assert signed_up.status_code == 201, signed_up.text
-        assert httpx.get(served.url + "/readyz", timeout=10).json()["status"] == "ready"
+        assert signed_up.status_code == 202, signed_up.text
+        assert httpx.get(served.url + "/readyz", timeout=10).json()["status"] == "up"
     finally:
         served.stop()
 

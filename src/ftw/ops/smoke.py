@@ -104,11 +104,12 @@ async def journey(url: str, *, timeout_s: float = 30.0) -> Run:
                 "role": role,
                 "zip": ZIP,
             }
-            run.users.append((await run.call("POST", "/api/v1/auth/signup", 201, json=body))["id"])
+            await run.call("POST", "/api/v1/auth/signup", 202, json=body)
             tokens = await run.call(
                 "POST", "/api/v1/auth/login", 200, json={"email": email, "password": PASSWORD}
             )
             run.headers[role] = {"Authorization": f"Bearer {tokens['access_token']}"}
+            run.users.append((await run.call("GET", "/api/v1/me", 200, role))["id"])
             return email
 
         async def browse() -> str:

@@ -15,6 +15,7 @@ from ftw.app import create_app
 from ftw.config import Settings
 from ftw.core.db import Database
 from ftw.jobs.models import Job
+from ftw.sandboxes import SANDBOXES  # production's stand-ins, allowed by name here
 from tests.jobs.test_jobs import png, post
 
 BOUNDARY = "ftwboundary"
@@ -155,7 +156,7 @@ async def test_security_headers_on_every_answer(client, sign_up):
 
 
 async def test_production_sends_hsts_and_keeps_docs_private(settings: Settings, database: Database) -> None:
-    production = settings.model_copy(update={"environment": "production"})
+    production = settings.model_copy(update={"environment": "production", "allow_sandbox": set(SANDBOXES)})
     app = create_app(production, database=database)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://testserver"
@@ -165,7 +166,9 @@ async def test_production_sends_hsts_and_keeps_docs_private(settings: Settings, 
         schema = await client.get("/openapi.json")
     assert health.headers["strict-transport-security"].startswith("max-age=")
     assert docs.status_code == schema.status_code == 404
-    public = settings.model_copy(update={"environment": "production", "docs_public": True})
+    public = settings.model_copy(
+        update={"environment": "production", "docs_public": True, "allow_sandbox": set(SANDBOXES)}
+    )
     app = create_app(public, database=database)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://testserver"

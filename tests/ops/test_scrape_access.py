@@ -8,6 +8,7 @@ from pydantic import SecretStr
 from ftw.app import create_app
 from ftw.config import Settings
 from ftw.core.db import Database
+from ftw.sandboxes import SANDBOXES  # production's stand-ins, allowed by name here
 
 TOKEN = "scrape-token-of-at-least-some-length"
 
@@ -34,6 +35,6 @@ async def test_metrics_want_the_token_when_one_is_set(settings: Settings, databa
 
 
 async def test_production_serves_no_metrics_without_a_token(settings: Settings, database: Database) -> None:
-    production = settings.model_copy(update={"environment": "production"})
+    production = settings.model_copy(update={"environment": "production", "allow_sandbox": set(SANDBOXES)})
     refused = await _get(production, database)
     assert refused.status_code == 403

@@ -340,7 +340,8 @@ async def refund(*, session: AsyncSession, payments: Payments, principal: Access
         raise Forbidden("Only the job's homeowner or an admin may refund it")
     lifecycle.check(job.status, JobStatus.CANCELLED, Role(principal.role))
     bid = await accepted_bid(session, job.id)
-    assert bid is not None, f"job {job.id} is {job.status} without an accepted bid"
+    if bid is None:  # an open job (an admin may cancel one): nothing was paid
+        raise Conflict(f"Job {job.id} has no payment to refund; cancel it instead")
     payment = await _payment_of(session, bid, PaymentStatus.SUCCEEDED)
     assert payment is not None, f"accepted bid {bid.id} has no captured payment"
     assert payment.provider_ref is not None, f"payment {payment.id} was captured without a reference"

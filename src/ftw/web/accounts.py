@@ -12,6 +12,7 @@ from starlette.responses import Response
 from ftw.accounts import service as accounts
 from ftw.accounts.schemas import Login, Signup
 from ftw.core.errors import DomainError, Unauthorized
+from ftw.core.switches import Name
 from ftw.web.forms import FormInvalid, parse, refusal
 from ftw.web.page import AnyPage, Page, home_of, local
 
@@ -53,7 +54,7 @@ async def signup(page: AnyPage) -> Response:
         data = parse(Signup, {**values, "password": page.field("password")})
         if data.role == "contractor" and not data.zip:
             raise FormInvalid({"zip": "Contractors need a ZIP code: it sets the county whose jobs you see"})
-        async with page.writing() as s:
+        async with page.writing(Name.SIGNUPS) as s:
             await accounts.signup(session=s, settings=page.settings, data=data)
     except FormInvalid as exc:
         return _signup_page(page, values=values, errors=exc.errors, status=422)
@@ -77,7 +78,7 @@ async def signin(page: AnyPage) -> Response:
     try:
         await page.limit_account(values["email"].lower() or None)
         data = parse(Login, {"email": values["email"], "password": page.field("password")})
-        async with page.writing() as s:
+        async with page.writing(in_maintenance=True) as s:
             tokens = await accounts.login(
                 session=s, settings=page.settings, email=data.email, password=data.password
             )
@@ -94,7 +95,7 @@ async def signout(page: AnyPage) -> Response:
     """Revoke this browser's refresh-token family, as the API's logout does, and forget the cookies."""
     if page.session.refresh_token is not None:
         try:
-            async with page.writing() as s:
+            async with page.writing(in_maintenance=True) as s:
                 await accounts.logout(session=s, token=page.session.refresh_token, everywhere=False)
         except Unauthorized:
             pass  # already gone: the browser is signed out either way

@@ -13,6 +13,7 @@ from ftw.bids import flows
 from ftw.bids import service as bids
 from ftw.bids.schemas import BidCreate
 from ftw.core.errors import DomainError
+from ftw.core.switches import Name
 from ftw.core.validation import Id
 from ftw.jobs import service as jobs
 from ftw.web.forms import FormInvalid, card_method, parse, refusal
@@ -90,7 +91,7 @@ async def boost(page: ContractorPage, bid_id: Id) -> Response:
     rename = {"payment_method": "card"}
     try:
         method = card_method(values["card"])
-        async with page.writing() as s:
+        async with page.writing(Name.BOOSTS) as s:
             await bids.boost(
                 session=s, settings=page.settings, payments=page.request.app.state.integrations.payments,
                 principal=page.user, bid_id=bid_id, payment_method=method, client_key=None,

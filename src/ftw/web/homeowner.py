@@ -10,7 +10,9 @@ from starlette.responses import Response
 from ftw.accounts import service as accounts
 from ftw.bids import flows
 from ftw.bids import service as bids
+from ftw.core import switches
 from ftw.core.errors import DomainError, Forbidden
+from ftw.core.switches import Name
 from ftw.core.validation import Id
 from ftw.jobs import service as jobs
 from ftw.jobs.models import JobStatus, Urgency
@@ -92,7 +94,9 @@ async def post_job(page: HomeownerPage) -> Response:
     try:
         data = parse(JobCreate, {k: v for k, v in values.items() if v})
         files = await _photos(page)
-        async with page.writing() as s:  # the job and its photos, or neither
+        if files:
+            await switches.require(page.request, Name.PHOTO_UPLOADS)
+        async with page.writing(Name.JOB_POSTING) as s:  # the job and its photos, or neither
             job = await jobs.post(
                 session=s, settings=page.settings, homeowner_id=page.user.user_id, data=data
             )

@@ -11,6 +11,7 @@ from ftw.analytics import service as analytics
 from ftw.billing.schemas import DEFAULT_METHOD
 from ftw.core.errors import DomainError
 from ftw.core.replicas import ReadKind
+from ftw.core.switches import Name
 from ftw.jobs import service as jobs
 from ftw.jobs.models import JobStatus
 from ftw.territories import service as territories
@@ -31,7 +32,7 @@ async def claim(page: OperatorPage, fips: Fips) -> Response:
     card = page.field("card").strip()
     try:
         method = card_method(card) if card else DEFAULT_METHOD
-        async with page.writing() as s:
+        async with page.writing(Name.TERRITORY_CLAIMS) as s:
             if not card and await territories.claims_made(session=s) >= page.settings.territories.free_claims:
                 raise FormInvalid({"card": "Enter the card number: this claim has a price"})
             await territories.claim(

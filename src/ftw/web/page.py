@@ -22,6 +22,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ftw.accounts.models import Role
 from ftw.config import Settings
+from ftw.core import switches
 from ftw.core.db import Database, ReadSession
 from ftw.core.principal import PRINCIPAL
 from ftw.core.ratelimit import Endpoint, Limit, Limiter
@@ -98,6 +99,7 @@ class Page:
         self.settings: Settings = request.app.state.settings
         self.db: Database = request.app.state.db
         self.env: Environment = request.app.state.templates
+        self.banner: str | None = None  # maintenance or incident notice, shown on every page
 
     @property
     def viewer(self) -> AccessClaims | None:
@@ -123,6 +125,7 @@ class Page:
             viewer=self.viewer,
             csrf=self.session.csrf,
             path=self.request.url.path,
+            banner=self.banner,
         )
         return self.respond(HTMLResponse(html, status_code=status, headers=PAGE_HEADERS))
 
@@ -162,8 +165,19 @@ class Page:
             raise TooMany(max(1, decision.reset_after_s))
 
     @asynccontextmanager
-    async def writing(self) -> AsyncIterator[AsyncSession]:
-        """A unit of work, committed at the end of the block; the viewer then reads its writes."""
+    async def writing(
+        self, feature: switches.Name | None = None, *, in_maintenance: bool = False
+    ) -> AsyncIterator[AsyncSession]:
+        """A unit of work, committed at the end of the block; the viewer then reads its writes.
+
+        Refused (503) as the API's write session is: in maintenance mode unless
+        ``in_maintenance`` (signing in and out), and while ``feature`` is switched off.
+        """
+        board = switches.board(self.request)
+        if not in_maintenance:
+            await board.refuse_writes(self.db)
+        if feature is not None:
+            await board.require(self.db, feature)
         async with self.db.session() as s:
             yield s
         if self.viewer is not None:
@@ -186,6 +200,7 @@ async def _page(request: Request) -> Page:
         if browser.check_csrf(request, form, session.csrf) != "ok":
             raise CsrfRefused
     page = Page(request, session, form)
+    page.banner = await switches.banner(request)
     if form is not None:
         await page.limit()
     return page

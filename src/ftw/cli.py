@@ -488,6 +488,7 @@ async def _switch(settings: Settings, name: str | None, state: OnOff | None, mes
 
     from sqlalchemy import select
 
+    import ftw.models  # noqa: F401  (every table: the audit entry's foreign key names users)
     from ftw.core import switches
     from ftw.core.db import Database
 

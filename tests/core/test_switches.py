@@ -4,6 +4,10 @@ maintenance mode refuses writes and keeps reads; every change is audit-logged.""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -167,6 +171,20 @@ def test_ftw_switch_turns_a_feature_off_and_on_and_lists_them(database_url: str,
     finally:
         asyncio.run(_reset(database_url))
         get_settings.cache_clear()
+
+
+def test_ftw_switch_works_in_a_fresh_process_as_an_operator_runs_it(database_url: str) -> None:
+    """The in-process test above has every model imported by the test session already."""
+    ftw = Path(sys.executable).with_name("ftw")
+    env = os.environ | {"FTW_DATABASE_URL": database_url}
+    try:
+        ran = subprocess.run(  # noqa: S603 - our own command
+            [ftw, "switch", "boosts", "off"], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        assert "off boosts" in ran.stdout
+    finally:
+        asyncio.run(_reset(database_url))
 
 
 async def _reset(url: str) -> None:

@@ -17,7 +17,7 @@ from ftw.core.switches import Name
 from ftw.core.validation import Id
 from ftw.jobs import service as jobs
 from ftw.web.forms import FormInvalid, card_method, parse, refusal
-from ftw.web.page import ContractorPage
+from ftw.web.page import ContractorPage, Page
 from ftw.web.public import job_page, listing
 
 router = APIRouter(include_in_schema=False)
@@ -65,14 +65,22 @@ async def place_bid(page: ContractorPage, job_id: Id) -> Response:
         data = parse(BidCreate, asked, rename=rename)
         async with page.writing() as s:
             await bids.place(session=s, settings=page.settings, principal=page.user, job_id=job_id, data=data)
-    except FormInvalid as exc:
-        return await job_page(page, job_id, errors=exc.errors, values=values, status=422)
-    except DomainError as exc:
-        if exc.status in (401, 403, 404):
-            raise
-        errors = refusal(exc, rename=rename).errors
-        return await job_page(page, job_id, errors=errors, values=values, status=exc.status)
+    except (FormInvalid, DomainError) as exc:
+        return await _refused(page, job_id, exc, values=values, rename=rename)
     return page.redirect(f"/jobs/{job_id}#my-bid")
+
+
+async def _refused(
+    page: Page, job_id: int, exc: FormInvalid | DomainError, *, values: dict[str, str], rename: dict[str, str]
+) -> Response:
+    """The job's page again, the refusal next to its field and the form as it was typed; a
+    refusal of the caller itself (401, 403, 404) is its error page."""
+    if isinstance(exc, FormInvalid):
+        return await job_page(page, job_id, errors=exc.errors, values=values, status=422)
+    if exc.status in (401, 403, 404):
+        raise exc
+    errors = refusal(exc, rename=rename).errors
+    return await job_page(page, job_id, errors=errors, values=values, status=exc.status)
 
 
 @router.post("/bids/{bid_id}/withdraw")
@@ -96,13 +104,8 @@ async def boost(page: ContractorPage, bid_id: Id) -> Response:
                 session=s, settings=page.settings, payments=page.request.app.state.integrations.payments,
                 principal=page.user, bid_id=bid_id, payment_method=method, client_key=None,
             )  # fmt: skip
-    except FormInvalid as exc:
-        return await job_page(page, job_id, errors=exc.errors, values=values, status=422)
-    except DomainError as exc:
-        if exc.status in (401, 403, 404):
-            raise
-        errors = refusal(exc, rename=rename).errors
-        return await job_page(page, job_id, errors=errors, values=values, status=exc.status)
+    except (FormInvalid, DomainError) as exc:
+        return await _refused(page, job_id, exc, values=values, rename=rename)
     return page.redirect(f"/jobs/{job_id}?done=boosted#my-bid")
 
 

@@ -58,6 +58,17 @@ class Browser:
         assert found is not None
         return int(found[1])
 
+    async def lowest(self, job_id: int) -> str:
+        """The lowest amount the job's bid form allows, as the form shows it."""
+        low = re.search(r"Between \$([\d,.]+)", (await self.get(f"/jobs/{job_id}")).text)
+        assert low is not None, "the bid form shows the allowed band"
+        return low[1].replace(",", "")
+
+    async def bid(self, job_id: int, message: str = "Ready on Monday.") -> httpx.Response:
+        """Bid the lowest amount the job's bid form allows."""
+        amount = await self.lowest(job_id)
+        return await self.post(f"/jobs/{job_id}/bids", {"amount": amount, "message": message})
+
 
 @pytest.fixture
 async def browser_factory(settings: Settings, database: Database) -> AsyncIterator[Callable[[], Browser]]:

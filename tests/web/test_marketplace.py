@@ -170,10 +170,8 @@ async def test_a_contractor_withdraws_and_a_homeowner_cancels(browser_factory) -
     await home.sign_up()
     await pro.sign_up("contractor")
     job_id = await home.post_job()
-    page = await pro.get(f"/jobs/{job_id}")
-    low = re.search(r"Between \$([\d,.]+)", page.text)
-    assert low is not None
-    await pro.post(f"/jobs/{job_id}/bids", {"amount": low[1].replace(",", ""), "message": "Ready on Monday."})
+    amount = await pro.lowest(job_id)
+    await pro.bid(job_id)
     bid_id = re.search(r'action="/bids/(\d+)/withdraw"', (await pro.get(f"/jobs/{job_id}")).text)
     assert bid_id is not None
     withdrawn = await pro.post(f"/bids/{bid_id[1]}/withdraw")
@@ -190,9 +188,7 @@ async def test_a_contractor_withdraws_and_a_homeowner_cancels(browser_factory) -
     closed = await pro.get(f"/jobs/{job_id}")
     assert '<span class="tag">cancelled</span>' in closed.text
     assert "Place a bid" not in closed.text
-    late = await pro.post(
-        f"/jobs/{job_id}/bids", {"amount": low[1].replace(",", ""), "message": "Still keen."}
-    )
+    late = await pro.post(f"/jobs/{job_id}/bids", {"amount": amount, "message": "Still keen."})
     assert late.status_code == 409
     assert "The job is cancelled; it takes no bids" in late.text
     assert f'href="/jobs/{job_id}"' not in (await pro.get("/board")).text
@@ -203,10 +199,7 @@ async def test_a_contractor_boosts_a_bid_with_the_card_form(browser_factory) -> 
     await home.sign_up()
     await pro.sign_up("contractor")
     job_id = await home.post_job()
-    page = await pro.get(f"/jobs/{job_id}")
-    low = re.search(r"Between \$([\d,.]+)", page.text)
-    assert low is not None
-    await pro.post(f"/jobs/{job_id}/bids", {"amount": low[1].replace(",", ""), "message": "Ready on Monday."})
+    await pro.bid(job_id)
     mine = await pro.get(f"/jobs/{job_id}")
     assert "Boost for $5" in mine.text
     bid_id = re.search(r'action="/bids/(\d+)/boost"', mine.text)

@@ -10,10 +10,7 @@ from tests.web.conftest import Browser
 async def _bid(home: Browser, pro: Browser) -> tuple[int, int]:
     """A job of ``home`` with a bid of ``pro``; the job and the contractor's ids."""
     job_id = await home.post_job()
-    page = await pro.get(f"/jobs/{job_id}")
-    low = re.search(r"Between \$([\d,.]+)", page.text)
-    assert low is not None
-    await pro.post(f"/jobs/{job_id}/bids", {"amount": low[1].replace(",", ""), "message": "Ready on Monday."})
+    await pro.bid(job_id)
     owner_view = await home.get(f"/jobs/{job_id}")
     contractor = re.search(r"/messages\?contractor=(\d+)", owner_view.text)
     assert contractor is not None, "each bid links to its thread"

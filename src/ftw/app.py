@@ -40,22 +40,27 @@ from ftw.web import install as install_web
 from ftw.web.homeowner import WEB_JOB_FORM
 
 DESCRIPTION = "Home-services marketplace: homeowners post jobs, contractors bid, operators run counties."
+# Starlette tries routes in order, each a regex: after the probes (two routes, polled by
+# every load balancer), the launch mix's busiest routers come first (jobs 31 %, messaging
+# 24 %, billing 15 %, accounts 10 % of its requests), so its average request is matched after
+# fewer misses. No route shadows another's path, so the order changes nothing else
+# (tests/test_app.py).
 ROUTERS = (
     health_router,
+    jobs_router,
+    messaging_router,
+    billing_router,
+    accounts_router,
+    bids_router,
+    crm_router,
+    analytics_router,
+    territories_router,
+    reviews_router,
+    scoping_router,
+    admin_router,
     metrics_router,
     dashboard_router,
     status_router,
-    accounts_router,
-    territories_router,
-    jobs_router,
-    scoping_router,
-    bids_router,
-    billing_router,
-    messaging_router,
-    reviews_router,
-    crm_router,
-    analytics_router,
-    admin_router,
 )
 
 

@@ -52,7 +52,7 @@ BUDGETS: dict[str, Budget] = {
     # The job, the caller's bid, the thread and the page: three statements to check access.
     "GET /jobs/{id}/messages (contractor)": Budget(sql=2, redis=1),
     "GET /crm/customers": Budget(sql=1, redis=1),
-    "GET /balance": Budget(sql=2, redis=1),
+    "GET /balance": Budget(sql=1, redis=1),
     "GET /payouts": Budget(sql=1, redis=1),
     # A cache hit, as the browse above.
     "GET /territories/{fips}": Budget(sql=0, redis=2),

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import func, select, text
+from sqlalchemy import ARRAY, ColumnElement, String, any_, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.billing.models import Account, LedgerEntry
@@ -78,24 +78,38 @@ async def post(
 EARNINGS = (Kind.RELEASE, Kind.INVOICE_PAYMENT)  # credits from card money, which can be charged back
 
 
+def sums(*, since: datetime | ColumnElement[datetime]) -> tuple[ColumnElement[int], ColumnElement[int]]:
+    """An account's balance, and what of it was earned from card money after ``since``."""
+    earned = LedgerEntry.kind == any_(_EARNINGS)
+    recent = earned & (LedgerEntry.amount_cents > 0) & (LedgerEntry.created_at > since)
+    return (
+        func.coalesce(func.sum(LedgerEntry.amount_cents), 0),
+        func.coalesce(func.sum(LedgerEntry.amount_cents).filter(recent), 0),
+    )
+
+
+# = ANY(array), not IN (...): a compiled Query (core/query.py) cannot expand an IN list.
+_EARNINGS = bindparam("earnings", list(EARNINGS), type_=ARRAY(String))
+
+
+def held(total: int, recent: int) -> int:
+    """Recent earnings stay held (a chargeback may still take them back), never more than the balance."""
+    return min(recent, max(total, 0))
+
+
 async def spendable(
     session: AsyncSession, *, account: Account, owner_id: int, since: datetime
 ) -> tuple[int, int]:
-    """(balance, held): the account's balance and the part of it earned after ``since``,
-    in one statement."""
-    recent = (
-        (LedgerEntry.kind.in_(EARNINGS)) & (LedgerEntry.amount_cents > 0) & (LedgerEntry.created_at > since)
-    )
+    """(balance, held): the account's balance and the part of it still held, in one statement."""
     row = (
         await session.execute(
-            select(
-                func.coalesce(func.sum(LedgerEntry.amount_cents), 0),
-                func.coalesce(func.sum(LedgerEntry.amount_cents).filter(recent), 0),
-            ).where(LedgerEntry.account == account.value, LedgerEntry.owner_id == owner_id)
+            select(*sums(since=since)).where(
+                LedgerEntry.account == account.value, LedgerEntry.owner_id == owner_id
+            )
         )
     ).one()
-    total, held = int(row[0]), int(row[1])
-    return total, min(held, max(total, 0))
+    total = int(row[0])
+    return total, held(total, int(row[1]))
 
 
 async def balance(session: AsyncSession, *, account: Account, owner_id: int | None) -> int:

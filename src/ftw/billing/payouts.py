@@ -11,7 +11,18 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    DateTime,
+    Integer,
+    ScalarSelect,
+    String,
+    any_,
+    bindparam,
+    func,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.models import Role, User
@@ -33,6 +44,7 @@ from ftw.billing.schemas import BalanceOut, PayoutAccountOut, PayoutOut
 from ftw.config import FeePolicy, Settings
 from ftw.core import audit, metrics, tasks
 from ftw.core.errors import Conflict, Forbidden, Invalid
+from ftw.core.query import Query
 from ftw.core.security import AccessClaims
 from ftw.integrations.payments import PaymentDeclined, Payments, ProviderUnavailable
 from ftw.jobs.models import Job, JobStatus
@@ -59,37 +71,57 @@ def fee_for(amount_cents: int, speed: PayoutSpeed, fees: FeePolicy) -> int:
     return fees.standard_payout_cents
 
 
+def _balance(pending: ScalarSelect[int]) -> Query:
+    """The ledger's sums for one account and what escrow will release to it, in one statement."""
+    total, recent = ledger.sums(since=bindparam("since", type_=DateTime(timezone=True)))
+    return Query(
+        select(total.label("total"), recent.label("recent"), pending.label("pending")).where(
+            LedgerEntry.account == bindparam("account"), LedgerEntry.owner_id == _OWNER
+        )
+    )
+
+
+_OWNER = bindparam("owner_id", type_=BigInteger)
+_HELD_JOB = Job.status == any_(bindparam("held", list(_HELD), type_=ARRAY(String)))
+_SHARE_BPS = bindparam("share_bps", type_=Integer)
+_BALANCE = {
+    Account.CONTRACTOR: _balance(
+        select(func.coalesce(func.sum(Bid.amount_cents - Bid.amount_cents * _SHARE_BPS // 10_000), 0))
+        .join(Job, Job.id == Bid.job_id)
+        .where(Bid.contractor_id == _OWNER, Bid.status == BidStatus.ACCEPTED.value, _HELD_JOB)
+        .scalar_subquery()
+    ),
+    Account.OPERATOR: _balance(
+        select(func.coalesce(func.sum(Payment.fee_cents * _SHARE_BPS // 10_000), 0))
+        .join(Job, Job.id == Payment.job_id)
+        .join(Territory, Territory.fips == Job.territory_fips)
+        .where(
+            Territory.operator_id == _OWNER,
+            Payment.purpose == PaymentPurpose.AWARD.value,
+            Payment.status == PaymentStatus.SUCCEEDED.value,
+            _HELD_JOB,
+        )
+        .scalar_subquery()
+    ),
+}
+
+
 async def balance(*, session: AsyncSession, settings: Settings, principal: AccessClaims) -> BalanceOut:
-    """Available: the ledger account. Pending: what escrow will release to it on completion."""
+    """Available: the ledger account. Pending: what escrow will release to it on completion
+    (the bid less the contractor's fee; the operator's share of the platform fee)."""
     account = account_of(principal)
     fees = settings.fees
-    total, held = await ledger.spendable(
-        session, account=account, owner_id=principal.user_id, since=_hold_start(settings)
+    row = await _BALANCE[account].row(
+        session,
+        account=account.value,
+        owner_id=principal.user_id,
+        since=_hold_start(settings),
+        share_bps=fees.contractor_fee_bps if account is Account.CONTRACTOR else fees.operator_share_bps,
     )
-    if account is Account.CONTRACTOR:
-        share = Bid.amount_cents - Bid.amount_cents * fees.contractor_fee_bps // 10_000
-        pending = await session.scalar(
-            select(func.coalesce(func.sum(share), 0))
-            .join(Job, Job.id == Bid.job_id)
-            .where(
-                Bid.contractor_id == principal.user_id,
-                Bid.status == BidStatus.ACCEPTED,
-                Job.status.in_(_HELD),
-            )
-        )
-    else:
-        pending = await session.scalar(
-            select(func.coalesce(func.sum(Payment.fee_cents * fees.operator_share_bps // 10_000), 0))
-            .join(Job, Job.id == Payment.job_id)
-            .join(Territory, Territory.fips == Job.territory_fips)
-            .where(
-                Territory.operator_id == principal.user_id,
-                Payment.purpose == PaymentPurpose.AWARD,
-                Payment.status == PaymentStatus.SUCCEEDED,
-                Job.status.in_(_HELD),
-            )
-        )
-    return BalanceOut(available_cents=total - held, pending_cents=int(pending or 0), held_cents=held)
+    assert row is not None  # an aggregate always answers one row
+    total = int(row["total"])
+    held = ledger.held(total, int(row["recent"]))
+    return BalanceOut(available_cents=total - held, pending_cents=int(row["pending"]), held_cents=held)
 
 
 def _hold_start(settings: Settings) -> datetime:

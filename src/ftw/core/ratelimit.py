@@ -25,6 +25,7 @@ import asyncio
 import ipaddress
 import json
 import math
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,7 +41,6 @@ from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.exceptions import RedisError
 from starlette.datastructures import MutableHeaders
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ftw.config import AuthLimits, EndpointLimits, Settings
@@ -421,12 +421,18 @@ class TierLimitMiddleware:
     def __init__(self, app: ASGIApp, limiter: Limiter, limited: list[Declared]) -> None:
         self.app = app
         self.limiter = limiter
-        self.limited = limited
+        # By method, then the path's pattern: most requests (GETs) have one or two candidates,
+        # and a pattern match costs a fraction of ``route.matches`` (which builds a child scope).
+        self.limited: dict[str, list[tuple[re.Pattern[str], Declared]]] = {}
+        for route, name in limited:
+            for method in route.methods or ():
+                self.limited.setdefault(method, []).append((route.path_regex, (route, name)))
 
     def _declared(self, scope: Scope) -> Declared | None:
-        for route, name in self.limited:
-            if route.matches(scope)[0] is Match.FULL:
-                return route, name
+        path = scope["path"]
+        for pattern, declared in self.limited.get(scope["method"], ()):
+            if pattern.match(path):
+                return declared
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

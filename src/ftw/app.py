@@ -17,6 +17,7 @@ from ftw.billing.routes import router as billing_router
 from ftw.config import Settings, get_settings
 from ftw.core import cache, errors, observability, ratelimit, switches
 from ftw.core.db import Database
+from ftw.core.deps import ReadSessions
 from ftw.core.edge import EdgeMiddleware
 from ftw.core.embedded import start_embedded
 from ftw.core.logging import configure
@@ -118,7 +119,9 @@ def create_app(
     )
     app.state.notifications = stream.Hub(settings.streams, page_size=settings.jobs.page_size_max)
     errors.install(app)
-    # Innermost middleware: 429s and cache bumps still pass through metrics and request ids.
+    # Innermost: closes the request's read sessions (core/deps.py) once it is answered.
+    app.add_middleware(ReadSessions)
+    # 429s and cache bumps still pass through metrics and request ids.
     cache.install(app, settings)
     routes = [route for router in ROUTERS for route in router.routes]
     ratelimit.install(app, settings, routes)

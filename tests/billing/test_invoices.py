@@ -8,10 +8,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from ftw.billing import invoices
-from ftw.billing.invoices import TRANSITIONS, Actor, check
-from ftw.billing.models import Invoice, InvoiceReminder, InvoiceStatus, LedgerEntry, Payment
+from ftw.billing.models import Invoice, InvoiceReminder, LedgerEntry, Payment
 from ftw.billing.tasks import TASKS
-from ftw.core.errors import Conflict, Forbidden
 from ftw.core.tasks import TaskContext
 from ftw.crm.models import Customer
 from ftw.messaging.models import Notification
@@ -311,24 +309,6 @@ async def test_the_late_fee_is_applied_once_at_thirty_days(
     viewed = (await client.get(f"/api/v1/invoices/{invoice['id']}", headers=deal.homeowner.headers)).json()
     assert viewed["balance_due_cents"] == 10_150
     assert (await _pay(client, deal, invoice, 10_150)).json()["status"] == "paid"
-
-
-@pytest.mark.parametrize(("current", "target"), list(TRANSITIONS))
-def test_every_declared_move_is_allowed_for_its_actor_only(current, target):
-    actors = TRANSITIONS[(current, target)]
-    for actor in Actor:
-        if actor in actors:
-            check(current.value, target, actor)
-        else:
-            with pytest.raises(Forbidden):
-                check(current.value, target, actor)
-
-
-def test_undeclared_moves_are_conflicts():
-    with pytest.raises(Conflict):
-        check("paid", InvoiceStatus.SENT, Actor.CONTRACTOR)
-    with pytest.raises(Conflict):
-        check("cancelled", InvoiceStatus.PAID, Actor.HOMEOWNER)
 
 
 async def test_reminders_run_in_batches(client, sign_up, session, settings):

@@ -36,7 +36,7 @@ async def test_a_clean_ledger_reconciles(client, sign_up, session):
     )
     report = await check(session)
     assert report.ok, report.lines
-    assert len(report.lines) == 5
+    assert len(report.lines) == 6
     assert all(line.startswith("✓") for line in report.lines)
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.models import Role
 from ftw.bids import service as bids
-from ftw.bids.models import Bid, BidStatus
+from ftw.bids.models import BID, Bid, BidStatus
 from ftw.billing import ledger
 from ftw.billing import payments as charging
 from ftw.billing.ledger import Entry, Kind
@@ -33,9 +33,8 @@ from ftw.core.errors import Conflict, Forbidden
 from ftw.core.security import AccessClaims
 from ftw.crm import service as crm
 from ftw.integrations.payments import Payments, ProviderUnavailable
-from ftw.jobs import lifecycle
 from ftw.jobs import service as jobs
-from ftw.jobs.models import Job, JobStatus
+from ftw.jobs.models import JOB, Job, JobStatus
 from ftw.messaging.notifications import notify
 from ftw.reviews import service as reviews
 from ftw.territories.models import Territory
@@ -96,8 +95,7 @@ async def accept(
         return Award("awarded", job.id, bid.id, captured)
     if job.status != JobStatus.OPEN:
         raise Conflict(f"The job is {job.status}; no other bid can be accepted")
-    if bid.status != BidStatus.PENDING:
-        raise Conflict(f"The bid is {bid.status}; only a pending bid can be accepted")
+    BID.check(bid.status, BidStatus.ACCEPTED, by=Role.HOMEOWNER)
     if seen_amount_cents is not None and bid.amount_cents != seen_amount_cents:
         raise Conflict(
             f"The bid is now ${bid.amount_cents / 100:,.2f}, not the ${seen_amount_cents / 100:,.2f} "
@@ -173,7 +171,10 @@ async def _payment_to_try(
 
 async def _award(session: AsyncSession, job: Job, bid: Bid, payment: Payment) -> None:
     """The captured charge goes to escrow; the job is awarded and the other bids rejected."""
-    lifecycle.check(job.status, JobStatus.AWARDED, Role.HOMEOWNER)
+    now = datetime.now(UTC)
+    JOB.move(job, JobStatus.AWARDED, by=Role.HOMEOWNER)
+    BID.move(bid, BidStatus.ACCEPTED, by=Role.HOMEOWNER)
+    bid.decided_at = now
     await ledger.post(
         session,
         kind=Kind.AWARD_CAPTURE,
@@ -184,15 +185,11 @@ async def _award(session: AsyncSession, job: Job, bid: Bid, payment: Payment) ->
         payment_id=payment.id,
         job_id=job.id,
     )
-    now = datetime.now(UTC)
     await session.execute(
         update(Bid)
-        .where(Bid.job_id == job.id, Bid.status == BidStatus.PENDING, Bid.id != bid.id)
-        .values(status=BidStatus.REJECTED.value, decided_at=now)
+        .where(Bid.job_id == job.id, Bid.status.in_(BID.sources(BidStatus.REJECTED)), Bid.id != bid.id)
+        .values(status=BidStatus.REJECTED, decided_at=now)
     )
-    job.status = JobStatus.AWARDED.value
-    bid.status = BidStatus.ACCEPTED.value
-    bid.decided_at = now
     await session.flush()
     await crm.on_award(session, contractor_id=bid.contractor_id, homeowner_id=job.homeowner_id, job_id=job.id)
     await notify(
@@ -252,7 +249,10 @@ async def retry(
         .with_for_update()
         .execution_options(populate_existing=True)
     )
-    if payment is None or payment.status != PaymentStatus.PENDING or payment.attempts != attempt:
+    if payment is None or payment.attempts != attempt:
+        return
+    # Whether to charge again is decided by the payment's log, not by a row that may disagree.
+    if await charging.reconcile(session, payment) is not PaymentStatus.PENDING:
         return
     bid = await bids.get(session=session, bid_id=found.bid_id)
     if job.status != JobStatus.OPEN or bid.status != BidStatus.PENDING:
@@ -302,8 +302,7 @@ async def start(*, session: AsyncSession, principal: AccessClaims, job_id: int) 
     bid = await accepted_bid(session, job.id)
     if bid is None or bid.contractor_id != principal.user_id:
         raise Forbidden("Only the contractor whose bid was accepted may start this job")
-    lifecycle.check(job.status, JobStatus.IN_PROGRESS, Role(principal.role))
-    job.status = JobStatus.IN_PROGRESS.value
+    JOB.move(job, JobStatus.IN_PROGRESS, by=Role(principal.role))
     await session.flush()
     await session.refresh(job)
     return job
@@ -314,13 +313,12 @@ async def complete(*, session: AsyncSession, settings: Settings, principal: Acce
     job = await jobs.get(session=session, job_id=job_id, for_update=True)
     if job.homeowner_id != principal.user_id:
         raise Forbidden("Only the homeowner who posted the job may mark it complete")
-    lifecycle.check(job.status, JobStatus.COMPLETED, Role(principal.role))
+    JOB.move(job, JobStatus.COMPLETED, by=Role(principal.role))
     bid = await accepted_bid(session, job.id)
     assert bid is not None, f"job {job.id} is {job.status} without an accepted bid"
     payment = await _payment_of(session, bid, PaymentStatus.SUCCEEDED)
     assert payment is not None, f"accepted bid {bid.id} has no captured payment"
     await _release(session, settings, job, bid, payment)
-    job.status = JobStatus.COMPLETED.value
     await session.flush()
     await reviews.on_job_completed(session, contractor_id=bid.contractor_id)
     await crm.schedule_follow_ups(
@@ -338,7 +336,7 @@ async def refund(*, session: AsyncSession, payments: Payments, principal: Access
     job = await jobs.get(session=session, job_id=job_id, for_update=True)
     if job.homeowner_id != principal.user_id and principal.role != Role.ADMIN:
         raise Forbidden("Only the job's homeowner or an admin may refund it")
-    lifecycle.check(job.status, JobStatus.CANCELLED, Role(principal.role))
+    JOB.move(job, JobStatus.CANCELLED, by=Role(principal.role))
     bid = await accepted_bid(session, job.id)
     if bid is None:  # an open job (an admin may cancel one): nothing was paid
         raise Conflict(f"Job {job.id} has no payment to refund; cancel it instead")
@@ -362,7 +360,6 @@ async def refund(*, session: AsyncSession, payments: Payments, principal: Access
         job_id=job.id,
     )
     charging.record(session, payment, "refunded", reference=reference, amount_cents=held)
-    job.status = JobStatus.CANCELLED.value
     job.cancelled_at = datetime.now(UTC)
     await audit.record(
         session,

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Identity, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Identity, Index, Integer, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ftw.accounts.models import Role
 from ftw.core.db import Base, Timestamped
+from ftw.core.lifecycle import ANYONE, Lifecycle, one_of, status_type
 
 
 class BidStatus(StrEnum):
@@ -16,6 +18,17 @@ class BidStatus(StrEnum):
     ACCEPTED = "accepted"
     REJECTED = "rejected"
     WITHDRAWN = "withdrawn"
+
+
+BID = Lifecycle(
+    "a bid",
+    BidStatus,
+    {
+        (BidStatus.PENDING, BidStatus.ACCEPTED): {Role.HOMEOWNER},
+        (BidStatus.PENDING, BidStatus.REJECTED): ANYONE,  # the homeowner accepted another bid
+        (BidStatus.PENDING, BidStatus.WITHDRAWN): {Role.CONTRACTOR},
+    },
+)
 
 
 class Bid(Timestamped, Base):
@@ -26,13 +39,15 @@ class Bid(Timestamped, Base):
     contractor_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"))
     amount_cents: Mapped[int] = mapped_column(Integer)
     message: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(10), server_default=BidStatus.PENDING.value)
+    status: Mapped[BidStatus] = mapped_column(
+        status_type(BidStatus, 10), server_default=BidStatus.PENDING.value
+    )
     is_lightning: Mapped[bool] = mapped_column(server_default=text("false"))
     boosted_until: Mapped[datetime | None]
     decided_at: Mapped[datetime | None]
 
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'accepted', 'rejected', 'withdrawn')", name="status"),
+        CheckConstraint(one_of("status", BidStatus), name="status"),
         CheckConstraint("amount_cents > 0", name="amount"),
         # One live bid per contractor per job.
         Index(

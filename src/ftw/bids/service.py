@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.models import Role
 from ftw.analytics import service as analytics
-from ftw.bids.models import Bid, BidBoost, BidStatus
+from ftw.bids.models import BID, Bid, BidBoost, BidStatus
 from ftw.bids.schemas import BidCreate, BidOut, BidUpdate
 from ftw.billing import ledger, paging
 from ftw.billing import payments as charging
@@ -163,7 +163,7 @@ async def edit(
 
 async def withdraw(*, session: AsyncSession, principal: AccessClaims, bid_id: int) -> Bid:
     bid, _ = await _own_pending(session, principal, bid_id)
-    bid.status = BidStatus.WITHDRAWN.value
+    BID.move(bid, BidStatus.WITHDRAWN, by=Role.CONTRACTOR)
     bid.decided_at = datetime.now(UTC)
     await session.flush()
     await session.refresh(bid)

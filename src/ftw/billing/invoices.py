@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
@@ -22,8 +21,11 @@ from ftw.billing import ledger, paging
 from ftw.billing import payments as charging
 from ftw.billing.ledger import Entry, Kind
 from ftw.billing.models import (
+    INVOICE,
+    PAYABLE,
     Account,
     Invoice,
+    InvoiceActor,
     InvoiceLine,
     InvoiceReminder,
     InvoiceStatus,
@@ -46,43 +48,7 @@ from ftw.messaging.notifications import notify
 DEFAULT_DUE = timedelta(days=14)
 
 
-class Actor(StrEnum):
-    CONTRACTOR = "contractor"
-    HOMEOWNER = "homeowner"
-    SCHEDULER = "scheduler"  # the daily reminders task
-
-
 S = InvoiceStatus
-C, H, T = frozenset({Actor.CONTRACTOR}), frozenset({Actor.HOMEOWNER}), frozenset({Actor.SCHEDULER})
-
-TRANSITIONS: dict[tuple[InvoiceStatus, InvoiceStatus], frozenset[Actor]] = {
-    (S.DRAFT, S.SENT): C,
-    (S.SENT, S.VIEWED): H,  # the homeowner opens it
-    (S.SENT, S.PARTIALLY_PAID): H,
-    (S.VIEWED, S.PARTIALLY_PAID): H,
-    (S.SENT, S.PAID): H,
-    (S.VIEWED, S.PAID): H,
-    (S.PARTIALLY_PAID, S.PAID): H,
-    (S.OVERDUE, S.PAID): H,  # a partial payment leaves an overdue invoice overdue
-    (S.SENT, S.OVERDUE): T,
-    (S.VIEWED, S.OVERDUE): T,
-    (S.PARTIALLY_PAID, S.OVERDUE): T,
-    (S.DRAFT, S.CANCELLED): C,  # only while nothing has been paid
-    (S.SENT, S.CANCELLED): C,
-    (S.VIEWED, S.CANCELLED): C,
-    (S.OVERDUE, S.CANCELLED): C,
-}
-
-PAYABLE = frozenset({S.SENT, S.VIEWED, S.PARTIALLY_PAID, S.OVERDUE})
-
-
-def check(current: str, target: InvoiceStatus, actor: Actor) -> None:
-    """Refuse a move the table does not allow: 409 for a wrong state, 403 for a wrong actor."""
-    actors = TRANSITIONS.get((InvoiceStatus(current), target))
-    if actors is None:
-        raise Conflict(f"An invoice that is {current} cannot become {target.value}")
-    if actor not in actors:
-        raise Forbidden(f"The {actor.value} cannot make an invoice {target.value}")
 
 
 def _bps(amount_cents: int, bps: int) -> int:
@@ -150,20 +116,22 @@ async def _get(session: AsyncSession, invoice_id: int, *, for_update: bool = Fal
     return invoice
 
 
-def _actor(invoice: Invoice, principal: AccessClaims) -> Actor | None:
+def _actor(invoice: Invoice, principal: AccessClaims) -> InvoiceActor | None:
     """Who the caller is to this invoice; a homeowner cannot see a draft (404)."""
     if principal.user_id == invoice.contractor_id:
-        return Actor.CONTRACTOR
+        return InvoiceActor.CONTRACTOR
     if principal.user_id == invoice.homeowner_id:
         if invoice.status == S.DRAFT:
             raise NotFound(f"No invoice {invoice.id}")
-        return Actor.HOMEOWNER
+        return InvoiceActor.HOMEOWNER
     if principal.role == Role.ADMIN:
         return None
     raise Forbidden("Only the contractor and the homeowner of an invoice may see it")
 
 
-async def _as(session: AsyncSession, principal: AccessClaims, invoice_id: int, actor: Actor) -> Invoice:
+async def _as(
+    session: AsyncSession, principal: AccessClaims, invoice_id: int, actor: InvoiceActor
+) -> Invoice:
     """The invoice locked for a change only ``actor`` may make."""
     invoice = await _get(session, invoice_id)
     if _actor(invoice, principal) is not actor:
@@ -199,12 +167,12 @@ async def present(session: AsyncSession, invoice: Invoice) -> InvoiceOut:
 async def view(*, session: AsyncSession, principal: AccessClaims, invoice_id: int) -> Invoice:
     """The invoice; the homeowner opening a sent invoice marks it viewed."""
     invoice = await _get(session, invoice_id)
-    if _actor(invoice, principal) is Actor.HOMEOWNER and invoice.status == S.SENT:
-        check(invoice.status, S.VIEWED, Actor.HOMEOWNER)
+    if _actor(invoice, principal) is InvoiceActor.HOMEOWNER and invoice.status == S.SENT:
         await session.execute(
             update(Invoice)
-            .where(Invoice.id == invoice.id, Invoice.status == S.SENT)  # a payment may have won the race
-            .values(status=S.VIEWED.value, viewed_at=datetime.now(UTC))
+            # A set-based move: a payment may have won the race.
+            .where(Invoice.id == invoice.id, Invoice.status.in_(INVOICE.sources(S.VIEWED)))
+            .values(status=S.VIEWED, viewed_at=datetime.now(UTC))
         )
         invoice = await _get(session, invoice_id)
     return invoice
@@ -213,12 +181,11 @@ async def view(*, session: AsyncSession, principal: AccessClaims, invoice_id: in
 async def send(
     *, session: AsyncSession, principal: AccessClaims, invoice_id: int, due_at: datetime | None
 ) -> Invoice:
-    invoice = await _as(session, principal, invoice_id, Actor.CONTRACTOR)
-    check(invoice.status, S.SENT, Actor.CONTRACTOR)
+    invoice = await _as(session, principal, invoice_id, InvoiceActor.CONTRACTOR)
+    INVOICE.move(invoice, S.SENT, InvoiceActor.CONTRACTOR)
     now = datetime.now(UTC)
     if due_at is not None and due_at <= now:
         raise Invalid("The due date must be in the future", field="due_at")
-    invoice.status = S.SENT.value
     invoice.sent_at = now
     invoice.due_at = due_at or now + DEFAULT_DUE
     await notify(
@@ -238,11 +205,10 @@ async def send(
 
 
 async def cancel(*, session: AsyncSession, principal: AccessClaims, invoice_id: int) -> Invoice:
-    invoice = await _as(session, principal, invoice_id, Actor.CONTRACTOR)
-    check(invoice.status, S.CANCELLED, Actor.CONTRACTOR)
-    if invoice.paid_cents:
+    invoice = await _as(session, principal, invoice_id, InvoiceActor.CONTRACTOR)
+    INVOICE.move(invoice, S.CANCELLED, InvoiceActor.CONTRACTOR)
+    if invoice.paid_cents:  # an overdue invoice may be part paid
         raise Conflict("Part of this invoice is paid; it can no longer be cancelled")
-    invoice.status = S.CANCELLED.value
     await session.flush()
     await session.refresh(invoice)
     return invoice
@@ -260,7 +226,7 @@ async def pay(
     client_key: str | None,
 ) -> Invoice:
     """Charge the homeowner ``amount_cents`` (all or part of what is due) for the invoice."""
-    invoice = await _as(session, principal, invoice_id, Actor.HOMEOWNER)
+    invoice = await _as(session, principal, invoice_id, InvoiceActor.HOMEOWNER)
     base = f"invoice:{invoice.id}"
     if client_key is not None:
         replay = await charging.by_key(
@@ -321,12 +287,10 @@ async def pay(
     invoice.paid_cents += amount_cents
     now = datetime.now(UTC)
     if invoice.paid_cents == invoice.total_cents:
-        check(invoice.status, S.PAID, Actor.HOMEOWNER)
-        invoice.status = S.PAID.value
+        INVOICE.move(invoice, S.PAID, InvoiceActor.HOMEOWNER)
         invoice.paid_at = now
     elif invoice.status != S.OVERDUE:
-        check(invoice.status, S.PARTIALLY_PAID, Actor.HOMEOWNER)
-        invoice.status = S.PARTIALLY_PAID.value
+        INVOICE.move(invoice, S.PARTIALLY_PAID, InvoiceActor.HOMEOWNER)
     await crm.on_invoice_paid(
         session,
         contractor_id=invoice.contractor_id,
@@ -396,8 +360,7 @@ async def remind(
     for invoice in batch:
         assert invoice.due_at is not None
         if invoice.status != S.OVERDUE:
-            check(invoice.status, S.OVERDUE, Actor.SCHEDULER)
-            invoice.status = S.OVERDUE.value
+            INVOICE.move(invoice, S.OVERDUE, InvoiceActor.SCHEDULER)
         days = (now - invoice.due_at).days
         reached = [d for d in marks if d <= days]
         if not reached:

@@ -15,6 +15,7 @@ from typing import NamedTuple
 from sqlalchemy import ARRAY, ColumnElement, String, any_, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ftw.billing import payments as charging
 from ftw.billing.models import Account, LedgerEntry
 from ftw.config import Settings
 from ftw.core.db import Database
@@ -218,6 +219,13 @@ async def check(session: AsyncSession) -> Report:
             )
     else:
         report.passed("every succeeded payment was captured once, for its amount; no other was")
+
+    disagreeing = await charging.disagreeing(session)
+    if disagreeing:
+        for row in disagreeing[:_SHOWN]:
+            report.failed(f"payment {row.id} is {row.status} but its events say {row.derived}")
+    else:
+        report.passed("every payment's status is what its events say")
 
     escrow = (await session.execute(_ESCROW)).all()
     if escrow:

@@ -16,12 +16,35 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ftw.core.db import Base, Timestamped
+from ftw.core.lifecycle import ANYONE, Lifecycle, one_of, status_type
 
 
 class PaymentStatus(StrEnum):
     PENDING = "pending"  # provider unreachable: on the durable retry queue
     SUCCEEDED = "succeeded"  # funds captured and held in escrow
     FAILED = "failed"  # declined, or retries exhausted
+
+
+# A payment's status is its event log's conclusion: ``billing.payments.record`` appends an
+# event and makes the move the event names (``OUTCOMES``); the others change nothing.
+PAYMENT = Lifecycle(
+    "a payment",
+    PaymentStatus,
+    {
+        (PaymentStatus.PENDING, PaymentStatus.SUCCEEDED): ANYONE,
+        (PaymentStatus.PENDING, PaymentStatus.FAILED): ANYONE,
+        # Given up after a timed-out attempt the provider turns out to have taken: refunded
+        # at once, then failed (billing.payments.abandon).
+        (PaymentStatus.SUCCEEDED, PaymentStatus.FAILED): ANYONE,
+    },
+)
+
+OUTCOMES = {
+    "succeeded": PaymentStatus.SUCCEEDED,
+    "declined": PaymentStatus.FAILED,
+    "abandoned": PaymentStatus.FAILED,  # the provider unreachable through every retry
+    "superseded": PaymentStatus.FAILED,  # no longer wanted (the job went to another bid)
+}
 
 
 class PaymentPurpose(StrEnum):
@@ -46,14 +69,16 @@ class Payment(Timestamped, Base):
     fee_cents: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     payment_method: Mapped[str] = mapped_column(String(100))
     idempotency_key: Mapped[str] = mapped_column(String(100))
-    status: Mapped[str] = mapped_column(String(16), server_default=PaymentStatus.PENDING.value)
+    status: Mapped[PaymentStatus] = mapped_column(
+        status_type(PaymentStatus, 16), server_default=PaymentStatus.PENDING.value
+    )
     provider: Mapped[str] = mapped_column(String(20))
     provider_ref: Mapped[str | None] = mapped_column(String(100))
     attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     failure_reason: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name="status"),
+        CheckConstraint(one_of("status", PaymentStatus), name="status"),
         CheckConstraint("purpose IN ('award', 'boost', 'invoice', 'claim')", name="purpose"),
         CheckConstraint("amount_cents > 0", name="amount"),
         Index("uq_payments_idempotency_key", "idempotency_key", unique=True),
@@ -138,6 +163,18 @@ class PayoutStatus(StrEnum):
     UNKNOWN = "unknown"
 
 
+PAYOUT = Lifecycle(
+    "a payout",
+    PayoutStatus,
+    {
+        (PayoutStatus.PENDING, PayoutStatus.PAID): ANYONE,
+        (PayoutStatus.PENDING, PayoutStatus.UNKNOWN): ANYONE,  # no answer: billing.resolve_payout asks
+        (PayoutStatus.UNKNOWN, PayoutStatus.PAID): ANYONE,  # the provider has the transfer
+        (PayoutStatus.UNKNOWN, PayoutStatus.FAILED): ANYONE,  # it has none: the debit is reversed
+    },
+)
+
+
 class Payout(Base):
     __tablename__ = "payouts"
 
@@ -146,7 +183,9 @@ class Payout(Base):
     amount_cents: Mapped[int] = mapped_column(Integer)
     fee_cents: Mapped[int] = mapped_column(Integer)
     speed: Mapped[str] = mapped_column(String(10))
-    status: Mapped[str] = mapped_column(String(10), server_default=PayoutStatus.PENDING.value)
+    status: Mapped[PayoutStatus] = mapped_column(
+        status_type(PayoutStatus, 10), server_default=PayoutStatus.PENDING.value
+    )
     idempotency_key: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
     paid_at: Mapped[datetime | None]
@@ -154,7 +193,7 @@ class Payout(Base):
     __table_args__ = (
         CheckConstraint("amount_cents > 0 AND fee_cents >= 0 AND fee_cents < amount_cents", name="amounts"),
         CheckConstraint("speed IN ('standard', 'instant')", name="speed"),
-        CheckConstraint("status IN ('pending', 'paid', 'failed', 'unknown')", name="status"),
+        CheckConstraint(one_of("status", PayoutStatus), name="status"),
         Index("uq_payouts_idempotency_key", "user_id", "idempotency_key", unique=True),
         Index("ix_payouts_user_recent", "user_id", text("created_at DESC")),
     )
@@ -170,6 +209,40 @@ class InvoiceStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class InvoiceActor(StrEnum):
+    CONTRACTOR = "contractor"
+    HOMEOWNER = "homeowner"
+    SCHEDULER = "scheduler"  # the daily reminders task
+
+
+_S = InvoiceStatus
+_C, _H, _T = {InvoiceActor.CONTRACTOR}, {InvoiceActor.HOMEOWNER}, {InvoiceActor.SCHEDULER}
+
+INVOICE = Lifecycle(
+    "an invoice",
+    InvoiceStatus,
+    {
+        (_S.DRAFT, _S.SENT): _C,
+        (_S.SENT, _S.VIEWED): _H,  # the homeowner opens it
+        (_S.SENT, _S.PARTIALLY_PAID): _H,
+        (_S.VIEWED, _S.PARTIALLY_PAID): _H,
+        (_S.SENT, _S.PAID): _H,
+        (_S.VIEWED, _S.PAID): _H,
+        (_S.PARTIALLY_PAID, _S.PAID): _H,
+        (_S.OVERDUE, _S.PAID): _H,  # a partial payment leaves an overdue invoice overdue
+        (_S.SENT, _S.OVERDUE): _T,
+        (_S.VIEWED, _S.OVERDUE): _T,
+        (_S.PARTIALLY_PAID, _S.OVERDUE): _T,
+        (_S.DRAFT, _S.CANCELLED): _C,  # only while nothing has been paid
+        (_S.SENT, _S.CANCELLED): _C,
+        (_S.VIEWED, _S.CANCELLED): _C,
+        (_S.OVERDUE, _S.CANCELLED): _C,
+    },
+)
+
+PAYABLE = frozenset({_S.SENT, _S.VIEWED, _S.PARTIALLY_PAID, _S.OVERDUE})
+
+
 class Invoice(Timestamped, Base):
     __tablename__ = "invoices"
 
@@ -178,7 +251,9 @@ class Invoice(Timestamped, Base):
     contractor_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"))
     homeowner_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"))
     job_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("jobs.id"))
-    status: Mapped[str] = mapped_column(String(16), server_default=InvoiceStatus.DRAFT.value)
+    status: Mapped[InvoiceStatus] = mapped_column(
+        status_type(InvoiceStatus, 16), server_default=InvoiceStatus.DRAFT.value
+    )
     subtotal_cents: Mapped[int] = mapped_column(Integer)
     tax_rate_bps: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     tax_cents: Mapped[int] = mapped_column(Integer, server_default=text("0"))
@@ -192,10 +267,7 @@ class Invoice(Timestamped, Base):
     paid_at: Mapped[datetime | None]
 
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('draft', 'sent', 'viewed', 'partially_paid', 'overdue', 'paid', 'cancelled')",
-            name="status",
-        ),
+        CheckConstraint(one_of("status", InvoiceStatus), name="status"),
         CheckConstraint("paid_cents >= 0 AND paid_cents <= total_cents", name="paid"),
         Index("uq_invoices_number", "contractor_id", "number", unique=True),
         Index("ix_invoices_contractor_status", "contractor_id", "status", text("created_at DESC")),

@@ -1,27 +1,33 @@
 """Charging a card through the payments Protocol, with its outcome logged as events.
 
-A Payment row exists before the provider is called; its status and the append-only
-PaymentEvent log record each attempt. Every charge carries an idempotency key derived
-from what is being paid for, so a retried request or task charges at most once.
+A Payment row exists before the provider is called; the append-only PaymentEvent log
+records each attempt and outcome, and the status is the log's conclusion: ``record`` is
+the one writer of both, and ``reconcile`` re-derives a status from its log. Every charge
+carries an idempotency key derived from what is being paid for, so a retried request or
+task charges at most once.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select
+import structlog
+from sqlalchemy import Row, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.models import Role
-from ftw.billing.models import Payment, PaymentEvent, PaymentPurpose, PaymentStatus
+from ftw.billing.models import OUTCOMES, PAYMENT, Payment, PaymentEvent, PaymentPurpose, PaymentStatus
 from ftw.config import Settings
-from ftw.core import metrics
+from ftw.core import audit, metrics
 from ftw.core.errors import DomainError, Forbidden, NotFound
 from ftw.core.security import AccessClaims
 from ftw.integrations.payments import PaymentDeclined, Payments, ProviderUnavailable
+
+log = structlog.get_logger(__name__)
 
 RETRY_TASK = "billing.retry_payment"
 # Delay before each automatic retry of a charge the provider could not take; the charge
@@ -47,7 +53,59 @@ class Outcome(StrEnum):
 
 
 def record(session: AsyncSession, payment: Payment, kind: str, **data: Any) -> None:
+    """Append an event to the payment's log and make the move its outcome names, if any."""
+    outcome = OUTCOMES.get(kind)
+    if outcome is not None:
+        PAYMENT.move(payment, outcome)
     session.add(PaymentEvent(payment_id=payment.id, kind=kind, data=data))
+
+
+def derive(kinds: Iterable[str]) -> PaymentStatus:
+    """The status a log of event kinds concludes: pending until an outcome, then the last."""
+    status = PaymentStatus.PENDING
+    for kind in kinds:
+        status = OUTCOMES.get(kind, status)
+    return status
+
+
+async def disagreeing(session: AsyncSession) -> Sequence[Row[Any]]:
+    """Every payment whose status is not what its events say: (id, status, derived)."""
+    last_outcome = (
+        select(case(OUTCOMES, value=PaymentEvent.kind))
+        .where(PaymentEvent.payment_id == Payment.id, PaymentEvent.kind.in_(OUTCOMES))
+        .order_by(PaymentEvent.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    derived = func.coalesce(last_outcome, PaymentStatus.PENDING.value)
+    rows: Sequence[Row[Any]] = (
+        await session.execute(
+            select(Payment.id, Payment.status, derived.label("derived"))
+            .where(Payment.status != derived)
+            .order_by(Payment.id)
+        )
+    ).all()
+    return rows
+
+
+async def reconcile(session: AsyncSession, payment: Payment) -> PaymentStatus:
+    """Set the payment's status to what its events say, if it disagrees (a row written
+    around ``record``: an import, a hand fix); the correction is logged and audited."""
+    kinds = await session.scalars(
+        select(PaymentEvent.kind).where(PaymentEvent.payment_id == payment.id).order_by(PaymentEvent.id)
+    )
+    derived = derive(kinds)
+    if payment.status != derived:
+        log.warning("payment_reconciled", payment_id=payment.id, was=payment.status, now=derived)
+        await audit.record(
+            session,
+            actor_id=None,
+            action="payment.reconciled",
+            target=f"payment:{payment.id}",
+            data={"was": payment.status, "now": derived},
+        )
+        payment.status = derived
+    return derived
 
 
 async def open_payment(
@@ -74,7 +132,7 @@ async def open_payment(
         fee_cents=fee_cents,
         payment_method=payment_method,
         idempotency_key=idempotency_key,
-        status=PaymentStatus.PENDING.value,
+        status=PaymentStatus.PENDING,
         provider=provider,
         attempts=0,
     )
@@ -132,7 +190,6 @@ async def attempt(
         metrics.count("payments", "unavailable")
         await session.flush()
         return Outcome.UNAVAILABLE
-    payment.status = PaymentStatus.SUCCEEDED.value
     payment.provider_ref = charge.reference
     record(session, payment, "succeeded", reference=charge.reference, amount_cents=charge.amount_cents)
     metrics.count("payments", session=session)
@@ -161,7 +218,6 @@ async def abandon(session: AsyncSession, *, payments: Payments, payment: Payment
 
 
 def fail(session: AsyncSession, payment: Payment, *, reason: str, event: str) -> None:
-    payment.status = PaymentStatus.FAILED.value
     payment.failure_reason = reason
     record(session, payment, event, reason=reason)
 

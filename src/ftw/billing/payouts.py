@@ -30,6 +30,7 @@ from ftw.bids.models import Bid, BidStatus
 from ftw.billing import ledger, paging
 from ftw.billing.ledger import Entry, Kind
 from ftw.billing.models import (
+    PAYOUT,
     Account,
     LedgerEntry,
     Payment,
@@ -183,7 +184,7 @@ async def request(
         amount_cents=amount_cents,
         fee_cents=fee,
         speed=speed.value,
-        status=PayoutStatus.PENDING.value,
+        status=PayoutStatus.PENDING,
         # The client's name for this request (a repeat returns this payout); without one,
         # each request is its own. The provider's key is the row's (provider_key).
         idempotency_key=client_key or uuid.uuid4().hex,
@@ -213,7 +214,7 @@ async def request(
         raise Conflict(f"The payments provider refused the payout: {refused}") from refused
     except (ProviderUnavailable, TimeoutError) as exc:
         # Never retried under another key: the resolver asks the provider what happened.
-        payout.status = PayoutStatus.UNKNOWN.value
+        PAYOUT.move(payout, PayoutStatus.UNKNOWN)
         metrics.count("payouts", "unknown")
         await audit.record(
             session,
@@ -276,7 +277,7 @@ def provider_key(payout: Payout) -> str:
 
 
 async def _paid(session: AsyncSession, payout: Payout) -> None:
-    payout.status = PayoutStatus.PAID.value
+    PAYOUT.move(payout, PayoutStatus.PAID)
     payout.paid_at = datetime.now(UTC)
     await notify(
         session,
@@ -305,7 +306,7 @@ async def resolve(*, session: AsyncSession, payments: Payments, payout_id: int) 
             session, actor_id=None, action="payout.resolved_paid", target=f"payout:{payout.id}"
         )
         return PayoutStatus.PAID
-    payout.status = PayoutStatus.FAILED.value
+    PAYOUT.move(payout, PayoutStatus.FAILED)
     debit = await session.scalars(
         select(LedgerEntry).where(LedgerEntry.payout_id == payout.id, LedgerEntry.kind == Kind.PAYOUT)
     )

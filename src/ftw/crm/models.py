@@ -9,6 +9,7 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Identity, Index,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ftw.core.db import Base, Timestamped
+from ftw.core.lifecycle import ANYONE, Lifecycle, one_of, status_type
 
 
 class Stage(StrEnum):
@@ -61,6 +62,28 @@ class Interaction(Base):
     )
 
 
+class FollowUpStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    SENT = "sent"
+    PAUSED = "paused"  # the homeowner replied
+    CANCELLED = "cancelled"  # a new job superseded the sequence
+
+
+F = FollowUpStatus
+
+FOLLOW_UP = Lifecycle(
+    "a follow-up",
+    FollowUpStatus,
+    {
+        (F.SCHEDULED, F.SENT): ANYONE,
+        (F.SCHEDULED, F.PAUSED): ANYONE,
+        (F.SCHEDULED, F.CANCELLED): ANYONE,
+        # Another job completed: its sequence starts again, whatever became of the last one.
+        **{(state, F.SCHEDULED): ANYONE for state in F},
+    },
+)
+
+
 class FollowUp(Base):
     """One step of a follow-up sequence (day 1, 3, 7, 30 after the job)."""
 
@@ -70,11 +93,13 @@ class FollowUp(Base):
     customer_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("crm_customers.id"))
     day: Mapped[int] = mapped_column(Integer)
     due_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(10), server_default="scheduled")
+    status: Mapped[FollowUpStatus] = mapped_column(
+        status_type(FollowUpStatus, 10), server_default=FollowUpStatus.SCHEDULED.value
+    )
     sent_at: Mapped[datetime | None]
 
     __table_args__ = (
-        CheckConstraint("status IN ('scheduled', 'sent', 'paused', 'cancelled')", name="status"),
+        CheckConstraint(one_of("status", FollowUpStatus), name="status"),
         Index("uq_crm_followups_step", "customer_id", "day", unique=True),
         Index("ix_crm_followups_due", "due_at", postgresql_where=text("status = 'scheduled'")),
     )

@@ -45,7 +45,8 @@ from ftw.config import Settings
 from ftw.core import pagination
 from ftw.core.errors import Conflict, Invalid, NotFound
 from ftw.core.query import Query
-from ftw.crm.models import Customer, FollowUp, Interaction, Stage
+from ftw.crm.models import FOLLOW_UP, Customer, FollowUp, Interaction, Stage
+from ftw.crm.models import FollowUpStatus as F
 from ftw.crm.schemas import CustomerDetail, CustomerOut, FollowUpOut, InteractionIn, InteractionOut
 from ftw.jobs.models import Job
 from ftw.messaging.notifications import notify
@@ -93,8 +94,8 @@ async def on_award(session: AsyncSession, *, contractor_id: int, homeowner_id: i
     assert customer_id is not None
     await session.execute(
         update(FollowUp)
-        .where(FollowUp.customer_id == customer_id, FollowUp.status == "scheduled")
-        .values(status="cancelled")
+        .where(FollowUp.customer_id == customer_id, FollowUp.status.in_(FOLLOW_UP.sources(F.CANCELLED)))
+        .values(status=F.CANCELLED)
     )
     return int(customer_id)
 
@@ -148,7 +149,7 @@ async def schedule_follow_ups(
                 "customer_id": customer_id,
                 "day": day,
                 "due_at": start + timedelta(days=day),
-                "status": "scheduled",
+                "status": F.SCHEDULED,
             }
             for day in days
         ]
@@ -156,7 +157,8 @@ async def schedule_follow_ups(
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=[FollowUp.customer_id, FollowUp.day],
-            set_={"due_at": statement.excluded.due_at, "status": "scheduled", "sent_at": None},
+            # Every state may start again (FOLLOW_UP): no WHERE on the upsert.
+            set_={"due_at": statement.excluded.due_at, "status": F.SCHEDULED, "sent_at": None},
         )
     )
     return len(days)
@@ -165,8 +167,8 @@ async def schedule_follow_ups(
 async def _pause_follow_ups(session: AsyncSession, customer_id: int) -> None:
     await session.execute(
         update(FollowUp)
-        .where(FollowUp.customer_id == customer_id, FollowUp.status == "scheduled")
-        .values(status="paused")
+        .where(FollowUp.customer_id == customer_id, FollowUp.status.in_(FOLLOW_UP.sources(F.PAUSED)))
+        .values(status=F.PAUSED)
     )
 
 
@@ -383,7 +385,7 @@ async def send_due_follow_ups(*, session: AsyncSession, limit: int = FOLLOW_UP_B
             select(FollowUp, Customer.homeowner_id, Customer.contractor_id, User.full_name)
             .join(Customer, Customer.id == FollowUp.customer_id)
             .join(User, User.id == Customer.contractor_id)
-            .where(FollowUp.status == "scheduled", FollowUp.due_at <= func.now())
+            .where(FollowUp.status == F.SCHEDULED, FollowUp.due_at <= func.now())
             .order_by(FollowUp.due_at)
             .limit(limit)
             .with_for_update(of=FollowUp, skip_locked=True)
@@ -392,7 +394,8 @@ async def send_due_follow_ups(*, session: AsyncSession, limit: int = FOLLOW_UP_B
     if not due:
         return 0
     for row in due:
-        row.FollowUp.status, row.FollowUp.sent_at = "sent", func.now()
+        FOLLOW_UP.move(row.FollowUp, F.SENT)
+        row.FollowUp.sent_at = func.now()
     await session.execute(
         insert(Interaction).values(
             [

@@ -22,7 +22,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ftw.accounts.models import Role
 from ftw.core.db import Base, Timestamped
+from ftw.core.lifecycle import Lifecycle, one_of, status_type
 from ftw.scoping.estimator import JobSize, JobTier
 from ftw.scoping.trades import Trade
 
@@ -35,14 +37,31 @@ class JobStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+S = JobStatus
+
+# Which move each role may make.
+JOB = Lifecycle(
+    "a job",
+    JobStatus,
+    {
+        (S.OPEN, S.AWARDED): {Role.HOMEOWNER},  # by accepting a bid
+        (S.AWARDED, S.IN_PROGRESS): {Role.CONTRACTOR},
+        (S.IN_PROGRESS, S.COMPLETED): {Role.HOMEOWNER},
+        (S.OPEN, S.CANCELLED): {Role.HOMEOWNER, Role.ADMIN},
+        # A paid job, refunded (bids/flows.refund): before the work starts by its homeowner,
+        # once started only by an admin deciding a dispute.
+        (S.AWARDED, S.CANCELLED): {Role.HOMEOWNER, Role.ADMIN},
+        (S.IN_PROGRESS, S.CANCELLED): {Role.ADMIN},
+    },
+)
+
+EDITABLE = frozenset({S.OPEN})
+
+
 class Urgency(StrEnum):
     FLEXIBLE = "flexible"
     NORMAL = "normal"
     URGENT = "urgent"
-
-
-def _one_of(column: str, values: type[StrEnum]) -> str:
-    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
 
 
 SEARCH_DOCUMENT = (
@@ -62,7 +81,7 @@ class Job(Timestamped, Base):
     description: Mapped[str] = mapped_column(Text)
     trade: Mapped[str] = mapped_column(String(32))
     urgency: Mapped[str] = mapped_column(String(16), server_default=Urgency.NORMAL.value)
-    status: Mapped[str] = mapped_column(String(16), server_default=JobStatus.OPEN.value)
+    status: Mapped[JobStatus] = mapped_column(status_type(JobStatus, 16), server_default=JobStatus.OPEN.value)
     deadline_at: Mapped[datetime | None]
     # The estimate the scoping domain produced when the job was posted or edited.
     price_low_cents: Mapped[int] = mapped_column(Integer)
@@ -77,11 +96,11 @@ class Job(Timestamped, Base):
     search: Mapped[str] = mapped_column(TSVECTOR, Computed(SEARCH_DOCUMENT, persisted=True), deferred=True)
 
     __table_args__ = (
-        CheckConstraint(_one_of("status", JobStatus), name="status"),
-        CheckConstraint(_one_of("urgency", Urgency), name="urgency"),
-        CheckConstraint(_one_of("trade", Trade), name="trade"),
-        CheckConstraint(_one_of("size", JobSize), name="size"),
-        CheckConstraint(_one_of("tier", JobTier), name="tier"),
+        CheckConstraint(one_of("status", JobStatus), name="status"),
+        CheckConstraint(one_of("urgency", Urgency), name="urgency"),
+        CheckConstraint(one_of("trade", Trade), name="trade"),
+        CheckConstraint(one_of("size", JobSize), name="size"),
+        CheckConstraint(one_of("tier", JobTier), name="tier"),
         CheckConstraint("price_low_cents > 0 AND price_low_cents <= price_high_cents", name="price_range"),
         CheckConstraint("photo_count >= 0", name="photo_count"),
         # Browse: the open jobs of a county, newest first, answered from the index alone.

@@ -23,8 +23,7 @@ from ftw.core.errors import Conflict, Forbidden, Invalid, NotFound, PayloadTooLa
 from ftw.core.query import Query
 from ftw.core.security import AccessClaims
 from ftw.integrations.storage import Storage
-from ftw.jobs import lifecycle
-from ftw.jobs.models import Job, JobPhoto, JobStatus, Urgency
+from ftw.jobs.models import EDITABLE, JOB, Job, JobPhoto, JobStatus, Urgency
 from ftw.jobs.photos import NotAnImage, stripped
 from ftw.jobs.schemas import EstimateOut, JobCreate, JobOut, JobPage, JobSummary, JobUpdate, PhotoOut
 from ftw.scoping.estimator import Estimate, JobSize, estimate
@@ -112,7 +111,7 @@ async def update(
 ) -> Job:
     job = await get(session=session, job_id=job_id, for_update=True)
     _owned(job, principal)
-    if job.status not in lifecycle.EDITABLE:
+    if job.status not in EDITABLE:
         raise Conflict(f"A job that is {job.status} can no longer be edited")
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
     if not changes:
@@ -144,8 +143,7 @@ async def cancel(*, session: AsyncSession, principal: AccessClaims, job_id: int)
     _owned(job, principal)
     if job.status != JobStatus.OPEN:  # a paid job is cancelled only with its refund
         raise Conflict(f"A job that is {job.status} is cancelled by refunding it: POST /jobs/{job.id}/refund")
-    lifecycle.check(job.status, JobStatus.CANCELLED, Role(principal.role))
-    job.status = JobStatus.CANCELLED.value
+    JOB.move(job, JobStatus.CANCELLED, by=Role(principal.role))
     job.cancelled_at = datetime.now(UTC)
     await session.flush()
     await session.refresh(job)
@@ -177,7 +175,7 @@ async def photo_room(
 
 
 def _room(job: Job, rules: JobRules) -> int:
-    if job.status not in lifecycle.EDITABLE:
+    if job.status not in EDITABLE:
         raise Conflict(f"A job that is {job.status} takes no more photos")
     room = rules.max_photos - job.photo_count
     if room <= 0:

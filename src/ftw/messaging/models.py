@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Identity, Index, String, Text, text
@@ -10,6 +11,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ftw.core.db import Base
+from ftw.core.lifecycle import ANYONE, Lifecycle, one_of, status_type
 
 
 class Thread(Base):
@@ -72,6 +74,22 @@ class Notification(Base):
     )
 
 
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # queued, or refused by the provider and waiting for its retry
+    SENT = "sent"
+    FAILED = "failed"  # given up: refused too often, switched off, no number, STOP
+
+
+DELIVERY = Lifecycle(
+    "a delivery",
+    DeliveryStatus,
+    {
+        (DeliveryStatus.PENDING, DeliveryStatus.SENT): ANYONE,
+        (DeliveryStatus.PENDING, DeliveryStatus.FAILED): ANYONE,
+    },
+)
+
+
 class Delivery(Base):
     """A notification sent through one channel; (notification, channel) is sent once."""
 
@@ -79,7 +97,9 @@ class Delivery(Base):
 
     notification_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("notifications.id"), primary_key=True)
     channel: Mapped[str] = mapped_column(String(8), primary_key=True)
-    status: Mapped[str] = mapped_column(String(10), server_default="pending")
+    status: Mapped[DeliveryStatus] = mapped_column(
+        status_type(DeliveryStatus, 10), server_default=DeliveryStatus.PENDING.value
+    )
     attempts: Mapped[int] = mapped_column(server_default=text("0"))
     provider_ref: Mapped[str | None] = mapped_column(String(100))
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -87,5 +107,5 @@ class Delivery(Base):
 
     __table_args__ = (
         CheckConstraint("channel IN ('sms', 'email')", name="channel"),
-        CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
+        CheckConstraint(one_of("status", DeliveryStatus), name="status"),
     )

@@ -12,7 +12,7 @@ from ftw.accounts.models import User
 from ftw.core.switches import Name
 from ftw.core.tasks import Handler, TaskContext
 from ftw.integrations.messages import DeliveryFailed
-from ftw.messaging.models import Delivery, Notification
+from ftw.messaging.models import DELIVERY, Delivery, DeliveryStatus, Notification
 from ftw.messaging.notifications import DELIVER_TASK, render, sms_text
 
 log = structlog.get_logger(__name__)
@@ -46,13 +46,13 @@ async def _attempt(
             .with_for_update(of=Delivery)
         )
     ).first()
-    if row is None or row.Delivery.status != "pending":
+    if row is None or row.Delivery.status != DeliveryStatus.PENDING:
         return None
     delivery = row.Delivery
     if not await context.switches.is_on(context.db, Name(channel)):
         # Switched off in an incident: not sent later either (it would arrive out of date);
         # the notification itself stays in the app.
-        delivery.status, delivery.last_error = "failed", f"not sent: {channel} switched off by an admin"
+        _give_up(delivery, f"not sent: {channel} switched off by an admin")
         return None
     delivery.attempts += 1
     integrations = context.integrations
@@ -60,24 +60,29 @@ async def _attempt(
     try:
         if channel == "sms":
             if not row.phone:
-                delivery.status, delivery.last_error = "failed", "The user has no phone number"
+                _give_up(delivery, "The user has no phone number")
                 return None
             if row.sms_opted_out_at is not None:  # answered STOP after this was queued
-                delivery.status, delivery.last_error = "failed", "The number opted out (STOP)"
+                _give_up(delivery, "The number opted out (STOP)")
                 return None
             reference = await integrations.sms.send(to=row.phone, body=sms_text(subject, text))
         else:
             reference = await integrations.email.send(to=row.email, subject=subject, body=text)
     except DeliveryFailed as failure:
-        delivery.last_error = str(failure)[:1_000]
         if delivery.attempts >= DELIVERY_ATTEMPTS:
-            delivery.status = "failed"
+            _give_up(delivery, str(failure))
             log.warning("delivery_failed", notification_id=notification_id, channel=channel)
             return None
+        delivery.last_error = str(failure)[:1_000]
         return failure
-    delivery.status, delivery.provider_ref, delivery.sent_at = "sent", reference, func.now()
-    delivery.last_error = None
+    DELIVERY.move(delivery, DeliveryStatus.SENT)
+    delivery.provider_ref, delivery.sent_at, delivery.last_error = reference, func.now(), None
     return None
+
+
+def _give_up(delivery: Delivery, reason: str) -> None:
+    DELIVERY.move(delivery, DeliveryStatus.FAILED)
+    delivery.last_error = reason[:1_000]
 
 
 async def deliver(context: TaskContext, payload: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ import uvicorn
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright, expect
 
 from ftw.app import create_app
-from ftw.config import Settings
+from ftw.config import PayoutRules, Settings
 from tests.conftest import PASSWORD, migrated_database
 from tests.web.test_marketplace import PNG
 
@@ -39,7 +39,10 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     name = f"ftw_browser_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
     with migrated_database(name) as url:
         data = tmp_path_factory.mktemp("browser")
-        settings = Settings(environment="test", database_url=url, data_dir=data, media_dir=data / "media")
+        settings = Settings(
+            environment="test", database_url=url, data_dir=data, media_dir=data / "media",
+            payouts=PayoutRules(hold_days=0),  # earnings may be paid out at once
+        )  # fmt: skip
         port = _free_port()
         server = uvicorn.Server(
             uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
@@ -104,9 +107,7 @@ class Person:
         await page.get_by_role("button", name="Sign in").click()
 
 
-async def test_a_homeowner_posts_a_contractor_bids_and_the_homeowner_pays(
-    chromium: Browser, base_url: str
-) -> None:
+async def test_a_job_from_posting_to_the_contractors_payout(chromium: Browser, base_url: str) -> None:
     home = await Person.at(chromium, base_url)
     await home.sign_up("homeowner", "Hana Homeowner")
     await expect(home.page.get_by_role("heading", name="My jobs")).to_be_visible()
@@ -181,6 +182,44 @@ async def test_a_homeowner_posts_a_contractor_bids_and_the_homeowner_pays(
 
     await pro.page.goto("/bids")
     await expect(pro.page.locator(".card .tag").first).to_have_text("accepted")
+
+    # The work: started, completed and reviewed; then invoiced, the invoice paid, and paid out.
+    await pro.page.goto(job_url)
+    await pro.page.get_by_role("button", name="Start work").click()
+    await home.page.goto(job_url)
+    await home.page.get_by_role("button", name="Mark complete").click()
+    await home.page.get_by_label("5 of 5").check()
+    await home.page.get_by_label("What was it like?").fill("Quick, tidy and friendly.")
+    await home.page.get_by_role("button", name="Post review").click()
+    await expect(home.page.get_by_role("heading", name="Your review")).to_be_visible()
+
+    await pro.page.goto(job_url)
+    await pro.page.get_by_role("link", name="Invoice this job").click()
+    await pro.page.locator("#f-line1_description").fill("Faucet cartridge, fitted")
+    await pro.page.locator("#f-line1_price").fill("120")
+    await pro.page.get_by_role("button", name="Save draft").click()
+    await expect(pro.page.get_by_text("Draft saved")).to_be_visible()
+    await pro.page.get_by_role("button", name="Send to the homeowner").click()
+    await expect(pro.page.get_by_text("Sent: the homeowner is notified.")).to_be_visible()
+
+    await home.page.get_by_role("link", name="Invoices").click()
+    await home.page.get_by_role("link", name="INV-000001").click()
+    await expect(home.page.get_by_label("Amount in dollars")).to_have_value("120.00")
+    await home.page.get_by_label("Card number").fill("4242 4242 4242 4242")
+    await home.page.get_by_role("button", name="Pay", exact=True).click()
+    await expect(home.page.get_by_text("Payment received")).to_be_visible()
+    await expect(home.page.locator("#balance-due")).to_have_text("$0")
+
+    await pro.page.get_by_role("link", name="Payouts").click()
+    await pro.page.get_by_role("button", name="Set up payouts").click()
+    await expect(pro.page.get_by_text("Your payout account is open")).to_be_visible()
+    await pro.page.get_by_label("Amount in dollars").fill("100")
+    await pro.page.get_by_role("radio", name=re.compile("Instant")).check()
+    await pro.page.get_by_role("button", name="Review the payout").click()
+    await expect(pro.page.locator("#payout-fee")).to_have_text("$1")
+    await pro.page.get_by_role("button", name="Pay out $100").click()
+    await expect(pro.page.get_by_text("Payout sent to your bank.")).to_be_visible()
+    await expect(pro.page.locator("#payouts")).to_contain_text("instant")
     for person in (home, pro):
         assert not person.problems, person.problems  # no CSP refusal, no script error
         await person.context.close()
@@ -230,4 +269,20 @@ async def test_a_tampered_cookie_signs_nobody_in(chromium: Browser, base_url: st
     await person.page.goto("/dashboard")
     await expect(person.page.get_by_role("heading", name="Sign in")).to_be_visible()
     await expect(person.page.get_by_role("button", name="Sign out")).to_have_count(0)
+    await person.context.close()
+
+
+async def test_refusals_of_a_password_change_keep_to_their_field(chromium: Browser, base_url: str) -> None:
+    person = await Person.at(chromium, base_url)
+    await person.sign_up("homeowner", "Wren Wrong")
+    await person.page.get_by_role("link", name="Account").click()
+    await person.page.get_by_label("Current password").fill("not the password at all")
+    await person.page.get_by_label("New password").fill("a much longer new passphrase")
+    await person.page.get_by_role("button", name="Change password").click()
+    await expect(person.page.locator("#e-current")).to_have_text("The current password is wrong")
+    await person.page.get_by_label("Current password").fill(PASSWORD)
+    await person.page.get_by_label("New password").fill("a much longer new passphrase")
+    await person.page.get_by_role("button", name="Change password").click()
+    await expect(person.page.get_by_text("Your password is changed.")).to_be_visible()
+    assert not person.problems, person.problems
     await person.context.close()

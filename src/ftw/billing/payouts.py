@@ -129,6 +129,11 @@ def _hold_start(settings: Settings) -> datetime:
     return datetime.now(UTC) - timedelta(days=settings.payouts.hold_days)
 
 
+async def destination(session: AsyncSession, user_id: int) -> str | None:
+    """Where the user's payouts go: its connected account (None until it is opened)."""
+    return await session.scalar(select(User.payout_account).where(User.id == user_id))
+
+
 async def lock_user(session: AsyncSession, user_id: int) -> None:
     """Serialise a user's balance-spending writes (NO KEY: foreign keys to the user still insert)."""
     await session.execute(select(User.id).where(User.id == user_id).with_for_update(key_share=True))

@@ -82,6 +82,15 @@ class FollowUpOut(BaseModel):
     sent_at: datetime | None
 
 
+class FollowUpDue(BaseModel):
+    """A scheduled follow-up of one of the contractor's customers."""
+
+    customer_id: int
+    homeowner_name: str
+    day: int
+    due_at: datetime
+
+
 class CustomerOut(BaseModel):
     id: int
     homeowner_id: int

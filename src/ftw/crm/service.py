@@ -47,7 +47,14 @@ from ftw.core.errors import Conflict, Invalid, NotFound
 from ftw.core.query import Query
 from ftw.crm.models import FOLLOW_UP, Customer, FollowUp, Interaction, Stage
 from ftw.crm.models import FollowUpStatus as F
-from ftw.crm.schemas import CustomerDetail, CustomerOut, FollowUpOut, InteractionIn, InteractionOut
+from ftw.crm.schemas import (
+    CustomerDetail,
+    CustomerOut,
+    FollowUpDue,
+    FollowUpOut,
+    InteractionIn,
+    InteractionOut,
+)
 from ftw.jobs.models import Job
 from ftw.messaging.notifications import notify
 
@@ -363,6 +370,19 @@ async def interactions(
     rows = list(await session.scalars(query.order_by(Interaction.id.desc()).limit(limit + 1)))
     items = [InteractionOut.model_validate(i) for i in rows[:limit]]
     return items, pagination.encode(items[-1].id) if len(rows) > limit else None
+
+
+async def follow_ups_due(*, session: AsyncSession, contractor_id: int, limit: int) -> list[FollowUpDue]:
+    """The contractor's scheduled follow-ups, soonest first (sent by ``send_due_follow_ups``)."""
+    rows = await session.execute(
+        select(FollowUp.customer_id, User.full_name.label("homeowner_name"), FollowUp.day, FollowUp.due_at)
+        .join(Customer, Customer.id == FollowUp.customer_id)
+        .join(User, User.id == Customer.homeowner_id)
+        .where(Customer.contractor_id == contractor_id, FollowUp.status == F.SCHEDULED)
+        .order_by(FollowUp.due_at, FollowUp.id)
+        .limit(limit)
+    )
+    return [FollowUpDue.model_validate(dict(row._mapping)) for row in rows]
 
 
 def follow_up_text(contractor_name: str, day: int) -> str:

@@ -18,7 +18,18 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ftw.core.errors import DomainError, NotFound
-from ftw.web import accounts, contractor, homeowner, messages, offline, operator, public
+from ftw.web import (
+    accounts,
+    contractor,
+    crm,
+    homeowner,
+    invoices,
+    messages,
+    offline,
+    operator,
+    payouts,
+    public,
+)
 from ftw.web import session as browser
 from ftw.web.assets import Assets
 from ftw.web.page import (
@@ -141,8 +152,10 @@ def install(app: FastAPI) -> None:
     web.state = app.state  # the pages' requests see the app's database, settings and cache
     app.state.assets = assets
     app.state.templates = templates(assets)
-    # The role modules first: /jobs/new must match before /jobs/{job_id}.
-    for module in (accounts, homeowner, contractor, operator, messages, offline, public):
+    # The role modules first: /jobs/new must match before /jobs/{job_id} (and /invoices/new
+    # before /invoices/{invoice_id}, within invoices).
+    pages = (accounts, homeowner, contractor, invoices, payouts, crm, operator, messages, offline, public)
+    for module in pages:
         web.include_router(module.router)
     _handlers(web)
     web.add_middleware(ErrorPages)

@@ -1,7 +1,9 @@
-"""Sign up, sign in and sign out, on the API's accounts service and its refresh tokens.
+"""Sign up, sign in and out, change and reset the password: pages over the API's accounts
+service and its refresh tokens.
 
-Password change and reset are pages over the accounts service's own functions for them
-(issue 13); they are added once that service exists.
+A password change or reset signs every session out (the service revokes every refresh
+family); the browser that changed it is signed in again with the new password, as a person
+expects, and the reset page sends its person to sign in.
 """
 
 from __future__ import annotations
@@ -10,11 +12,11 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from ftw.accounts import service as accounts
-from ftw.accounts.schemas import Login, Signup
+from ftw.accounts.schemas import Login, PasswordChange, PasswordForgotten, PasswordReset, Signup
 from ftw.core.errors import DomainError, Unauthorized
 from ftw.core.switches import Name
 from ftw.web.forms import FormInvalid, parse, refusal
-from ftw.web.page import AnyPage, Page, home_of, local
+from ftw.web.page import AnyPage, Page, SignedInPage, home_of, local
 
 router = APIRouter(include_in_schema=False)
 
@@ -101,3 +103,114 @@ async def signout(page: AnyPage) -> Response:
             pass  # already gone: the browser is signed out either way
     page.session.signed_out()
     return page.redirect("/")
+
+
+@router.get("/account")
+async def account(page: SignedInPage, done: str = "") -> Response:
+    return await _account_page(page, notice="Your password is changed." if done == "password" else "")
+
+
+async def _account_page(
+    page: Page, *, errors: dict[str, str] | None = None, status: int = 200, notice: str = ""
+) -> Response:
+    async with page.reading() as s:
+        me = await accounts.profile(session=s, user_id=page.user.user_id)
+    return page.render(
+        "account.html",
+        status=status,
+        me=me,
+        errors=errors or {},
+        notice=notice,
+        password_min=page.settings.auth.password_min_length,
+    )
+
+
+@router.post("/account/password")
+async def change_password(page: SignedInPage) -> Response:
+    """The current password, then the new one; every other session of the account ends."""
+    rename = {"current_password": "current", "new_password": "new"}
+    try:
+        await page.limit_account(None)
+        data = parse(
+            PasswordChange,
+            {"current_password": page.field("current"), "new_password": page.field("new")},
+            rename=rename,
+        )
+        async with page.writing() as s:
+            await accounts.change_password(
+                session=s, settings=page.settings, user_id=page.user.user_id,
+                current_password=data.current_password, new_password=data.new_password,
+            )  # fmt: skip
+            email = (await accounts.get(session=s, user_id=page.user.user_id)).email
+            tokens = await accounts.login(
+                session=s, settings=page.settings, email=email, password=data.new_password
+            )
+    except FormInvalid as exc:
+        return await _account_page(page, errors=exc.errors, status=422)
+    except Unauthorized as exc:
+        return await _account_page(page, errors={"current": exc.detail}, status=401)
+    except DomainError as exc:
+        return await _account_page(page, errors=refusal(exc, rename=rename).errors, status=exc.status)
+    page.session.signed_in(page.settings, tokens)
+    return page.redirect("/account?done=password")
+
+
+@router.get("/forgot-password")
+async def forgot_form(page: AnyPage) -> Response:
+    return page.render("forgot.html", values={}, sent=False)
+
+
+@router.post("/forgot-password")
+async def forgot(page: AnyPage) -> Response:
+    """E-mail a single-use reset link (by the mail task, through the e-mail adapter). The
+    answer is the same whether the address has an account or not, as the API's."""
+    values = {"email": page.field("email").strip()}
+    try:
+        await page.limit_account(values["email"].lower() or None)
+        data = parse(PasswordForgotten, values)
+        async with page.writing() as s:
+            await accounts.request_password_reset(session=s, email=data.email)
+    except FormInvalid as exc:
+        return page.render("forgot.html", status=422, values=values, errors=exc.errors, sent=False)
+    return page.render("forgot.html", status=202, values=values, sent=True)
+
+
+@router.get("/reset-password")
+async def reset_form(page: AnyPage, token: str = "") -> Response:
+    """Where the e-mailed link lands: the new password form (the token is spent on submit)."""
+    return _reset_page(page, token=token[:200])
+
+
+def _reset_page(
+    page: Page, *, token: str, errors: dict[str, str] | None = None, status: int = 200
+) -> Response:
+    return page.render(
+        "reset.html",
+        status=status,
+        token=token,
+        errors=errors or {},
+        password_min=page.settings.auth.password_min_length,
+    )
+
+
+@router.post("/reset-password")
+async def reset(page: AnyPage) -> Response:
+    token = page.field("token")[:200]
+    rename = {"new_password": "new", "token": "form"}
+    try:
+        await page.limit_account(None)
+        data = parse(PasswordReset, {"token": token, "new_password": page.field("new")}, rename=rename)
+        async with page.writing() as s:
+            await accounts.reset_password(
+                session=s, settings=page.settings, token=data.token, new_password=data.new_password
+            )
+    except FormInvalid as exc:
+        if "form" in exc.errors:  # a link cut short reads as any other bad link
+            exc.errors["form"] = "This link is invalid or has expired"
+        return _reset_page(page, token=token, errors=exc.errors, status=422)
+    except DomainError as exc:
+        return _reset_page(page, token=token, errors=refusal(exc, rename=rename).errors, status=exc.status)
+    page.session.signed_out()  # every session of the account has just ended, this one too
+    return page.render(
+        "signin.html", values={"next": ""}, notice="Your password is changed: sign in with it."
+    )

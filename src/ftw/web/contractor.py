@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -16,7 +15,7 @@ from ftw.core.errors import DomainError
 from ftw.core.switches import Name
 from ftw.core.validation import Id
 from ftw.jobs import service as jobs
-from ftw.web.forms import FormInvalid, card_method, parse, refusal
+from ftw.web.forms import FormInvalid, card_method, cents, parse, refusal
 from ftw.web.page import ContractorPage, Page
 from ftw.web.public import job_page, listing
 
@@ -45,23 +44,13 @@ async def board(
     return await listing(page, fips, values, template="board.html")
 
 
-def _cents(amount: str) -> int:
-    try:
-        value = Decimal(amount.replace("$", "").replace(",", "").strip())
-    except InvalidOperation:
-        raise FormInvalid({"amount": "Enter an amount in dollars, like 250 or 249.99"}) from None
-    if not value.is_finite() or value != value.quantize(Decimal("0.01")) or value <= 0:
-        raise FormInvalid({"amount": "Enter an amount in dollars, like 250 or 249.99"})
-    return int(value * 100)
-
-
 @router.post("/jobs/{job_id}/bids")
 async def place_bid(page: ContractorPage, job_id: Id) -> Response:
     await page.limit(tier=False, endpoint="post_bid")
     values = {"amount": page.field("amount").strip(), "message": page.field("message").strip()}
     rename = {"amount_cents": "amount"}
     try:
-        asked = {"amount_cents": _cents(values["amount"]), "message": values["message"]}
+        asked = {"amount_cents": cents(values["amount"]), "message": values["message"]}
         data = parse(BidCreate, asked, rename=rename)
         async with page.writing() as s:
             await bids.place(session=s, settings=page.settings, principal=page.user, job_id=job_id, data=data)

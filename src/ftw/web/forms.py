@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -69,6 +71,8 @@ def _message(error: Any) -> str:
         return "Enter an e-mail address like name@example.com"
     if kind == "value_error" and "NUL" in error["msg"]:
         return "Remove the invisible control characters"
+    if kind == "value_error" and (error.get("ctx") or {}).get("error"):
+        return str(error["ctx"]["error"])  # a schema's own sentence, without pydantic's prefix
     if kind == "string_too_short" and (error.get("ctx") or {}).get("min_length") == 1:
         kind = "missing"
     template = _WORDS.get(kind)
@@ -93,3 +97,28 @@ def refusal(exc: DomainError, *, rename: Mapping[str, str] | None = None) -> For
     """A service's refusal as a field error (the form's own when it names no field)."""
     field = exc.field or "form"
     return FormInvalid({(rename or {}).get(field, field): exc.detail})
+
+
+def cents(amount: str, field: str = "amount") -> int:
+    """Dollars as typed ("250", "$1,249.99") in cents; FormInvalid names ``field``."""
+    try:
+        value = Decimal(amount.replace("$", "").replace(",", "").strip())
+    except InvalidOperation:
+        raise FormInvalid({field: "Enter an amount in dollars, like 250 or 249.99"}) from None
+    if not value.is_finite() or value != value.quantize(Decimal("0.01")) or value <= 0:
+        raise FormInvalid({field: "Enter an amount in dollars, like 250 or 249.99"})
+    return int(value * 100)
+
+
+_REQUEST_KEY = re.compile(r"^[\w-]{16,64}$")
+
+
+def new_request_key() -> str:
+    """A name for one filled-in money form (a payment, a payout), sent back with it: pressing
+    its button twice, or reloading its answer, repeats the first request instead of paying twice."""
+    return secrets.token_urlsafe(18)
+
+
+def request_key(value: str) -> str | None:
+    """The form's request key, as the API's Idempotency-Key (None when absent or malformed)."""
+    return value if _REQUEST_KEY.match(value) else None

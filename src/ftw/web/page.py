@@ -235,6 +235,9 @@ def home_of(viewer: AccessClaims) -> str:
 
 
 AnyPage = Annotated[Page, Depends(_page)]
+SignedInPage = Annotated[Page, Depends(_role(*Role))]
 HomeownerPage = Annotated[Page, Depends(_role(Role.HOMEOWNER))]
 ContractorPage = Annotated[Page, Depends(_role(Role.CONTRACTOR))]
 OperatorPage = Annotated[Page, Depends(_role(Role.OPERATOR))]
+EarnerPage = Annotated[Page, Depends(_role(Role.CONTRACTOR, Role.OPERATOR))]  # has a balance
+PartyPage = Annotated[Page, Depends(_role(Role.HOMEOWNER, Role.CONTRACTOR))]  # of an invoice

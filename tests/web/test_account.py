@@ -1,0 +1,99 @@
+"""The account pages: change the password, and reset it by an e-mailed single-use link."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import update
+
+from ftw.accounts.models import AccountToken
+from ftw.config import Settings
+from ftw.core.db import Database
+from tests.accounts.test_account_security import _mails
+from tests.conftest import PASSWORD
+
+NEW = "a much longer new passphrase"
+
+
+async def test_changing_the_password_needs_the_current_one(browser_factory) -> None:  # type: ignore[no-untyped-def]
+    person, elsewhere = browser_factory(), browser_factory()
+    email = await person.sign_up()
+    assert (await elsewhere.post("/signin", {"email": email, "password": PASSWORD})).status_code == 303
+    page = await person.get("/account")
+    assert email in page.text
+    assert 'action="/account/password"' in page.text
+
+    wrong = await person.post("/account/password", {"current": "not my password", "new": NEW})
+    assert wrong.status_code == 401
+    assert 'id="e-current">The current password is wrong' in wrong.text
+    short = await person.post("/account/password", {"current": PASSWORD, "new": "short"})
+    assert short.status_code == 422
+    assert 'id="e-new">' in short.text
+    assert PASSWORD not in short.text, "a password is never typed back into the page"
+
+    changed = await person.post("/account/password", {"current": PASSWORD, "new": NEW})
+    assert changed.status_code == 303
+    after = await person.get(changed.headers["location"])
+    assert "Your password is changed" in after.text, "this browser stays signed in"
+    elsewhere.client.cookies.delete("ftw_access")  # the other device's next renewal
+    assert (await elsewhere.get("/dashboard")).status_code == 303, "every other session ended"
+    again = browser_factory()
+    assert (await again.post("/signin", {"email": email, "password": PASSWORD})).status_code == 401
+    assert (await again.post("/signin", {"email": email, "password": NEW})).status_code == 303
+
+
+async def _reset_link(browser_factory, database: Database, settings: Settings) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """An account, and the reset link e-mailed to it (through the e-mail adapter)."""
+    person = browser_factory()
+    email = await person.sign_up()
+    asked = browser_factory()
+    assert "Forgot your password?" in (await asked.get("/signin")).text
+    for address in (email, "nobody-here@example.com"):
+        answer = await asked.post("/forgot-password", {"email": address})
+        assert answer.status_code == 202
+        assert "a link to choose a new password is on its way" in answer.text  # the same for both
+    sent = [m for m in await _mails(database, settings, "/reset-password?token=") if m["to"] == email]
+    assert len(sent) == 1
+    found = re.search(r"(/reset-password\?token=[\w-]+)", sent[0]["body"])
+    assert found is not None
+    return email, found[1]
+
+
+async def test_a_reset_link_sets_a_new_password_once(browser_factory, database, settings) -> None:  # type: ignore[no-untyped-def]
+    email, link = await _reset_link(browser_factory, database, settings)
+    person = browser_factory()
+    form = await person.get(link)
+    token = re.search(r'name="token" value="([\w-]+)"', form.text)
+    assert token is not None
+    short = await person.post("/reset-password", {"token": token[1], "new": "short"})
+    assert short.status_code == 422
+    assert 'id="e-new">' in short.text
+    assert 'value="' + token[1] in short.text, "the link is kept for the next try"
+    done = await person.post("/reset-password", {"token": token[1], "new": NEW})
+    assert done.status_code == 200
+    assert "Your password is changed: sign in with it." in done.text
+    used = await person.post("/reset-password", {"token": token[1], "new": NEW + "!"})
+    assert used.status_code == 401
+    assert "This link is invalid or has expired" in used.text
+    assert 'href="/forgot-password"' in used.text
+    assert (await person.post("/signin", {"email": email, "password": NEW})).status_code == 303
+
+
+async def test_an_expired_reset_link_is_refused(browser_factory, database, settings) -> None:  # type: ignore[no-untyped-def]
+    email, link = await _reset_link(browser_factory, database, settings)
+    async with database.session() as s:
+        await s.execute(
+            update(AccountToken)
+            .where(AccountToken.purpose == "password_reset")
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    token = link.split("=", 1)[1]
+    person = browser_factory()
+    expired = await person.post("/reset-password", {"token": token, "new": NEW})
+    assert expired.status_code == 401
+    assert "This link is invalid or has expired" in expired.text
+    cut = await person.post("/reset-password", {"token": "abc", "new": NEW})
+    assert cut.status_code == 422
+    assert "This link is invalid or has expired" in cut.text
+    assert (await person.post("/signin", {"email": email, "password": PASSWORD})).status_code == 303

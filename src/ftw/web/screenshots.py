@@ -28,6 +28,12 @@ FAUCET = (
     "Standard single-hole sink, easy access from below.",
     "plumbing",
 )
+DOOR = (
+    "Fix a sticking front door",
+    "The front door sticks at the top corner and is hard to lock. It needs planing and the strike "
+    "plate moved.",
+    "carpentry",
+)
 HALLWAY = (
     "Paint the hallway and two doors",
     "A 20 ft hallway, walls and ceiling, plus two interior doors. Light grey, two coats.",
@@ -51,6 +57,16 @@ PAGES = [
     ("my-bids", "/bids", "contractor"),
     ("messages", "/jobs/{job}/messages", "contractor"),
     ("territory", "/territory", "operator"),
+    ("account", "/account", "homeowner"),
+    ("forgot-password", "/forgot-password", "anyone"),
+    ("invoices", "/invoices", "homeowner"),
+    ("invoice-paid", "/invoices/{invoice}", "homeowner"),
+    ("invoices-contractor", "/invoices", "contractor"),
+    ("invoice-new", "/invoices/new?job={done}", "contractor"),
+    ("payouts", "/payouts", "contractor"),
+    ("payout-confirm", "/payouts/confirm?amount=25&speed=instant", "contractor"),
+    ("crm", "/crm", "contractor"),
+    ("customer", "/crm/customers/{customer}", "contractor"),
 ]
 NEW_YORK_CITY = ("36061", "36047", "36081", "36005", "36085")
 
@@ -101,13 +117,7 @@ async def _post(browser: Browser, base_url: str, person: dict[str, Any], job: tu
     return job_id
 
 
-async def _scene(browser: Browser, base_url: str) -> tuple[dict[str, dict[str, Any] | None], dict[str, int]]:
-    """Two people, two jobs, a bid on the first; the sessions by person, and the ids."""
-    home = await _sign_up(browser, base_url, "homeowner", "Hana Homeowner")
-    pro = await _sign_up(browser, base_url, "contractor", "Cole Contractor")
-    other = await _post(browser, base_url, home, HALLWAY)
-    job_id = await _post(browser, base_url, home, FAUCET)
-    page = await _as(browser, base_url, pro)
+async def _bid(page: Page, job_id: int) -> None:
     await page.goto(f"/jobs/{job_id}")
     hint = await page.locator("#h-amount").inner_text()
     low = float(re.search(r"\$([\d,.]+)", hint)[1].replace(",", ""))  # type: ignore[index]
@@ -115,6 +125,59 @@ async def _scene(browser: Browser, base_url: str) -> tuple[dict[str, dict[str, A
     await page.get_by_label("Message to the homeowner").fill("I can come Thursday morning; parts included.")
     await page.get_by_role("button", name="Place bid").click()
     await page.wait_for_load_state()
+
+
+async def _click(page: Page, name: str | re.Pattern[str], role: str = "button") -> None:
+    await page.get_by_role(role, name=name).click()  # type: ignore[arg-type]
+    await page.wait_for_load_state()
+
+
+async def _invoiced(
+    browser: Browser, base_url: str, home: dict[str, Any], pro: dict[str, Any]
+) -> dict[str, int]:
+    """A third job taken to the end: paid, done, invoiced and the invoice paid; the payout
+    account opened. The ids of the job, the invoice and the contractor's customer."""
+    job_id = await _post(browser, base_url, home, DOOR)
+    worker = await _as(browser, base_url, pro)
+    owner = await _as(browser, base_url, home)
+    await _bid(worker, job_id)
+    await owner.goto(f"/jobs/{job_id}")
+    await _click(owner, "Accept and pay", role="link")
+    await owner.get_by_label("Card number").fill("4242 4242 4242 4242")
+    await _click(owner, re.compile(r"^Pay \$"))
+    await worker.goto(f"/jobs/{job_id}")
+    await _click(worker, "Start work")
+    await owner.goto(f"/jobs/{job_id}")
+    await _click(owner, "Mark complete")
+    await worker.goto(f"/invoices/new?job={job_id}")
+    await worker.locator("#f-line1_description").fill("Plane the door and move the strike plate")
+    await worker.locator("#f-line1_price").fill("140")
+    await worker.locator("#f-line2_description").fill("Brass strike plate")
+    await worker.locator("#f-line2_price").fill("18.50")
+    await _click(worker, "Save draft")
+    invoice_id = int(re.search(r"/invoices/(\d+)", worker.url)[1])  # type: ignore[index]
+    await _click(worker, "Send to the homeowner")
+    await owner.goto(f"/invoices/{invoice_id}")
+    await owner.get_by_label("Card number").fill("4242 4242 4242 4242")
+    await _click(owner, "Pay")
+    await worker.goto("/payouts")
+    await _click(worker, "Set up payouts")
+    await worker.goto("/crm")
+    customer = await worker.locator("a[href^='/crm/customers/']").first.get_attribute("href") or ""
+    await worker.context.close()
+    await owner.context.close()
+    return {"done": job_id, "invoice": invoice_id, "customer": int(customer.split("/")[3])}
+
+
+async def _scene(browser: Browser, base_url: str) -> tuple[dict[str, dict[str, Any] | None], dict[str, int]]:
+    """Two people, three jobs: a bid on the first, the third done, invoiced and paid; the
+    sessions by person, and the ids."""
+    home = await _sign_up(browser, base_url, "homeowner", "Hana Homeowner")
+    pro = await _sign_up(browser, base_url, "contractor", "Cole Contractor")
+    other = await _post(browser, base_url, home, HALLWAY)
+    job_id = await _post(browser, base_url, home, FAUCET)
+    page = await _as(browser, base_url, pro)
+    await _bid(page, job_id)
     await page.goto(f"/jobs/{job_id}/messages")
     await page.get_by_label("Your message").fill("Is the shut-off valve under the sink working?")
     await page.get_by_role("button", name="Send").click()
@@ -145,6 +208,7 @@ async def _scene(browser: Browser, base_url: str) -> tuple[dict[str, dict[str, A
             await page.wait_for_load_state()
             break
     await page.context.close()
+    ids |= await _invoiced(browser, base_url, home, pro)
     return {"anyone": None, "homeowner": home, "contractor": pro, "operator": operator}, ids
 
 

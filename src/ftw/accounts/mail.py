@@ -23,7 +23,8 @@ def signup_existing(public_url: str) -> tuple[str, str]:
     return (
         "Your FairTradeWorker account",
         "Someone, perhaps you, tried to sign up with this address, which already has an account. "
-        f"Sign in at {public_url}/login, or reset your password there if you forgot it. "
+        f"Sign in at {public_url}/signin, or choose a new password at {public_url}/forgot-password "
+        "if you forgot it. "
         "If it was not you, ignore this e-mail.",
     )
 

@@ -12,7 +12,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -22,7 +22,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from ftw.accounts.models import User
+from ftw.accounts.models import RefreshToken, User
 from ftw.app import create_app
 from ftw.config import PayoutRules, Settings
 from ftw.core import migrations
@@ -172,6 +172,16 @@ async def approve_operator(database: Database, user_id: int) -> None:
     async with database.session() as session:
         await session.execute(
             update(User).where(User.id == user_id).values(operator_approved_at=datetime.now(UTC))
+        )
+
+
+async def outlive_refresh_grace(database: Database, settings: Settings) -> None:
+    """Make every rotation older than the refresh grace window: a replay is then a replay."""
+    async with database.session() as session:
+        await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.used_at.is_not(None))
+            .values(used_at=RefreshToken.used_at - timedelta(seconds=settings.auth.refresh_grace_s + 1))
         )
 
 

@@ -385,6 +385,9 @@ class AuthSettings(BaseModel):
     algorithm: str = "HS256"
     access_token_minutes: int = 15
     refresh_token_days: int = 7
+    # A refresh token presented again this soon after its rotation gets a sibling token
+    # instead of revoking its family: a browser's two requests that both refreshed at once.
+    refresh_grace_s: float = 5.0
     password_min_length: int = 12
     # Per-account backoff: from this many failed sign-ins in a row, each further failure
     # closes the account's sign-in for backoff_base_s doubled per failure, up to backoff_max_s.

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from ftw.accounts.auth import access_of
 from ftw.accounts.models import RefreshToken, User
 from ftw.app import ROUTERS
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, outlive_refresh_grace
 
 
 def _signup_body(**overrides: object) -> dict[str, object]:
@@ -93,7 +93,7 @@ async def test_access_token_lasts_fifteen_minutes(client, sign_up, settings):
     assert timedelta(minutes=14) < lifetime <= timedelta(minutes=settings.auth.access_token_minutes)
 
 
-async def test_refresh_rotates_and_a_reused_token_revokes_the_session(client, sign_up):
+async def test_refresh_rotates_and_a_reused_token_revokes_the_session(client, sign_up, database, settings):
     account = await sign_up()
     first = await client.post("/api/v1/auth/refresh", json={"refresh_token": account.refresh_token})
     assert first.status_code == 200
@@ -102,11 +102,54 @@ async def test_refresh_rotates_and_a_reused_token_revokes_the_session(client, si
     me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {first.json()['access_token']}"})
     assert me.status_code == 200
 
+    await outlive_refresh_grace(database, settings)
     replay = await client.post("/api/v1/auth/refresh", json={"refresh_token": account.refresh_token})
     assert replay.status_code == 401
     # The replay burned the whole family: the legitimately rotated token is dead too.
     after = await client.post("/api/v1/auth/refresh", json={"refresh_token": rotated})
     assert after.status_code == 401
+
+
+async def test_a_token_presented_again_just_after_its_rotation_gets_a_session_of_its_own(
+    client, sign_up, session
+):
+    """A browser's two requests that both found the access token expired send the same
+    refresh token: the second, within the grace window, is not taken for a replay."""
+    account = await sign_up()
+    body = {"refresh_token": account.refresh_token}
+    first, second = [await client.post("/api/v1/auth/refresh", json=body) for _ in range(2)]
+    assert first.status_code == second.status_code == 200
+    assert first.json()["refresh_token"] != second.json()["refresh_token"]
+    for pair in (first, second):  # both are live sessions of the same family
+        renewed = await client.post(
+            "/api/v1/auth/refresh", json={"refresh_token": pair.json()["refresh_token"]}
+        )
+        assert renewed.status_code == 200
+    tokens = (await session.scalars(select(RefreshToken).where(RefreshToken.user_id == account.id))).all()
+    assert len({t.family_id for t in tokens}) == 1
+    assert all(t.revoked_at is None for t in tokens)
+
+
+async def test_the_grace_window_ends_and_a_replay_then_revokes_the_family(
+    client, sign_up, database, settings
+):
+    account = await sign_up()
+    body = {"refresh_token": account.refresh_token}
+    rotated = (await client.post("/api/v1/auth/refresh", json=body)).json()["refresh_token"]
+    await outlive_refresh_grace(database, settings)
+    assert (await client.post("/api/v1/auth/refresh", json=body)).status_code == 401
+    after = await client.post("/api/v1/auth/refresh", json={"refresh_token": rotated})
+    assert after.status_code == 401, "the replay after the window revoked the whole family"
+
+
+async def test_a_revoked_token_gets_no_grace(client, sign_up):
+    account = await sign_up()
+    body = {"refresh_token": account.refresh_token}
+    rotated = (await client.post("/api/v1/auth/refresh", json=body)).json()["refresh_token"]
+    assert (
+        await client.post("/api/v1/auth/logout", json={"refresh_token": rotated, "everywhere": False})
+    ).status_code == 204
+    assert (await client.post("/api/v1/auth/refresh", json=body)).status_code == 401
 
 
 async def test_expired_refresh_token_is_refused(client, sign_up, session):

@@ -202,7 +202,10 @@ async def refresh(*, session: AsyncSession, settings: Settings, token: str) -> T
     """Rotate: the presented token is spent and a new one issued in the same family.
 
     Presenting a spent token again means it was stolen or replayed: the whole family is
-    revoked, so neither the thief nor the owner can continue that session.
+    revoked, so neither the thief nor the owner can continue that session. Except within
+    ``refresh_grace_s`` of its rotation: two requests of one browser that both found the
+    access token expired present the same token, and the later one gets a token of its own
+    in the same family (the token stays spent; the grace is counted from its first use).
     """
     stored = await session.scalar(
         select(RefreshToken).where(RefreshToken.token_hash == digest(token)).with_for_update()
@@ -210,7 +213,9 @@ async def refresh(*, session: AsyncSession, settings: Settings, token: str) -> T
     now = datetime.now(UTC)
     if stored is None:
         raise Unauthorized("Unknown refresh token")
-    if stored.used_at is not None or stored.revoked_at is not None:
+    grace = timedelta(seconds=settings.auth.refresh_grace_s)
+    just_rotated = stored.used_at is not None and now - stored.used_at <= grace
+    if stored.revoked_at is not None or (stored.used_at is not None and not just_rotated):
         await _revoke_family(session=session, family_id=stored.family_id, now=now)
         raise Unauthorized("This refresh token was already used or revoked; sign in again", keep_writes=True)
     if stored.expires_at <= now:
@@ -218,7 +223,7 @@ async def refresh(*, session: AsyncSession, settings: Settings, token: str) -> T
     user = await session.get(User, stored.user_id)
     if user is None or not user.is_active:
         raise Unauthorized("The account is no longer active")
-    stored.used_at = now
+    stored.used_at = stored.used_at or now
     return await _issue(session=session, settings=settings, user=user, family_id=stored.family_id)
 
 

@@ -43,3 +43,22 @@ async def test_only_operator_accounts_are_approved_as_operators(client, sign_up,
     homeowner = await sign_up()
     refused = await client.post(f"/api/v1/admin/operators/{homeowner.id}/approve", headers=admin)
     assert refused.status_code == 422
+
+
+async def test_a_refused_application_closes_the_applicant_account(client, sign_up, session):
+    applicant = await sign_up("operator", approved=False)
+    admin_id, admin = await _admin(client, sign_up, session)
+    refused = await client.post(f"/api/v1/admin/operators/{applicant.id}/refuse", headers=admin)
+    assert refused.status_code == 200, refused.text
+    entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "operator.refused"))
+    assert (entry.actor_id, entry.target) == (admin_id, f"user:{applicant.id}")
+    waiting = await client.get("/api/v1/admin/operators", headers=admin)
+    assert applicant.id not in [a["id"] for a in waiting.json()]
+    again = await client.post("/api/v1/auth/refresh", json={"refresh_token": applicant.refresh_token})
+    assert again.status_code == 401, "its sessions are over"
+    login = await client.post("/api/v1/auth/login", json={"email": applicant.email, "password": PASSWORD})
+    assert login.status_code == 401
+
+    approved = await sign_up("operator")
+    late = await client.post(f"/api/v1/admin/operators/{approved.id}/refuse", headers=admin)
+    assert late.status_code == 409, "an approved operator is not refused after the fact"

@@ -148,6 +148,13 @@ async def approve_operator(user_id: Id, session: SessionDep, principal: Admin) -
     return OperatorApplicant.model_validate(user)
 
 
+@router.post("/admin/operators/{user_id}/refuse")
+async def refuse_operator(user_id: Id, session: SessionDep, principal: Admin) -> OperatorApplicant:
+    """Turn an application down: the applicant's account is closed. Audit-logged."""
+    user = await service.refuse_operator(session=session, admin_id=principal.user_id, user_id=user_id)
+    return OperatorApplicant.model_validate(user)
+
+
 @router.get("/me")
 async def me(principal: SignedIn, session: OwnReadSessionDep) -> UserOut:
     return await service.profile(session=session, user_id=principal.user_id)

@@ -422,11 +422,16 @@ async def sms_reply(*, session: AsyncSession, phone: str, body: str) -> None:
     )
 
 
-async def operator_applicants(*, session: AsyncSession, pending: bool) -> list[User]:
-    """Operator accounts, oldest first: those awaiting approval (``pending``) or approved."""
+async def operator_applicants(
+    *, session: AsyncSession, pending: bool, after: int | None = None, limit: int = 500
+) -> list[User]:
+    """Operator accounts, oldest first: those awaiting approval (``pending``) or approved;
+    ``after`` an id, the keyset of the next page."""
     waiting = User.operator_approved_at.is_(None) if pending else User.operator_approved_at.is_not(None)
     query = select(User).where(User.role == Role.OPERATOR, User.is_active.is_(True), waiting)
-    return list(await session.scalars(query.order_by(User.id).limit(500)))
+    if after is not None:
+        query = query.where(User.id > after)
+    return list(await session.scalars(query.order_by(User.id).limit(limit)))
 
 
 async def approve_operator(*, session: AsyncSession, admin_id: int, user_id: int) -> User:
@@ -438,6 +443,21 @@ async def approve_operator(*, session: AsyncSession, admin_id: int, user_id: int
         user.operator_approved_at = datetime.now(UTC)
         await audit.record(session, actor_id=admin_id, action="operator.approved", target=f"user:{user.id}")
         await session.flush()
+    return user
+
+
+async def refuse_operator(*, session: AsyncSession, admin_id: int, user_id: int) -> User:
+    """An admin turns an operator's application down: the applicant's account is closed
+    (its sessions ended), since an operator account can do nothing else. Audit-logged."""
+    user = await get(session=session, user_id=user_id)
+    if user.role != Role.OPERATOR:
+        raise Invalid("Only an operator account can be refused as an operator", field="user_id")
+    if user.operator_approved_at is not None:
+        raise Conflict("This operator was already approved")
+    user.is_active = False
+    await _revoke_all(session=session, user_id=user.id)
+    await audit.record(session, actor_id=admin_id, action="operator.refused", target=f"user:{user.id}")
+    await session.flush()
     return user
 
 

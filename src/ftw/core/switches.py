@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from fastapi import Depends, Request
+from pydantic import BaseModel, Field
 from sqlalchemy import BigInteger, ForeignKey, String, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -83,6 +84,14 @@ class State:
     @classmethod
     def of(cls, row: Switch) -> State:
         return cls(Name(row.name), row.enabled, row.message, row.changed_at, row.changed_by)
+
+
+class SwitchIn(BaseModel):
+    """An admin's change of one switch (the API's body and the admin page's form)."""
+
+    on: bool
+    # Shown to users: the 503's detail for a feature, the banner for maintenance and incident.
+    message: str | None = Field(default=None, min_length=1, max_length=500)
 
 
 class SwitchedOff(DomainError):
@@ -184,6 +193,12 @@ def required(name: Name) -> Any:
 
     check.__name__ = f"switch_{name.value}"
     return Depends(check)
+
+
+async def stored(session: AsyncSession) -> list[State]:
+    """Every switch as the table holds it (features on, notices off, until changed)."""
+    rows = {row.name: State.of(row) for row in await session.scalars(select(Switch))}
+    return [rows.get(name) or State.default(name) for name in Name]
 
 
 async def change(

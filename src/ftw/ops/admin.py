@@ -6,8 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
-from sqlalchemy import select
+from pydantic import BaseModel
 
 from ftw.accounts.auth import Admin
 from ftw.core import switches
@@ -85,22 +84,15 @@ class SwitchOut(BaseModel):
         )
 
 
-class SwitchIn(BaseModel):
-    on: bool
-    # Shown to users: the 503's detail for a feature, the banner for maintenance and incident.
-    message: str | None = Field(default=None, min_length=1, max_length=500)
-
-
 @router.get("/switches")
 async def list_switches(session: OwnReadSessionDep, _: Admin) -> list[SwitchOut]:
     """Every switch as stored (features are on, maintenance and incident off, until changed)."""
-    stored = {row.name: switches.State.of(row) for row in await session.scalars(select(switches.Switch))}
-    return [SwitchOut.of(stored.get(name) or switches.State.default(name)) for name in switches.Name]
+    return [SwitchOut.of(state) for state in await switches.stored(session)]
 
 
 @router.put("/switches/{name}")
 async def set_switch(
-    name: switches.Name, data: SwitchIn, request: Request, session: SessionDep, principal: Admin
+    name: switches.Name, data: switches.SwitchIn, request: Request, session: SessionDep, principal: Admin
 ) -> SwitchOut:
     """Turn a feature, maintenance mode or the incident notice on or off (audit-logged).
     This instance obeys at once, every other within ``switches.ttl_s``."""

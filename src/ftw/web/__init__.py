@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ftw.core.errors import DomainError, NotFound
 from ftw.web import (
     accounts,
+    admin,
     contractor,
     crm,
     homeowner,
@@ -154,7 +155,7 @@ def install(app: FastAPI) -> None:
     app.state.templates = templates(assets)
     # The role modules first: /jobs/new must match before /jobs/{job_id} (and /invoices/new
     # before /invoices/{invoice_id}, within invoices).
-    pages = (accounts, homeowner, contractor, invoices, payouts, crm, operator, messages, offline, public)
+    pages = (accounts, homeowner, contractor, invoices, payouts, crm, operator, admin, messages, offline, public)
     for module in pages:
         web.include_router(module.router)
     _handlers(web)

@@ -230,7 +230,12 @@ def local(target: str | None, fallback: str) -> str:
 
 
 def home_of(viewer: AccessClaims) -> str:
-    homes = {Role.HOMEOWNER: "/dashboard", Role.CONTRACTOR: "/board", Role.OPERATOR: "/territory"}
+    homes = {
+        Role.HOMEOWNER: "/dashboard",
+        Role.CONTRACTOR: "/board",
+        Role.OPERATOR: "/territory",
+        Role.ADMIN: "/admin",
+    }
     return homes.get(Role(viewer.role), "/")
 
 
@@ -241,3 +246,4 @@ ContractorPage = Annotated[Page, Depends(_role(Role.CONTRACTOR))]
 OperatorPage = Annotated[Page, Depends(_role(Role.OPERATOR))]
 EarnerPage = Annotated[Page, Depends(_role(Role.CONTRACTOR, Role.OPERATOR))]  # has a balance
 PartyPage = Annotated[Page, Depends(_role(Role.HOMEOWNER, Role.CONTRACTOR))]  # of an invoice
+AdminPage = Annotated[Page, Depends(_role(Role.ADMIN))]

@@ -102,8 +102,14 @@ async def test_a_number_twilio_refuses_fails_the_send_but_not_the_breaker(twilio
 
 
 async def test_sendgrid_sends_an_email(sendgrid, sendgrid_server):
-    assert (await sendgrid.send(to="a@example.com", subject="Hi", body="Text")).startswith("sendgrid_")
+    headers = {
+        "List-Unsubscribe": "<https://x.test/unsubscribe?token=1.a>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+    sent = await sendgrid.send(to="a@example.com", subject="Hi", body="Text", headers=headers)
+    assert sent.startswith("sendgrid_")
     [seen] = sendgrid_server.requests
+    assert seen.body["headers"] == headers
     assert seen.body["personalizations"][0]["to"] == [{"email": "a@example.com"}]
     assert seen.body["subject"] == "Hi"
     assert seen.headers["Authorization"] == "Bearer SG.fake"

@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import delete, select, text
 
 from ftw.accounts.models import User
+from ftw.accounts.service import unsubscribe_link
 from ftw.core import switches
 from ftw.core.db import Database
 from ftw.core.switches import Name
@@ -105,8 +106,17 @@ async def test_delivery_sends_email_and_sms_once_with_the_provider_reference(ses
     integrations, sms, email = recording_integrations(settings)
 
     assert await drain(database, settings, integrations, registry=DELIVER_ONLY) == 2
+    link = unsubscribe_link(settings, user.id)
     assert email.sent == [
-        {"to": user.email, "subject": "New bid on your job", "body": "A contractor bid $1.00 on your job #3."}
+        {
+            "to": user.email,
+            "subject": "New bid on your job",
+            "body": f"A contractor bid $1.00 on your job #3.\n\nStop these e-mails with one click: {link}",
+            "headers": {
+                "List-Unsubscribe": f"<{link}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            },
+        }
     ]
     assert sms.sent == [
         {"to": "+12125550100", "body": "New bid on your job: A contractor bid $1.00 on your job #3."}

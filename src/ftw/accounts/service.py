@@ -34,6 +34,8 @@ from ftw.core.security import (
     issue_access_token,
     needs_rehash,
     new_refresh_token,
+    sign,
+    unsign,
     verified,
 )
 from ftw.territories.geography import county_for_zip
@@ -42,6 +44,7 @@ _REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 # Twilio's opt-out and opt-in keywords (its Advanced Opt-Out defaults).
 STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"})
 START_WORDS = frozenset({"START", "UNSTOP", "YES"})
+UNSUBSCRIBE = "unsubscribe"  # the purpose of an unsubscribe link's signature
 
 
 def new_referral_code() -> str:
@@ -458,6 +461,31 @@ async def refuse_operator(*, session: AsyncSession, admin_id: int, user_id: int)
     await _revoke_all(session=session, user_id=user.id)
     await audit.record(session, actor_id=admin_id, action="operator.refused", target=f"user:{user.id}")
     await session.flush()
+    return user
+
+
+def unsubscribe_link(settings: Settings, user_id: int) -> str:
+    """The one-click link in every notification e-mail: signed, needs no sign-in."""
+    token = sign(settings.auth, UNSUBSCRIBE, str(user_id))
+    return f"{settings.public_url.rstrip('/')}/unsubscribe?token={token}"
+
+
+async def unsubscriber(*, session: AsyncSession, settings: Settings, token: str) -> User:
+    """The user an unsubscribe link was made for."""
+    user_id = unsign(settings.auth, UNSUBSCRIBE, token)
+    user = await session.get(User, int(user_id)) if user_id and user_id.isdigit() else None
+    if user is None or not user.is_active:
+        raise NotFound("This unsubscribe link is not valid; sign in to change your e-mail settings")
+    return user
+
+
+async def unsubscribe(*, session: AsyncSession, settings: Settings, token: str) -> User:
+    """Turn notification e-mails off for the link's user (account e-mails still go)."""
+    user = await unsubscriber(session=session, settings=settings, token=token)
+    if user.notify_email:
+        user.notify_email = False
+        await audit.record(session, actor_id=user.id, action="email.unsubscribed", target=f"user:{user.id}")
+        await session.flush()
     return user
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
+import hmac
 import os
 import secrets
 from concurrent.futures import ThreadPoolExecutor
@@ -101,3 +103,17 @@ def new_refresh_token() -> str:
 def digest(token: str) -> str:
     """Refresh tokens are stored only as their SHA-256, so a database leak reveals none."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def sign(auth: AuthSettings, purpose: str, value: str) -> str:
+    """``value`` with its HMAC for ``purpose``: a link that proves itself and is stored
+    nowhere (a notification e-mail's unsubscribe link). Changing the key voids them all."""
+    key = auth.secret_key.get_secret_value().encode()
+    mac = hmac.new(key, f"{purpose}:{value}".encode(), hashlib.sha256).digest()[:18]
+    return f"{value}.{base64.urlsafe_b64encode(mac).decode()}"
+
+
+def unsign(auth: AuthSettings, purpose: str, token: str) -> str | None:
+    """The value ``sign`` made ``token`` from for ``purpose``, or None when it was not."""
+    value = token.rpartition(".")[0]
+    return value if value and hmac.compare_digest(sign(auth, purpose, value), token) else None

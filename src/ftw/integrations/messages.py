@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
-from sendgrid.helpers.mail import Mail
+from sendgrid.helpers.mail import Header, Mail
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client as TwilioClient
@@ -37,7 +38,9 @@ class Sms(Protocol):
 class Email(Protocol):
     name: str
 
-    async def send(self, *, to: str, subject: str, body: str) -> str: ...
+    async def send(
+        self, *, to: str, subject: str, body: str, headers: Mapping[str, str] | None = None
+    ) -> str: ...
 
 
 class _Outbox:
@@ -46,7 +49,7 @@ class _Outbox:
     def __init__(self, folder: Path, channel: str) -> None:
         self.path = folder / f"{channel}.jsonl"
 
-    async def write(self, record: dict[str, str]) -> str:
+    async def write(self, record: Mapping[str, object]) -> str:
         reference = f"{self.path.stem}_{uuid.uuid4().hex[:16]}"
         line = json.dumps({"id": reference, "at": datetime.now(UTC).isoformat(), **record})
         await asyncio.to_thread(self._append, line)
@@ -74,8 +77,13 @@ class SandboxEmail:
     def __init__(self, folder: Path) -> None:
         self._outbox = _Outbox(folder, "email")
 
-    async def send(self, *, to: str, subject: str, body: str) -> str:
-        return await self._outbox.write({"to": to, "subject": subject, "body": body})
+    async def send(
+        self, *, to: str, subject: str, body: str, headers: Mapping[str, str] | None = None
+    ) -> str:
+        record: dict[str, object] = {"to": to, "subject": subject, "body": body}
+        if headers:
+            record["headers"] = dict(headers)
+        return await self._outbox.write(record)
 
 
 class TwilioSms:
@@ -148,8 +156,12 @@ class SendGridEmail:
         self._from = from_address
         self._breaker = breaker
 
-    async def send(self, *, to: str, subject: str, body: str) -> str:
+    async def send(
+        self, *, to: str, subject: str, body: str, headers: Mapping[str, str] | None = None
+    ) -> str:
         mail = Mail(from_email=self._from, to_emails=to, subject=subject, plain_text_content=body)
+        for name, value in (headers or {}).items():
+            mail.header = Header(name, value)  # each assignment adds one header
         try:
             response = await self._breaker.call(
                 lambda: asyncio.to_thread(self._api.send, mail), answered=_sendgrid_refused

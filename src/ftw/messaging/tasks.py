@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.models import User
+from ftw.accounts.service import unsubscribe_link
 from ftw.core.switches import Name
 from ftw.core.tasks import Handler, TaskContext
 from ftw.integrations.messages import DeliveryFailed
@@ -16,6 +17,13 @@ from ftw.messaging.models import DELIVERY, Delivery, DeliveryStatus, Notificatio
 from ftw.messaging.notifications import DELIVER_TASK, render, sms_text
 
 log = structlog.get_logger(__name__)
+
+
+def unsubscribe_headers(link: str) -> dict[str, str]:
+    """RFC 8058 one-click unsubscribe: the mail client POSTs ``List-Unsubscribe=One-Click``
+    to the link (RFC 2369's header) without opening it."""
+    return {"List-Unsubscribe": f"<{link}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
 
 # A delivery is given up (status failed) after this many refused sends; the worker's
 # retry policy spaces them out and must allow at least as many runs.
@@ -36,7 +44,9 @@ async def _attempt(
                 Delivery,
                 Notification.kind,
                 Notification.payload,
+                User.id.label("user_id"),
                 User.email,
+                User.notify_email,
                 User.phone,
                 User.sms_opted_out_at,
             )
@@ -67,7 +77,16 @@ async def _attempt(
                 return None
             reference = await integrations.sms.send(to=row.phone, body=sms_text(subject, text))
         else:
-            reference = await integrations.email.send(to=row.email, subject=subject, body=text)
+            if not row.notify_email:  # unsubscribed after this was queued
+                delivery.status, delivery.last_error = "failed", "The user unsubscribed from e-mails"
+                return None
+            link = unsubscribe_link(context.settings, row.user_id)
+            reference = await integrations.email.send(
+                to=row.email,
+                subject=subject,
+                body=f"{text}\n\nStop these e-mails with one click: {link}",
+                headers=unsubscribe_headers(link),
+            )
     except DeliveryFailed as failure:
         if delivery.attempts >= DELIVERY_ATTEMPTS:
             _give_up(delivery, str(failure))

@@ -30,6 +30,7 @@ from ftw.web import (
     operator,
     payouts,
     public,
+    unsubscribe,
 )
 from ftw.web import session as browser
 from ftw.web.assets import Assets
@@ -155,7 +156,7 @@ def install(app: FastAPI) -> None:
     app.state.templates = templates(assets)
     # The role modules first: /jobs/new must match before /jobs/{job_id} (and /invoices/new
     # before /invoices/{invoice_id}, within invoices).
-    pages = (accounts, homeowner, contractor, invoices, payouts, crm, operator, admin, messages, offline, public)
+    pages = (accounts, homeowner, contractor, invoices, payouts, crm, operator, admin, messages, offline, unsubscribe, public)
     for module in pages:
         web.include_router(module.router)
     _handlers(web)

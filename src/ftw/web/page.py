@@ -190,6 +190,14 @@ class Page:
 
 
 async def _page(request: Request) -> Page:
+    return await _open(request, csrf=True)
+
+
+async def _link_page(request: Request) -> Page:
+    return await _open(request, csrf=False)
+
+
+async def _open(request: Request, *, csrf: bool) -> Page:
     state = request.app.state
     session = await browser.resolve(request, state.settings, state.db)
     request.state.web_session = session  # for the error pages, which must send its cookies too
@@ -197,7 +205,7 @@ async def _page(request: Request) -> Page:
     form = None
     if request.method not in browser.SAFE_METHODS:
         form = await request.form(max_files=state.settings.jobs.max_photos, max_fields=100)
-        if browser.check_csrf(request, form, session.csrf) != "ok":
+        if csrf and browser.check_csrf(request, form, session.csrf) != "ok":
             raise CsrfRefused
     page = Page(request, session, form)
     page.banner = await switches.banner(request)
@@ -241,6 +249,9 @@ def home_of(viewer: AccessClaims) -> str:
 
 AnyPage = Annotated[Page, Depends(_page)]
 SignedInPage = Annotated[Page, Depends(_role(*Role))]
+# A page whose form posts are authorised by a signed token in their address, not by the
+# session: no CSRF token is asked, since a mail client posts them (RFC 8058 one-click).
+LinkPage = Annotated[Page, Depends(_link_page)]
 HomeownerPage = Annotated[Page, Depends(_role(Role.HOMEOWNER))]
 ContractorPage = Annotated[Page, Depends(_role(Role.CONTRACTOR))]
 OperatorPage = Annotated[Page, Depends(_role(Role.OPERATOR))]

@@ -79,3 +79,32 @@ async def test_a_claim_past_the_free_ones_is_paid_with_the_card_form(  # type: i
     paid = await operator.post("/counties/36061/claim", {"card": "4242 4242 4242 4242"})
     assert paid.status_code == 303
     assert "New York County, NY" in (await operator.get("/territory")).text
+
+
+async def test_the_dashboard_shows_the_county_contractors_and_charts_but_never_a_bid_amount(  # type: ignore[no-untyped-def]
+    browser_factory, session: AsyncSession, database: Database
+) -> None:
+    home, pro, operator = browser_factory(), browser_factory(), browser_factory()
+    await home.sign_up()
+    job_id = await home.post_job()
+    await pro.sign_up("contractor")
+    amount = await pro.lowest(job_id)
+    assert (await pro.bid(job_id)).status_code == 303
+    email = await operator.sign_up("operator")
+    await approve_operator(database, await session.scalar(select(User.id).where(User.email == email)))
+    assert (await operator.post("/counties/36061/claim")).status_code == 303
+    today = datetime.now(UTC).date()
+    await analytics.roll_up(session=session, first=today, last=today)
+
+    dashboard = await operator.get("/territory")
+    assert dashboard.status_code == 200
+    assert "Pat Contractor" in dashboard.text
+    assert re.search(r"<td>1</td>\s*<td>\d+ min</td>", dashboard.text), "its bid and its response time"
+    assert '<rect class="fees"' in dashboard.text
+    assert re.search(r'<rect class="response" [^>]*height="100\.0"', dashboard.text), "today's first bid"
+    assert f'href="/jobs/{job_id}"' in dashboard.text
+    assert f"${amount}" not in dashboard.text
+    assert f"${float(amount):,.2f}".replace(".00", "") not in dashboard.text, "blind until the award"
+    awarded = await operator.get("/territory?status=awarded")
+    assert "No awarded jobs right now" in awarded.text
+    assert (await operator.get("/territory?status=nonsense")).status_code == 404

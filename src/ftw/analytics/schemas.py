@@ -64,3 +64,22 @@ class PlatformFigures(BaseModel):
     days: int
     totals: Totals
     daily: list[DayFigures]
+
+
+class DayResponse(BaseModel):
+    day: date
+    jobs_bid: int  # jobs posted that day that have a bid
+    median_first_bid_s: float | None  # from posting to the first bid, over those jobs
+
+
+class CountyContractor(BaseModel):
+    """A contractor of a county, for its operator: no bid amount, only how it answers."""
+
+    id: int
+    full_name: str
+    is_available: bool
+    rating_avg: float
+    rating_count: int
+    jobs_completed: int
+    bids: int  # on the county's jobs in the window
+    median_response_s: float | None  # from a job's posting to this contractor's bid on it

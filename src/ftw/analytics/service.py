@@ -20,11 +20,13 @@ from sqlalchemy import BigInteger, DateTime, bindparam, func, select, text, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ftw.accounts.models import Role
+from ftw.accounts.models import Role, User
 from ftw.analytics.models import DailyFigures, JobStats
 from ftw.analytics.schemas import (
     ContractorFigures,
+    CountyContractor,
     DayFigures,
+    DayResponse,
     JobFigures,
     PlatformFigures,
     TerritoryFigures,
@@ -228,6 +230,68 @@ async def territory_figures(
         operator_earnings_cents=live.earnings,
         daily=daily,
     )
+
+
+async def response_times(*, session: AsyncSession, fips: str, days: int) -> list[DayResponse]:
+    """Per day of the window (oldest first), the median time from a county job's posting to
+    its first bid, over that day's jobs that got one; live from ``job_stats``."""
+    first, since = _window(days)
+    day = func.date(func.timezone("UTC", Job.created_at))
+    waited = func.extract("epoch", JobStats.first_bid_at - Job.created_at)
+    rows = await session.execute(
+        select(day.label("day"), func.count(), func.percentile_cont(0.5).within_group(waited))
+        .join(JobStats, JobStats.job_id == Job.id)
+        .where(Job.territory_fips == fips, Job.created_at >= since, JobStats.first_bid_at.is_not(None))
+        .group_by(day)
+    )
+    found = {row[0]: (row[1], row[2]) for row in rows}
+    out = []
+    for offset in range(days):
+        when = first + timedelta(days=offset)
+        bid, median = found.get(when, (0, None))
+        out.append(DayResponse(day=when, jobs_bid=bid, median_first_bid_s=median))
+    return out
+
+
+async def county_contractors(
+    *, session: AsyncSession, fips: str, days: int, after: int | None, limit: int
+) -> list[CountyContractor]:
+    """The county's active contractors by id (keyset ``after``), with their rating and how
+    they answered the county's jobs in the window: bids and median response, never amounts."""
+    _, since = _window(days)
+    answered = (
+        select(
+            Bid.contractor_id,
+            func.count().label("bids"),
+            func.percentile_cont(0.5)
+            .within_group(func.extract("epoch", Bid.created_at - Job.created_at))
+            .label("median_response_s"),
+        )
+        .join(Job, Job.id == Bid.job_id)
+        .where(Job.territory_fips == fips, Bid.created_at >= since)
+        .group_by(Bid.contractor_id)
+        .subquery()
+    )
+    query = (
+        select(
+            User.id,
+            User.full_name,
+            User.is_available,
+            func.coalesce(ContractorStats.rating_avg, 0).label("rating_avg"),
+            func.coalesce(ContractorStats.rating_count, 0).label("rating_count"),
+            func.coalesce(ContractorStats.jobs_completed, 0).label("jobs_completed"),
+            func.coalesce(answered.c.bids, 0).label("bids"),
+            answered.c.median_response_s,
+        )
+        .outerjoin(ContractorStats, ContractorStats.contractor_id == User.id)
+        .outerjoin(answered, answered.c.contractor_id == User.id)
+        .where(User.role == Role.CONTRACTOR, User.territory_fips == fips, User.is_active.is_(True))
+        .order_by(User.id)
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(User.id > after)
+    return [CountyContractor.model_validate(dict(row)) for row in (await session.execute(query)).mappings()]
 
 
 async def platform_figures(*, session: AsyncSession, days: int) -> PlatformFigures:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
 from ftw.analytics import service as analytics
@@ -16,13 +19,14 @@ from ftw.jobs import service as jobs
 from ftw.jobs.models import JobStatus
 from ftw.territories import service as territories
 from ftw.web.forms import FormInvalid, card_method
-from ftw.web.page import OperatorPage
+from ftw.web.page import OperatorPage, dollars
 from ftw.web.public import listing
 
 router = APIRouter(include_in_schema=False)
 
 Fips = Annotated[str, Path(pattern=r"^\d{5}$")]
 DAYS = 30
+PAGE = 20
 
 
 @router.post("/counties/{fips}/claim")
@@ -53,22 +57,74 @@ async def claim(page: OperatorPage, fips: Fips) -> Response:
     return page.redirect("/territory")
 
 
+@dataclass(frozen=True)
+class Chart:
+    """One figure per day as bars (server-rendered SVG, no chart library)."""
+
+    key: str
+    title: str
+    bars: list[tuple[date, float, str]]  # day, height in % of the peak, what it says
+    peak: str
+
+    @classmethod
+    def of(
+        cls, key: str, title: str, points: list[tuple[date, float | None]], say: Callable[[float], str]
+    ) -> Chart:
+        top = max([0.0, *(v or 0.0 for _, v in points)])
+        bars = [
+            (d, (v or 0.0) * 100 / top if top else 0.0, say(v) if v is not None else "none")
+            for d, v in points
+        ]
+        return cls(key, title, bars, say(top) if top else "")
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 5400 else f"{round(seconds / 60)} min"
+
+
 @router.get("/territory")
-async def territory(page: OperatorPage) -> Response:
-    """The operator's county: figures of the last 30 days, day by day, and its open jobs."""
+async def territory(
+    page: OperatorPage,
+    status: JobStatus = JobStatus.OPEN,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    after: Annotated[int | None, Query(ge=0)] = None,
+) -> Response:
+    """The operator's county: figures of the last 30 days day by day (jobs, bids, fees,
+    response times), its contractors and its jobs by status, each list keyset-paged."""
     async with page.reading() as s:
         mine = await territories.of_operator(session=s, operator_id=page.user.user_id)
     if mine is None:
         return page.render("territory_none.html")
     async with page.reading(ReadKind.ANALYTICS) as s:
         figures = await analytics.territory_figures(session=s, principal=page.user, fips=mine.fips, days=DAYS)
+        responses = await analytics.response_times(session=s, fips=mine.fips, days=DAYS)
+        contractors = await analytics.county_contractors(
+            session=s, fips=mine.fips, days=DAYS, after=after, limit=PAGE + 1
+        )
     async with page.reading(ReadKind.BROWSE) as s:
-        open_jobs, _ = await jobs.browse(
-            session=s, territory=mine.fips, homeowner_id=None, status=JobStatus.OPEN,
-            size=None, trade=None, urgent=None, cursor=None, limit=20,
+        county_jobs, next_cursor = await jobs.browse(
+            session=s, territory=mine.fips, homeowner_id=None, status=status,
+            size=None, trade=None, urgent=None, cursor=cursor, limit=PAGE,
         )  # fmt: skip
     days = list(reversed(figures.daily))  # oldest first, as a chart reads
     peak = max([1, *(max(d.jobs_posted, d.bids) for d in days)])
+    charts = [
+        Chart.of(
+            "fees", "Platform fees per day", [(d.day, d.revenue_cents) for d in days],
+            lambda cents: dollars(int(cents)),
+        ),
+        Chart.of(
+            "response", "Median time to a job's first bid, by the day it was posted",
+            [(r.day, r.median_first_bid_s) for r in responses], _minutes,
+        ),
+    ]  # fmt: skip
+    more_contractors = None
+    if len(contractors) > PAGE:
+        contractors = contractors[:PAGE]
+        more_contractors = str(page.request.url.include_query_params(after=contractors[-1].id))
+    more_jobs = str(page.request.url.include_query_params(cursor=next_cursor)) if next_cursor else None
     return page.render(
-        "territory.html", territory=mine, figures=figures, days=days, peak=peak, jobs=open_jobs
-    )
+        "territory.html", territory=mine, figures=figures, days=days, peak=peak, charts=charts,
+        contractors=contractors, more_contractors=more_contractors, jobs=county_jobs, more_jobs=more_jobs,
+        job_status=status, statuses=list(JobStatus), minutes=_minutes,
+    )  # fmt: skip

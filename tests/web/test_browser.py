@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 
+import asyncpg
 import pytest
 import uvicorn
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright, expect
@@ -34,29 +35,35 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The app served over HTTP from a thread, as a browser reaches it."""
+def served_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The database of the served app (a test writes what only the database can: an admin)."""
     name = f"ftw_browser_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
     with migrated_database(name) as url:
-        data = tmp_path_factory.mktemp("browser")
-        settings = Settings(
-            environment="test", database_url=url, data_dir=data, media_dir=data / "media",
-            payouts=PayoutRules(hold_days=0),  # earnings may be paid out at once
-        )  # fmt: skip
-        port = _free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-        )
-        thread = threading.Thread(target=server.run, name="web-server", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert thread.is_alive(), "the server stopped"
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-        server.should_exit = True
-        thread.join(timeout=10)
+        yield url
+
+
+@pytest.fixture(scope="module")
+def base_url(served_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app served over HTTP from a thread, as a browser reaches it."""
+    data = tmp_path_factory.mktemp("browser")
+    settings = Settings(
+        environment="test", database_url=served_database, data_dir=data, media_dir=data / "media",
+        payouts=PayoutRules(hold_days=0),  # earnings may be paid out at once
+    )  # fmt: skip
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, name="web-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive(), "the server stopped"
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
 
 
 @pytest.fixture
@@ -68,7 +75,7 @@ async def chromium() -> AsyncIterator[Browser]:
         await browser.close()
 
 
-REFUSED_FORM = re.compile(r"^Failed to load resource: the server responded with a status of 4\d\d")
+REFUSED_FORM = re.compile(r"^Failed to load resource: the server responded with a status of (4\d\d|503)")
 
 
 class Person:
@@ -90,7 +97,7 @@ class Person:
         context = await chromium.new_context(base_url=base_url, viewport={"width": width, "height": 844})
         return cls(context, await context.new_page(), base_url)
 
-    async def sign_up(self, role: str, name: str) -> None:
+    async def sign_up(self, role: str, name: str) -> str:
         page = self.page
         await page.goto("/")
         await page.get_by_role("link", name="Sign up").click()
@@ -105,9 +112,20 @@ class Person:
         await expect(page.get_by_label("E-mail")).to_have_value(email)
         await page.get_by_label("Password").fill(PASSWORD)
         await page.get_by_role("button", name="Sign in").click()
+        return email
 
 
-async def test_a_job_from_posting_to_the_contractors_payout(chromium: Browser, base_url: str) -> None:
+async def _sql(database_url: str, statement: str, *args: object) -> None:
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(statement, *args)
+    finally:
+        await connection.close()
+
+
+async def test_a_job_from_posting_to_the_contractors_payout(
+    chromium: Browser, base_url: str, served_database: str
+) -> None:
     home = await Person.at(chromium, base_url)
     await home.sign_up("homeowner", "Hana Homeowner")
     await expect(home.page.get_by_role("heading", name="My jobs")).to_be_visible()
@@ -220,7 +238,46 @@ async def test_a_job_from_posting_to_the_contractors_payout(chromium: Browser, b
     await pro.page.get_by_role("button", name="Pay out $100").click()
     await expect(pro.page.get_by_text("Payout sent to your bank.")).to_be_visible()
     await expect(pro.page.locator("#payouts")).to_contain_text("instant")
-    for person in (home, pro):
+
+    # An admin approves an operator, who claims the county and sees the job on its dashboard.
+    admin = await Person.at(chromium, base_url, width=1280)
+    admin_email = await admin.sign_up("homeowner", "Ada Admin")
+    await _sql(served_database, "UPDATE users SET role = 'admin' WHERE email = $1", admin_email)
+    await admin.page.get_by_role("button", name="Sign out").click()
+    await admin.page.goto("/signin")
+    await admin.page.get_by_label("E-mail").fill(admin_email)
+    await admin.page.get_by_label("Password").fill(PASSWORD)
+    await admin.page.get_by_role("button", name="Sign in").click()
+    await expect(admin.page.get_by_role("heading", name="Admin")).to_be_visible()
+    operator = await Person.at(chromium, base_url)
+    await operator.sign_up("operator", "Otto Operator")
+    await admin.page.reload()
+    await admin.page.get_by_role("button", name="Approve Otto Operator").click()
+    await expect(admin.page.get_by_text("No application is waiting")).to_be_visible()
+    await operator.page.goto("/counties/36061")
+    await operator.page.get_by_role("button", name="Claim New York County").click()
+    await expect(operator.page.get_by_role("heading", name="New York County, NY")).to_be_visible()
+    await operator.page.get_by_role("link", name="completed", exact=True).click()
+    await expect(operator.page.get_by_role("link", name="Leaking kitchen faucet")).to_be_visible()
+    await expect(operator.page.get_by_role("link", name="Cole Contractor")).to_be_visible()
+
+    # The admin pauses job posting from its page; the homeowner's form says why and keeps the text.
+    switch = admin.page.locator("#switch-job_posting")
+    await switch.get_by_label("Message").fill("Posting is paused for ten minutes.")
+    await switch.get_by_role("button", name="Turn off").click()
+    await expect(admin.page.locator("#switch-job_posting .tag")).to_have_text("off")
+    await home.page.goto("/jobs/new")
+    await home.page.get_by_label("What needs doing?").fill("Squeaky garden gate")
+    await home.page.get_by_label("Describe the work").fill(
+        "The garden gate hinge squeaks and sticks when it rains."
+    )
+    await home.page.get_by_label("Trade").select_option("carpentry")
+    await home.page.get_by_role("button", name="Post and see the estimate").click()
+    await expect(home.page.get_by_text("Posting is paused for ten minutes.")).to_be_visible()
+    await expect(home.page.get_by_label("What needs doing?")).to_have_value("Squeaky garden gate")
+    await admin.page.locator("#switch-job_posting").get_by_role("button", name="Turn on").click()
+    await expect(admin.page.locator("#switch-job_posting .tag")).to_have_text("on")
+    for person in (home, pro, operator, admin):
         assert not person.problems, person.problems  # no CSP refusal, no script error
         await person.context.close()
 

@@ -67,6 +67,7 @@ PAGES = [
     ("payout-confirm", "/payouts/confirm?amount=25&speed=instant", "contractor"),
     ("crm", "/crm", "contractor"),
     ("customer", "/crm/customers/{customer}", "contractor"),
+    ("admin", "/admin", "admin"),  # only with an admin's credentials (sign-up makes none)
 ]
 NEW_YORK_CITY = ("36061", "36047", "36081", "36005", "36085")
 
@@ -91,6 +92,19 @@ async def _sign_up(browser: Browser, base_url: str, role: str, name: str) -> dic
     await page.get_by_label("ZIP code").fill("10001")
     await page.get_by_role("button", name="Create account").click()
     await page.get_by_label("Password").fill(PASSWORD)  # "check your e-mail", then sign in
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_load_state()
+    state: dict[str, Any] = dict(await context.storage_state())
+    await context.close()
+    return state
+
+
+async def _sign_in(browser: Browser, base_url: str, email: str, password: str) -> dict[str, Any]:
+    context = await browser.new_context(base_url=base_url)
+    page = await context.new_page()
+    await page.goto("/signin")
+    await page.get_by_label("E-mail").fill(email)
+    await page.get_by_label("Password").fill(password)
     await page.get_by_role("button", name="Sign in").click()
     await page.wait_for_load_state()
     state: dict[str, Any] = dict(await context.storage_state())
@@ -169,9 +183,12 @@ async def _invoiced(
     return {"done": job_id, "invoice": invoice_id, "customer": int(customer.split("/")[3])}
 
 
-async def _scene(browser: Browser, base_url: str) -> tuple[dict[str, dict[str, Any] | None], dict[str, int]]:
-    """Two people, three jobs: a bid on the first, the third done, invoiced and paid; the
-    sessions by person, and the ids."""
+async def _scene(
+    browser: Browser, base_url: str, admin: tuple[str, str] | None
+) -> tuple[dict[str, dict[str, Any] | None], dict[str, int]]:
+    """Two people, three jobs: a bid on the first, the third done, invoiced and paid; an
+    operator (approved and claiming a county when an admin's e-mail and password are given);
+    the sessions by person, and the ids."""
     home = await _sign_up(browser, base_url, "homeowner", "Hana Homeowner")
     pro = await _sign_up(browser, base_url, "contractor", "Cole Contractor")
     other = await _post(browser, base_url, home, HALLWAY)
@@ -199,6 +216,14 @@ async def _scene(browser: Browser, base_url: str) -> tuple[dict[str, dict[str, A
         "contractor": int(contractor.split("/")[2]),
     }
     operator = await _sign_up(browser, base_url, "operator", "Olga Operator")
+    people: dict[str, dict[str, Any] | None] = {"anyone": None, "homeowner": home, "contractor": pro}
+    if admin is not None:
+        people["admin"] = await _sign_in(browser, base_url, *admin)
+        page = await _as(browser, base_url, people["admin"])
+        await page.goto("/admin")
+        await page.get_by_role("button", name="Approve Olga Operator").first.click()
+        await page.wait_for_load_state()
+        await page.context.close()
     page = await _as(browser, base_url, operator)
     for fips in NEW_YORK_CITY:  # the first one nobody runs yet
         await page.goto(f"/counties/{fips}")
@@ -209,17 +234,18 @@ async def _scene(browser: Browser, base_url: str) -> tuple[dict[str, dict[str, A
             break
     await page.context.close()
     ids |= await _invoiced(browser, base_url, home, pro)
-    return {"anyone": None, "homeowner": home, "contractor": pro, "operator": operator}, ids
+    return {**people, "operator": operator}, ids
 
 
-async def capture(base_url: str, out: Path) -> list[Shot]:
+async def capture(base_url: str, out: Path, admin: tuple[str, str] | None = None) -> list[Shot]:
     out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before the browser starts
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        people, ids = await _scene(browser, base_url)
+        people, ids = await _scene(browser, base_url, admin)
         shots = [
             await _shoot(browser, base_url, out, name, path.format(**ids), who, people[who])
             for name, path, who in PAGES
+            if who in people
         ]
         await browser.close()
     (out / "weights.json").write_text(json.dumps([asdict(s) for s in shots], indent=2) + "\n")

@@ -156,8 +156,8 @@ def install(app: FastAPI) -> None:
     app.state.templates = templates(assets)
     # The role modules first: /jobs/new must match before /jobs/{job_id} (and /invoices/new
     # before /invoices/{invoice_id}, within invoices).
-    pages = (accounts, homeowner, contractor, invoices, payouts, crm, operator, admin, messages, offline, unsubscribe, public)
-    for module in pages:
+    pages = (accounts, homeowner, contractor, invoices, payouts, crm, operator, admin)
+    for module in (*pages, messages, offline, unsubscribe, public):
         web.include_router(module.router)
     _handlers(web)
     web.add_middleware(ErrorPages)

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from ftw.bids import service as bids
 from ftw.bids.models import BidStatus
 from ftw.billing import invoices
-from ftw.billing.invoices import PAYABLE
+from ftw.billing.models import PAYABLE
 from ftw.billing.schemas import InvoiceCreate, InvoiceLineIn, InvoicePay, InvoiceSend
 from ftw.core.errors import DomainError
 from ftw.core.validation import Id

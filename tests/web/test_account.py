@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from ftw.accounts.models import AccountToken
+from ftw.accounts.models import AccountToken, User
 from ftw.config import Settings
 from ftw.core.db import Database
 from tests.accounts.test_account_security import _mails
@@ -97,3 +97,33 @@ async def test_an_expired_reset_link_is_refused(browser_factory, database, setti
     assert cut.status_code == 422
     assert "This link is invalid or has expired" in cut.text
     assert (await person.post("/signin", {"email": email, "password": PASSWORD})).status_code == 303
+
+
+async def test_the_sign_up_e_mails_link_confirms_the_address_with_one_click(  # type: ignore[no-untyped-def]
+    browser_factory, database, settings
+) -> None:
+    email = await browser_factory().sign_up()
+    sent = [m for m in await _mails(database, settings, "/confirm-email?token=") if m["to"] == email]
+    assert len(sent) == 1
+    found = re.search(r"/confirm-email\?token=([\w-]+)", sent[0]["body"])
+    assert found is not None
+    visitor = browser_factory()  # the link opened anywhere, signed in or not
+    opened = await visitor.get(f"/confirm-email?token={found[1]}")
+    assert opened.status_code == 200
+    assert "Confirm this address" in opened.text
+    async with database.sessions() as session:
+        verified = await session.scalar(select(User.email_verified_at).where(User.email == email))
+    assert verified is None, "opening the link (as a mail scanner does) confirms nothing"
+
+    confirmed = await visitor.post("/confirm-email", {"token": found[1]})
+    assert confirmed.status_code == 200
+    assert "Your address is confirmed" in confirmed.text
+    async with database.sessions() as session:
+        verified = await session.scalar(select(User.email_verified_at).where(User.email == email))
+    assert verified is not None
+    again = await visitor.post("/confirm-email", {"token": found[1]})
+    assert again.status_code >= 400
+    assert "invalid, used or has expired" in again.text
+    cut = await visitor.post("/confirm-email", {"token": "short"})
+    assert cut.status_code == 422
+    assert "invalid, used or has expired" in cut.text

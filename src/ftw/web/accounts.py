@@ -12,7 +12,14 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from ftw.accounts import service as accounts
-from ftw.accounts.schemas import Login, PasswordChange, PasswordForgotten, PasswordReset, Signup
+from ftw.accounts.schemas import (
+    EmailConfirmation,
+    Login,
+    PasswordChange,
+    PasswordForgotten,
+    PasswordReset,
+    Signup,
+)
 from ftw.core.errors import DomainError, Unauthorized
 from ftw.core.switches import Name
 from ftw.web.forms import FormInvalid, parse, refusal
@@ -214,3 +221,30 @@ async def reset(page: AnyPage) -> Response:
     return page.render(
         "signin.html", values={"next": ""}, notice="Your password is changed: sign in with it."
     )
+
+
+@router.get("/confirm-email")
+async def confirm_form(page: AnyPage, token: str = "") -> Response:
+    """Where the sign-up e-mail's link lands: one button confirms (a GET changes nothing,
+    since mail scanners open every link)."""
+    return page.render("confirm.html", token=token[:200], errors={}, confirmed=False)
+
+
+@router.post("/confirm-email")
+async def confirm(page: AnyPage) -> Response:
+    token = page.field("token")[:200]
+    try:
+        await page.limit_account(None)
+        data = parse(EmailConfirmation, {"token": token}, rename={"token": "form"})
+        async with page.writing() as s:
+            await accounts.confirm_email(session=s, token=data.token)
+    except FormInvalid:
+        return _unconfirmed(page, token, status=422)
+    except DomainError as exc:
+        return _unconfirmed(page, token, status=exc.status)
+    return page.render("confirm.html", token="", errors={}, confirmed=True)
+
+
+def _unconfirmed(page: Page, token: str, *, status: int) -> Response:
+    errors = {"form": "This link is invalid, used or has expired"}
+    return page.render("confirm.html", status=status, token=token, errors=errors, confirmed=False)

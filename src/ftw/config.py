@@ -89,6 +89,7 @@ class RequestLimits(BaseModel):
     json_body_bytes: int = 64 * 1024
     # Multipart framing around each uploaded file (boundary, part headers) allowed on top.
     part_overhead_bytes: int = 16 * 1024
+    form_fields: int = 100  # text fields in one form
 
 
 class LoadTestPacing(BaseModel):
@@ -310,6 +311,13 @@ class JobRules(BaseModel):
     photo_types: list[str] = Field(
         default_factory=lambda: ["image/jpeg", "image/png", "image/webp"]  # what jobs/photos.py can rewrite
     )
+    # WebP thumbnails made once per upload, at these widths (a narrower photo: its own width).
+    thumbnail_widths: list[int] = Field(default_factory=lambda: [320, 960])
+    thumbnail_quality: int = 80
+    # The post-a-job page shrinks photos in the browser before upload (JavaScript on):
+    # longest side and JPEG quality.
+    browser_photo_side_px: int = 2048
+    browser_photo_quality: float = 0.85
     urgent_deadline_minutes: int = 120
     size_small_max_cents: int = 30_000
     size_medium_max_cents: int = 150_000

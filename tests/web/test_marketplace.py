@@ -6,7 +6,9 @@ import io
 import re
 
 from PIL import Image
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from ftw.jobs.models import JobPhoto
 from tests.web.conftest import JOB, Browser
 
 
@@ -132,7 +134,14 @@ async def test_photos_are_checked_and_all_or_nothing(browser: Browser) -> None:
     good = await browser.post("/jobs/new", JOB, files=[("photos", ("sink.png", PNG, "image/png"))])
     assert good.status_code == 303
     page = await browser.get(good.headers["location"])
-    assert re.search(r'<img src="/media/jobs/\d+/[0-9a-f]+\.png" alt="Photo 1 of the job"', page.text)
+    # The thumbnail (WebP, its size set, lazy) links to the original.
+    shown = re.search(
+        r'<a href="/media/jobs/\d+/([0-9a-f]+)\.png"><img src="/media/jobs/\d+/([0-9a-f]+)-1\.webp"'
+        r' alt="Photo 1 of the job" width="1" height="1" loading="lazy"',
+        page.text,
+    )
+    assert shown is not None, page.text
+    assert shown[1] == shown[2]
 
 
 async def test_the_landing_search_finds_a_county_by_zip_or_name(browser: Browser) -> None:
@@ -215,3 +224,18 @@ async def test_a_contractor_boosts_a_bid_with_the_card_form(browser_factory) -> 
     assert "Boost for $5" not in after.text
     owner = await home.get(f"/jobs/{job_id}")
     assert '<span class="tag boosted">Boosted</span>' in owner.text
+
+
+async def test_a_photo_stored_before_thumbnails_still_shows(browser: Browser, session: AsyncSession) -> None:
+    await browser.sign_up()
+    job_id = await browser.post_job()
+    old = JobPhoto(
+        job_id=job_id, storage_key=f"jobs/{job_id}/old.png", content_type="image/png", size_bytes=9
+    )
+    session.add(old)
+    await session.flush()
+    page = await browser.get(f"/jobs/{job_id}")
+    assert (
+        f'<a href="/media/jobs/{job_id}/old.png"><img src="/media/jobs/{job_id}/old.png"'
+        ' alt="Photo 1 of the job" width="160" height="120" loading="lazy"'
+    ) in page.text

@@ -154,6 +154,9 @@ class JobPhoto(Base):
     storage_key: Mapped[str] = mapped_column(String(200))
     content_type: Mapped[str] = mapped_column(String(40))
     size_bytes: Mapped[int] = mapped_column(Integer)
+    # [{"key": ..., "width": ..., "height": ...}] narrowest first; empty for photos stored
+    # before thumbnails were made (pages then show the original).
+    thumbnails: Mapped[list[Any]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
 
     __table_args__ = (Index("ix_job_photos_job", "job_id", "id"),)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
-from starlette.datastructures import UploadFile
 
 from ftw.accounts.auth import Anyone, Homeowner
 from ftw.analytics.views import ViewsDep
@@ -13,6 +12,7 @@ from ftw.core import ratelimit, switches
 from ftw.core.cache import CacheDep
 from ftw.core.deps import ReadSessionDep, SessionDep, SettingsDep, StorageDep
 from ftw.core.errors import Invalid, LengthRequired, PayloadTooLarge
+from ftw.core.multipart import MB, Form
 from ftw.core.switches import Name
 from ftw.core.validation import Id, NoNul
 from ftw.jobs import service
@@ -146,32 +146,26 @@ async def upload_photos(
     principal: Homeowner,
 ) -> list[PhotoOut]:
     """The caller, the job and its room for photos are checked before a byte of the upload
-    is read; the declared length must fit that many photos, and the parser accepts no more
-    files than that."""
+    is read; the declared length must fit that many photos. The body is then read as it
+    arrives, one photo at a time: a photo past 10 MB, or one more than the job has room
+    for, is refused as soon as it shows, before the rest is read."""
     room = await service.photo_room(session=session, settings=settings, principal=principal, job_id=job_id)
     declared = request.headers.get("content-length", "")
     if not declared.isdigit():
         raise LengthRequired("Send the upload with a Content-Length")
     largest = settings.jobs.max_photo_bytes
+    too_many = f"This job takes {room} more photo(s) of at most {largest // MB} MB"
     if int(declared) > room * (largest + settings.requests.part_overhead_bytes):
-        raise PayloadTooLarge(
-            f"This job takes {room} more photo(s) of at most {largest // (1024 * 1024)} MB", field="files"
-        )
-    async with request.form(max_files=room, max_fields=0) as form:
-        files = [
-            value for key, value in form.multi_items() if key == "files" and isinstance(value, UploadFile)
-        ]
-        photos = await service.add_photos(
-            session=session,
-            settings=settings,
-            storage=storage,
-            principal=principal,
-            job_id=job_id,
-            files=files,
-        )
-    return [
-        PhotoOut(
-            id=p.id, url=storage.url(p.storage_key), content_type=p.content_type, size_bytes=p.size_bytes
-        )
-        for p in photos
-    ]
+        raise PayloadTooLarge(too_many, field="files")
+    form = Form.upload(request, settings, max_files=room, too_many_files=too_many)
+    if await form.fields():
+        raise Invalid("An upload takes files only", field="files")
+    photos = await service.add_photos(
+        session=session,
+        settings=settings,
+        storage=storage,
+        principal=principal,
+        job_id=job_id,
+        files=form.files(),
+    )
+    return service.photos_out(photos, storage)

@@ -50,11 +50,20 @@ class EstimateOut(BaseModel):
     source: str
 
 
+class ThumbnailOut(BaseModel):
+    url: str
+    width: int
+    height: int
+
+
 class PhotoOut(BaseModel):
     id: int
-    url: str
+    url: str  # the original, stripped of its metadata
     content_type: str
     size_bytes: int
+    thumbnails: list[ThumbnailOut] = Field(
+        default_factory=list, description="WebP, narrowest first; empty for photos stored before thumbnails"
+    )
 
 
 class JobSummary(BaseModel):

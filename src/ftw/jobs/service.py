@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import filetype
 from sqlalchemy import Float, Select, and_, bindparam, event, func, literal_column, or_, select, tuple_
@@ -19,13 +19,23 @@ from ftw.accounts.models import Role
 from ftw.config import JobRules, Settings
 from ftw.core import cache, metrics, pagination
 from ftw.core.db import on_rollback
-from ftw.core.errors import Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, UnsupportedMediaType
+from ftw.core.errors import Conflict, Forbidden, Invalid, NotFound, UnsupportedMediaType
+from ftw.core.multipart import Part
 from ftw.core.query import Query
 from ftw.core.security import AccessClaims
 from ftw.integrations.storage import Storage
 from ftw.jobs.models import EDITABLE, JOB, Job, JobPhoto, JobStatus, Urgency
-from ftw.jobs.photos import NotAnImage, stripped
-from ftw.jobs.schemas import EstimateOut, JobCreate, JobOut, JobPage, JobSummary, JobUpdate, PhotoOut
+from ftw.jobs.photos import NotAnImage, rewritten
+from ftw.jobs.schemas import (
+    EstimateOut,
+    JobCreate,
+    JobOut,
+    JobPage,
+    JobSummary,
+    JobUpdate,
+    PhotoOut,
+    ThumbnailOut,
+)
 from ftw.scoping.estimator import Estimate, JobSize, estimate
 from ftw.scoping.trades import Trade
 from ftw.territories import service as territories
@@ -153,17 +163,6 @@ async def cancel(*, session: AsyncSession, principal: AccessClaims, job_id: int)
 HEADER_BYTES = 262  # what filetype reads to tell an image's type
 
 
-class Upload(Protocol):
-    """An uploaded file as the multipart parser hands it over (Starlette's UploadFile)."""
-
-    filename: str | None
-    size: int | None
-
-    async def read(self, size: int = -1) -> bytes: ...
-
-    async def seek(self, offset: int) -> None: ...
-
-
 async def photo_room(
     *, session: AsyncSession, settings: Settings, principal: AccessClaims, job_id: int
 ) -> int:
@@ -190,49 +189,63 @@ async def add_photos(
     storage: Storage,
     principal: AccessClaims,
     job_id: int,
-    files: Sequence[Upload],
+    files: AsyncIterable[Part],
 ) -> list[JobPhoto]:
-    """Store the photos, stripped of their metadata, and their rows; all of them or none.
-    One file is held in memory at a time."""
+    """Store each photo as it arrives (its type told from its bytes, stripped of its metadata,
+    with its thumbnails), then all their rows under the job's lock: all of them or none, since
+    a refusal part-way rolls back and deletes what was stored (``on_rollback``). One photo is
+    held at a time; the job's row is locked once the upload is in, not while it streams."""
     rules = settings.jobs
-    if not files:
+    photos = []
+    async for part in files:
+        photos.append(await _store(session=session, storage=storage, rules=rules, job_id=job_id, part=part))
+        del part  # let this photo go before the next one is read
+    if not photos:
         raise Invalid("Attach at least one photo", field="files")
     job = await get(session=session, job_id=job_id, for_update=True)
     _owned(job, principal)
-    if len(files) > _room(job, rules):
+    if len(photos) > _room(job, rules):
         raise Conflict(f"A job holds at most {rules.max_photos} photos; this one has {job.photo_count}")
-    checked: list[tuple[Upload, str, str]] = []
-    for upload in files:  # sizes and types first: nothing is stored when one file is refused
-        name = upload.filename or "photo"
-        if upload.size is None or upload.size > rules.max_photo_bytes:
-            raise PayloadTooLarge(
-                f"{name} is larger than {rules.max_photo_bytes // (1024 * 1024)} MB", field="files"
-            )
-        kind = filetype.guess(await upload.read(HEADER_BYTES))
-        await upload.seek(0)
-        if kind is None or kind.mime not in rules.photo_types:
-            allowed = ", ".join(rules.photo_types)
-            raise UnsupportedMediaType(
-                f"{name} is not an image of an accepted type ({allowed})", field="files"
-            )
-        checked.append((upload, kind.mime, kind.extension))
-    photos = []
-    for upload, mime, extension in checked:
-        try:
-            clean = await asyncio.to_thread(stripped, await upload.read(rules.max_photo_bytes + 1), mime)
-        except NotAnImage as exc:
-            raise UnsupportedMediaType(
-                f"{upload.filename or 'photo'} is not a readable image", field="files"
-            ) from exc
-        key = f"jobs/{job.id}/{uuid.uuid4().hex}.{extension}"
-        await storage.put(key, clean, mime)  # nothing stored when it raises
-        on_rollback(session, lambda key=key: storage.delete(key))  # type: ignore[misc]
-        photo = JobPhoto(job_id=job.id, storage_key=key, content_type=mime, size_bytes=len(clean))
-        session.add(photo)
-        photos.append(photo)
+    session.add_all(photos)
     job.photo_count += len(photos)
     await session.flush()
     return photos
+
+
+async def _store(
+    *, session: AsyncSession, storage: Storage, rules: JobRules, job_id: int, part: Part
+) -> JobPhoto:
+    name = part.filename or "photo"
+    kind = filetype.guess(part.data[:HEADER_BYTES])
+    if kind is None or kind.mime not in rules.photo_types:
+        allowed = ", ".join(rules.photo_types)
+        raise UnsupportedMediaType(f"{name} is not an image of an accepted type ({allowed})", field=part.name)
+    try:
+        clean = await asyncio.to_thread(
+            rewritten, part.data, kind.mime, widths=rules.thumbnail_widths, quality=rules.thumbnail_quality
+        )
+    except NotAnImage as exc:
+        raise UnsupportedMediaType(f"{name} is not a readable image", field=part.name) from exc
+    stem = f"jobs/{job_id}/{uuid.uuid4().hex}"
+    key = f"{stem}.{kind.extension}"
+    await _put(session, storage, key, clean.data, kind.mime)
+    thumbnails = []
+    for thumbnail in clean.thumbnails:
+        thumbnail_key = f"{stem}-{thumbnail.width}.webp"
+        await _put(session, storage, thumbnail_key, thumbnail.data, "image/webp")
+        thumbnails.append({"key": thumbnail_key, "width": thumbnail.width, "height": thumbnail.height})
+    return JobPhoto(
+        job_id=job_id,
+        storage_key=key,
+        content_type=kind.mime,
+        size_bytes=len(clean.data),
+        thumbnails=thumbnails,
+    )
+
+
+async def _put(session: AsyncSession, storage: Storage, key: str, data: bytes, content_type: str) -> None:
+    await storage.put(key, data, content_type)  # nothing stored when it raises
+    on_rollback(session, lambda: storage.delete(key))
 
 
 async def photos_of(*, session: AsyncSession, job_id: int) -> list[JobPhoto]:
@@ -247,7 +260,7 @@ _OUT = (
     Job.size, Job.tier, Job.confidence, Job.materials, Job.estimate_source, Job.created_at,
     Job.updated_at,
 )  # fmt: skip
-_PHOTO = ("id", "storage_key", "content_type", "size_bytes")
+_PHOTO = ("id", "storage_key", "content_type", "size_bytes", "thumbnails")
 _DETAIL = Query(
     select(
         *_OUT,
@@ -288,7 +301,29 @@ async def titles(*, session: AsyncSession, job_ids: list[int]) -> dict[int, str]
 def present(job: Job, photos: list[JobPhoto], storage: Storage) -> JobOut:
     """A job the request holds as a model (after a write)."""
     fields = {column.key: getattr(job, column.key) for column in _OUT}
-    return _out(fields, [{name: getattr(p, name) for name in _PHOTO} for p in photos], storage)
+    return _out(fields, [_columns(p) for p in photos], storage)
+
+
+def _columns(photo: JobPhoto) -> dict[str, Any]:
+    return {name: getattr(photo, name) for name in _PHOTO}
+
+
+def photo_out(photo: Mapping[str, Any], storage: Storage) -> PhotoOut:
+    """A photo (its columns by name) as the API shows it: URLs, not storage keys."""
+    return PhotoOut(
+        id=photo["id"],
+        url=storage.url(photo["storage_key"]),
+        content_type=photo["content_type"],
+        size_bytes=photo["size_bytes"],
+        thumbnails=[
+            ThumbnailOut(url=storage.url(t["key"]), width=t["width"], height=t["height"])
+            for t in photo["thumbnails"]
+        ],
+    )
+
+
+def photos_out(photos: Iterable[JobPhoto], storage: Storage) -> list[PhotoOut]:
+    return [photo_out(_columns(p), storage) for p in photos]
 
 
 def _out(job: Mapping[str, Any], photos: Iterable[Mapping[str, Any]], storage: Storage) -> JobOut:
@@ -312,15 +347,7 @@ def _out(job: Mapping[str, Any], photos: Iterable[Mapping[str, Any]], storage: S
             materials=job["materials"],
             source=job["estimate_source"],
         ),
-        photos=[
-            PhotoOut(
-                id=p["id"],
-                url=storage.url(p["storage_key"]),
-                content_type=p["content_type"],
-                size_bytes=p["size_bytes"],
-            )
-            for p in photos
-        ],
+        photos=[photo_out(p, storage) for p in photos],
         created_at=job["created_at"],
         updated_at=job["updated_at"],
     )

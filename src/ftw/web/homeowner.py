@@ -4,7 +4,6 @@ marking the job complete and reviewing the work."""
 from __future__ import annotations
 
 from fastapi import APIRouter
-from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from ftw.accounts import service as accounts
@@ -21,7 +20,7 @@ from ftw.messaging import service as messaging
 from ftw.reviews import service as reviews
 from ftw.reviews.schemas import ReviewIn
 from ftw.web.forms import FormInvalid, card_method, parse, refusal
-from ftw.web.page import HomeownerPage, Page
+from ftw.web.page import HomeownerPage, HomeownerUploadPage, Page
 from ftw.web.public import BID_SORTS, TRADES, bid_list, job_page
 
 router = APIRouter(include_in_schema=False)
@@ -80,37 +79,39 @@ def _job_form(
     )
 
 
-async def _photos(page: Page) -> list[UploadFile]:
-    """The chosen photos (a browser sends one empty part when none is chosen)."""
-    parts = page.form.getlist("photos") if page.form is not None else []
-    return [part for part in parts if isinstance(part, UploadFile) and part.filename]
-
-
 @router.post(WEB_JOB_FORM)
-async def post_job(page: HomeownerPage) -> Response:
-    await page.limit(tier=False, endpoint="post_job")
+async def post_job(page: HomeownerUploadPage) -> Response:
+    """The job and its photos, written together or not at all; the photos are read one at a
+    time as they arrive, after the form's fields."""
+    rules = page.settings.jobs
     names = ("title", "description", "trade", "zip", "urgency")
-    values = {name: page.field(name).strip() for name in names}
     try:
-        data = parse(JobCreate, {k: v for k, v in values.items() if v})
-        files = await _photos(page)
-        if files:
+        form = await page.upload(
+            max_files=rules.max_photos, too_many_files=f"A job holds at most {rules.max_photos} photos"
+        )
+        await page.limit(tier=False, endpoint="post_job")
+        data = parse(JobCreate, {k: v for k, v in _values(page, names).items() if v})
+        if form.has_files:
             await switches.require(page.request, Name.PHOTO_UPLOADS)
-        async with page.writing(Name.JOB_POSTING) as s:  # the job and its photos, or neither
+        async with page.writing(Name.JOB_POSTING) as s:
             job = await jobs.post(
                 session=s, settings=page.settings, homeowner_id=page.user.user_id, data=data
             )
-            if files:
+            if form.has_files:
                 await jobs.add_photos(
                     session=s, settings=page.settings, storage=page.request.app.state.storage,
-                    principal=page.user, job_id=job.id, files=files,
+                    principal=page.user, job_id=job.id, files=form.files(),
                 )  # fmt: skip
     except FormInvalid as exc:
-        return _job_form(page, values=values, errors=exc.errors, status=422)
+        return _job_form(page, values=_values(page, names), errors=exc.errors, status=422)
     except DomainError as exc:
         errors = refusal(exc, rename={"files": "photos"}).errors
-        return _job_form(page, values=values, errors=errors, status=exc.status)
+        return _job_form(page, values=_values(page, names), errors=errors, status=exc.status)
     return page.redirect(f"/jobs/{job.id}?done=posted")
+
+
+def _values(page: Page, names: tuple[str, ...]) -> dict[str, str]:
+    return {name: page.field(name).strip() for name in names}
 
 
 @router.get("/jobs/{job_id}/bids")

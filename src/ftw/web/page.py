@@ -24,6 +24,7 @@ from ftw.accounts.models import Role
 from ftw.config import Settings
 from ftw.core import switches
 from ftw.core.db import Database, ReadSession
+from ftw.core.multipart import Form
 from ftw.core.principal import PRINCIPAL
 from ftw.core.ratelimit import Endpoint, Limit, Limiter
 from ftw.core.replicas import ReadKind
@@ -164,6 +165,20 @@ class Page:
         if not decision.allowed:
             raise TooMany(max(1, decision.reset_after_s))
 
+    async def upload(self, *, max_files: int, too_many_files: str) -> Form:
+        """The form of an upload page, its text fields read up to its first file (forms send
+        the CSRF token first) into ``self.form``: the token is checked and the post counted as
+        any form's before a file is stored; its files then come one by one from the result."""
+        form = Form.upload(self.request, self.settings, max_files=max_files, too_many_files=too_many_files)
+        try:
+            await form.fields()
+        finally:
+            self.form = FormData(form.text)  # what was typed, for a refusal to show again
+        if browser.check_csrf(self.request, self.form, self.session.csrf) != "ok":
+            raise CsrfRefused
+        await self.limit()
+        return form
+
     @asynccontextmanager
     async def writing(
         self, feature: switches.Name | None = None, *, in_maintenance: bool = False
@@ -189,22 +204,15 @@ class Page:
         return self.db.read_session(kind, user_id=user_id)
 
 
-async def _page(request: Request) -> Page:
-    return await _open(request, csrf=True)
-
-
-async def _link_page(request: Request) -> Page:
-    return await _open(request, csrf=False)
-
-
-async def _open(request: Request, *, csrf: bool) -> Page:
+async def _open(request: Request, *, read_form: bool, csrf: bool = True) -> Page:
     state = request.app.state
     session = await browser.resolve(request, state.settings, state.db)
     request.state.web_session = session  # for the error pages, which must send its cookies too
     request.scope["state"][PRINCIPAL] = session.viewer  # the caller, as the API resolves it
     form = None
-    if request.method not in browser.SAFE_METHODS:
-        form = await request.form(max_files=state.settings.jobs.max_photos, max_fields=100)
+    if read_form and request.method not in browser.SAFE_METHODS:
+        # No files: the one form that takes them streams them (``Page.upload``).
+        form = await request.form(max_files=0, max_fields=state.settings.requests.form_fields)
         if csrf and browser.check_csrf(request, form, session.csrf) != "ok":
             raise CsrfRefused
     page = Page(request, session, form)
@@ -214,8 +222,25 @@ async def _open(request: Request, *, csrf: bool) -> Page:
     return page
 
 
-def _role(*roles: Role) -> Callable[[Page], Coroutine[Any, Any, Page]]:
-    async def dependency(page: Annotated[Page, Depends(_page)]) -> Page:
+async def _page(request: Request) -> Page:
+    return await _open(request, read_form=True)
+
+
+async def _link_page(request: Request) -> Page:
+    """A page whose form posts are authorised by a signed token in their address."""
+    return await _open(request, read_form=True, csrf=False)
+
+
+async def _upload_page(request: Request) -> Page:
+    """A page whose form carries files: its body is left unread for ``Page.upload``."""
+    return await _open(request, read_form=False)
+
+
+def _role(
+    *roles: Role, opened: Callable[[Request], Coroutine[Any, Any, Page]] = _page
+) -> Callable[[Page], Coroutine[Any, Any, Page]]:
+    # A default, not ``Annotated``: annotations are strings here, and ``opened`` is no global.
+    async def dependency(page: Page = Depends(opened)) -> Page:
         if page.viewer is None:
             raise SignInRequired
         if page.viewer.role not in roles:
@@ -253,6 +278,7 @@ SignedInPage = Annotated[Page, Depends(_role(*Role))]
 # session: no CSRF token is asked, since a mail client posts them (RFC 8058 one-click).
 LinkPage = Annotated[Page, Depends(_link_page)]
 HomeownerPage = Annotated[Page, Depends(_role(Role.HOMEOWNER))]
+HomeownerUploadPage = Annotated[Page, Depends(_role(Role.HOMEOWNER, opened=_upload_page))]
 ContractorPage = Annotated[Page, Depends(_role(Role.CONTRACTOR))]
 OperatorPage = Annotated[Page, Depends(_role(Role.OPERATOR))]
 EarnerPage = Annotated[Page, Depends(_role(Role.CONTRACTOR, Role.OPERATOR))]  # has a balance

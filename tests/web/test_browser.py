@@ -7,7 +7,9 @@ of their own (their own cookies). Never skipped: a missing browser fails the run
 
 from __future__ import annotations
 
+import io
 import os
+import random
 import re
 import socket
 import threading
@@ -17,6 +19,7 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import pytest
 import uvicorn
+from PIL import Image
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright, expect
 
 from ftw.app import create_app
@@ -343,3 +346,35 @@ async def test_refusals_of_a_password_change_keep_to_their_field(chromium: Brows
     await expect(person.page.get_by_text("Your password is changed.")).to_be_visible()
     assert not person.problems, person.problems
     await person.context.close()
+
+
+async def test_a_large_photo_is_shrunk_in_the_browser_before_upload(chromium: Browser, base_url: str) -> None:
+    """With JavaScript on, the post-a-job form redraws a 3000 x 2000 photo at 2048 px before
+    sending it: the stored original is that smaller one."""
+    rng = random.Random(1)
+    noise = Image.frombytes("RGB", (750, 500), rng.randbytes(750 * 500 * 3))
+    out = io.BytesIO()
+    noise.resize((3000, 2000), Image.Resampling.BICUBIC).save(out, format="JPEG", quality=95)
+    large = out.getvalue()
+    home = await Person.at(chromium, base_url)
+    await home.sign_up("homeowner", "Lena Large")
+    await home.page.goto("/jobs/new")
+    await home.page.get_by_label("What needs doing?").fill("Cracked bathroom tiles")
+    await home.page.get_by_label("Describe the work").fill("Six wall tiles behind the bath are cracked.")
+    await home.page.get_by_label("Trade").select_option("handyman")
+    await home.page.get_by_label("Photos").set_input_files(
+        [{"name": "tiles.jpg", "mimeType": "image/jpeg", "buffer": large}]
+    )
+    await home.page.get_by_role("button", name="Post and see the estimate").click()  # once shrunk
+    await expect(home.page.get_by_text("Your job is posted")).to_be_visible()
+    thumbnail = home.page.get_by_alt_text("Photo 1 of the job")
+    await expect(thumbnail).to_have_attribute("loading", "lazy")
+    await expect(thumbnail).to_have_attribute("src", re.compile(r"-320\.webp$"))
+    original = await home.page.locator(".photos a").first.get_attribute("href")
+    assert original is not None
+    stored = await (await home.page.request.get(original)).body()
+    with Image.open(io.BytesIO(stored)) as image:
+        assert image.size == (2048, 1365)
+    assert len(stored) < len(large) / 2
+    assert not home.problems, home.problems
+    await home.context.close()

@@ -203,7 +203,8 @@ async def test_a_file_that_is_not_an_image_is_refused_whatever_its_name(client, 
     assert refused.json()["errors"][0]["field"] == "files"
     assert await session.scalar(select(func.count()).select_from(JobPhoto)) == 0
     # The good photo was stored as it arrived, then deleted when the upload was refused.
-    assert not [path for path in (media_root / "jobs").rglob("*") if path.is_file()]
+    stored = media_root / "jobs" / str(job["id"])
+    assert not [path for path in stored.rglob("*") if path.is_file()]
 
 
 async def test_photos_over_ten_megabytes_are_refused(client, sign_up, settings):

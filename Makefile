@@ -31,6 +31,7 @@ lint: $(STAMP) audit
 	$(BIN)/ruff check src tests migrations
 	$(BIN)/ruff format --check src tests migrations
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/bandit --quiet --configfile pyproject.toml --recursive src
 
 # pip-audit checks the locked versions against PyPI's advisory data (.ci/audit.py: a package it

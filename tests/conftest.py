@@ -22,6 +22,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
+from ftw import hooks
 from ftw.accounts.models import RefreshToken, User
 from ftw.app import create_app
 from ftw.config import PayoutRules, Settings
@@ -57,6 +58,13 @@ def migrated_database(name: str) -> Iterator[str]:
     migrations.upgrade(url)
     yield url
     asyncio.run(_drop(name))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def installed_hooks() -> None:
+    """The process's hooks, as create_app and the worker install them: tests call services
+    and task handlers without either."""
+    hooks.install()
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from ftw.core import tasks
 from ftw.core.db import Database
-from ftw.core.tasks import TaskContext
+from ftw.integrations.context import TaskContext
 from ftw.worker import Registry, RetryPolicy, collect, run, serve
 from tests.messaging.marketplace import recording_integrations
 

@@ -1,4 +1,4 @@
-"""create_app(): routers, middleware and lifespan; nothing else."""
+"""create_app(): routers, middleware, lifespan and the process's hooks; nothing else."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from contextlib import aclosing, asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from ftw import hooks
 from ftw.accounts.auth import document_bearer
 from ftw.accounts.routes import router as accounts_router
 from ftw.analytics.routes import router as analytics_router
@@ -73,6 +74,7 @@ def create_app(
 ) -> FastAPI:
     settings = settings or get_settings()
     configure(json=settings.log_json, level=settings.log_level)
+    hooks.install()
     media = settings.media_path
     media.mkdir(parents=True, exist_ok=True)
 

@@ -47,16 +47,18 @@ from pgqueuer.models import (
 )
 from sqlalchemy import text
 
+from ftw import hooks
 from ftw.config import Settings
 from ftw.core import tasks
 from ftw.core.db import Database, sync_libpq_url
-from ftw.core.tasks import Handler, TaskContext
 from ftw.integrations import Integrations, build
+from ftw.integrations.context import Handler, TaskContext
 
 log = structlog.get_logger(__name__)
 
 TASK_MODULES = (
     "ftw.accounts.tasks",
+    "ftw.bids.tasks",
     "ftw.billing.tasks",
     "ftw.messaging.tasks",
     "ftw.crm.tasks",
@@ -318,6 +320,7 @@ async def serve(
 
 async def run(url: str, settings: Settings, *, once: bool, concurrency: int) -> None:
     """``ftw worker``: every domain's tasks with the configured integrations; stops on SIGTERM."""
+    hooks.install()
     db = Database.connect(url, settings, pool_size=max(concurrency, 1))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -13,6 +13,7 @@ from ftw.analytics import service
 from ftw.analytics import tasks as analytics_tasks
 from ftw.analytics.models import DailyFigures
 from ftw.app import create_app
+from ftw.bids.events import BidPlaced
 from ftw.billing.models import LedgerEntry
 from ftw.core import tasks
 from ftw.jobs.models import Job, JobStatus
@@ -61,8 +62,8 @@ async def test_job_counters_and_time_to_first_bid(session, settings, database):
         # The views wait in the process until the next flush; the homeowner's own is not one.
         await app.state.views.flush(database)
         await app.state.views.flush(database)  # nothing new: nothing more is added
-        await service.record_bid(session, job_id=job["id"], at=posted + timedelta(minutes=7))
-        await service.record_bid(session, job_id=job["id"], at=posted + timedelta(minutes=30))
+        await service.record_bid(session, BidPlaced(job_id=job["id"], at=posted + timedelta(minutes=7)))
+        await service.record_bid(session, BidPlaced(job_id=job["id"], at=posted + timedelta(minutes=30)))
         figures = await client.get(f"/api/v1/analytics/jobs/{job['id']}", headers=homeowner.headers)
     assert figures.status_code == 200
     assert figures.json() | {"first_bid_at": None} == {

@@ -6,12 +6,12 @@ import json
 
 from sqlalchemy import func, select, text
 
+from ftw.bids.tasks import TASKS
 from ftw.billing.ledger import check
 from ftw.billing.models import LedgerEntry, Payment, PaymentEvent
 from ftw.billing.payments import MAX_ATTEMPTS
-from ftw.billing.tasks import TASKS
-from ftw.core.tasks import TaskContext
 from ftw.crm.models import Customer
+from ftw.integrations.context import TaskContext
 from ftw.messaging.models import Notification
 from ftw.reviews.models import ContractorStats
 from tests.billing.support import accept, awarded, market, place_bid

@@ -10,8 +10,8 @@ from sqlalchemy import func, select, update
 from ftw.billing import invoices
 from ftw.billing.models import Invoice, InvoiceReminder, LedgerEntry, Payment
 from ftw.billing.tasks import TASKS
-from ftw.core.tasks import TaskContext
 from ftw.crm.models import Customer
+from ftw.integrations.context import TaskContext
 from ftw.messaging.models import Notification
 from tests.billing.support import Market, awarded, market
 

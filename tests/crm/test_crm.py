@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
+from ftw.billing.events import InvoicePaid
 from ftw.core import tasks
 from ftw.crm import service
 from ftw.crm import tasks as crm_tasks
@@ -65,7 +66,7 @@ async def test_paid_invoices_grow_lifetime_value(client, session, pair):
     _, customer_id = await _award(client, session, homeowner, contractor)
     for amount in (10_000, 2_550):
         await service.on_invoice_paid(
-            session, contractor_id=contractor.id, homeowner_id=homeowner.id, amount_cents=amount
+            session, InvoicePaid(contractor_id=contractor.id, homeowner_id=homeowner.id, amount_cents=amount)
         )
     assert (await _customer(session, customer_id)).lifetime_value_cents == 12_550
 

@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from ftw.config import Settings
 from ftw.core.breakers import BreakerBoard
-from ftw.core.tasks import TaskContext
 from ftw.integrations import build
+from ftw.integrations.context import TaskContext
 from ftw.integrations.messages import DeliveryFailed, SendGridEmail, TwilioSms
 from ftw.messaging import tasks as messaging_tasks
 from ftw.messaging.models import Delivery

@@ -12,7 +12,7 @@ from ftw.accounts.service import unsubscribe_link
 from ftw.core import switches
 from ftw.core.db import Database
 from ftw.core.switches import Name
-from ftw.core.tasks import TaskContext
+from ftw.integrations.context import TaskContext
 from ftw.messaging import tasks as messaging_tasks
 from ftw.messaging.models import Delivery, Notification
 from ftw.messaging.notifications import notify, render, sms_text

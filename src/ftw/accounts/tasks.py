@@ -14,7 +14,7 @@ from sqlalchemy import select
 from ftw.accounts import mail
 from ftw.accounts.models import TokenPurpose, User
 from ftw.accounts.service import issue_account_token, issue_phone_code
-from ftw.core.tasks import Handler, TaskContext
+from ftw.integrations.context import Handler, TaskContext
 
 
 async def send_mail(context: TaskContext, payload: dict[str, Any]) -> None:

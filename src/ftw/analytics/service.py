@@ -32,6 +32,7 @@ from ftw.analytics.schemas import (
     TerritoryFigures,
     Totals,
 )
+from ftw.bids.events import BidPlaced
 from ftw.bids.models import Bid, BidStatus
 from ftw.billing.ledger import Kind
 from ftw.billing.models import Account, LedgerEntry
@@ -45,12 +46,13 @@ from ftw.territories.models import Territory
 PLATFORM = ""  # the territory_fips of platform-wide daily figures
 
 
-async def record_bid(session: AsyncSession, *, job_id: int, at: datetime) -> None:
-    statement = insert(JobStats).values(job_id=job_id, bids=1, first_bid_at=at)
+async def record_bid(session: AsyncSession, bid: BidPlaced) -> None:
+    """A job's bid count and first bid, kept as its bids are placed."""
+    statement = insert(JobStats).values(job_id=bid.job_id, bids=1, first_bid_at=bid.at)
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=[JobStats.job_id],
-            set_={"bids": JobStats.bids + 1, "first_bid_at": func.coalesce(JobStats.first_bid_at, at)},
+            set_={"bids": JobStats.bids + 1, "first_bid_at": func.coalesce(JobStats.first_bid_at, bid.at)},
         )
     )
 

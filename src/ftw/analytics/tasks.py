@@ -8,7 +8,7 @@ from typing import Any
 import structlog
 
 from ftw.analytics import service
-from ftw.core.tasks import Handler, TaskContext
+from ftw.integrations.context import Handler, TaskContext
 
 log = structlog.get_logger(__name__)
 

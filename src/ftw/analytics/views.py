@@ -13,10 +13,9 @@ import asyncio
 import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator
-from typing import Annotated, cast
+from typing import cast
 
 import structlog
-from fastapi import Depends, Request
 from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -79,11 +78,3 @@ class Views:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             await self.flush(db)
-
-
-async def get_views(request: Request) -> Views:
-    views: Views = request.app.state.views
-    return views
-
-
-ViewsDep = Annotated[Views, Depends(get_views)]

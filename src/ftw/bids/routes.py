@@ -13,10 +13,11 @@ from ftw.bids.schemas import AwardOut, BidCreate, BidOut, BidPage, BidUpdate, Pa
 from ftw.billing.schemas import IdempotencyKey, PaymentOut
 from ftw.config import Settings
 from ftw.core import ratelimit, switches
-from ftw.core.deps import IntegrationsDep, OwnReadSessionDep, SessionDep, SettingsDep, StorageDep
+from ftw.core.deps import OwnReadSessionDep, SessionDep, SettingsDep
 from ftw.core.errors import PROBLEM_JSON
 from ftw.core.switches import Name
 from ftw.core.validation import Id
+from ftw.integrations.deps import IntegrationsDep, StorageDep
 from ftw.jobs import service as jobs
 from ftw.jobs.schemas import JobOut
 

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.models import Role
-from ftw.analytics import service as analytics
+from ftw.bids.events import BidPlaced
 from ftw.bids.models import BID, Bid, BidBoost, BidStatus
 from ftw.bids.schemas import BidCreate, BidOut, BidUpdate
 from ftw.billing import ledger, paging
@@ -29,7 +29,7 @@ from ftw.billing.ledger import Entry, Kind
 from ftw.billing.models import Account, Payment, PaymentPurpose, PaymentStatus
 from ftw.billing.payments import Outcome, PaymentRequired, ProviderDown
 from ftw.config import BidRules, Settings
-from ftw.core import metrics, pagination
+from ftw.core import events, metrics, pagination
 from ftw.core.errors import Conflict, Forbidden, Invalid, NotFound
 from ftw.core.query import Query
 from ftw.core.security import AccessClaims
@@ -134,7 +134,7 @@ async def place(
             await session.flush()
     except IntegrityError as exc:  # the same contractor's other request won (uq_bids_live)
         raise Conflict("You already have a live bid on this job; edit or withdraw it") from exc
-    await analytics.record_bid(session, job_id=job.id, at=now)
+    await events.publish(session, BidPlaced(job_id=job.id, at=now))
     metrics.count("bids", session=session)
     await notify(
         session,

@@ -19,6 +19,7 @@ from ftw.accounts.models import Role
 from ftw.bids.models import Bid, BidStatus
 from ftw.billing import ledger, paging
 from ftw.billing import payments as charging
+from ftw.billing.events import InvoicePaid
 from ftw.billing.ledger import Entry, Kind
 from ftw.billing.models import (
     INVOICE,
@@ -37,11 +38,11 @@ from ftw.billing.payments import Outcome, PaymentRequired, ProviderDown
 from ftw.billing.payouts import lock_user
 from ftw.billing.schemas import InvoiceCreate, InvoiceLineOut, InvoiceOut, InvoiceSummary
 from ftw.config import Settings
+from ftw.core import events
 from ftw.core.errors import Conflict, Forbidden, Invalid, NotFound
 from ftw.core.security import AccessClaims
-from ftw.crm import service as crm
 from ftw.integrations.payments import Payments
-from ftw.jobs import service as jobs
+from ftw.jobs.models import Job
 from ftw.messaging.notifications import notify
 
 # The due date of a sent invoice when the contractor gives none.
@@ -61,7 +62,9 @@ async def create(
 ) -> Invoice:
     if principal.role != Role.CONTRACTOR:
         raise Forbidden("Only contractors invoice")
-    job = await jobs.get(session=session, job_id=data.job_id)
+    job = await session.get(Job, data.job_id)  # billing sits below jobs: the row, not its service
+    if job is None:
+        raise NotFound(f"No job {data.job_id}")
     won = await session.scalar(
         select(Bid.id).where(
             Bid.job_id == job.id, Bid.contractor_id == principal.user_id, Bid.status == BidStatus.ACCEPTED
@@ -291,11 +294,13 @@ async def pay(
         invoice.paid_at = now
     elif invoice.status != S.OVERDUE:
         INVOICE.move(invoice, S.PARTIALLY_PAID, InvoiceActor.HOMEOWNER)
-    await crm.on_invoice_paid(
+    await events.publish(
         session,
-        contractor_id=invoice.contractor_id,
-        homeowner_id=invoice.homeowner_id,
-        amount_cents=amount_cents,
+        InvoicePaid(
+            contractor_id=invoice.contractor_id,
+            homeowner_id=invoice.homeowner_id,
+            amount_cents=amount_cents,
+        ),
     )
     await session.flush()
     await session.refresh(invoice)

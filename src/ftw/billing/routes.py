@@ -27,10 +27,11 @@ from ftw.billing.schemas import (
 )
 from ftw.config import Settings
 from ftw.core import ratelimit, switches
-from ftw.core.deps import IntegrationsDep, OwnReadSessionDep, SessionDep, SettingsDep
+from ftw.core.deps import OwnReadSessionDep, SessionDep, SettingsDep
 from ftw.core.errors import PROBLEM_JSON
 from ftw.core.switches import Name
 from ftw.core.validation import Id
+from ftw.integrations.deps import IntegrationsDep
 
 router = APIRouter(prefix="/api/v1", tags=["billing"])
 

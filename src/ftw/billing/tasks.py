@@ -1,6 +1,5 @@
 """Background work of billing; every handler is safe to run twice.
 
-billing.retry_payment            one more attempt of an award charge the provider could not take
 billing.resolve_payout           ask the provider whether a payout whose call timed out was made
 billing.sweep_pending_payments   re-queue the retry of any pending charge whose task was lost
 billing.invoice_reminders        daily: overdue marks, reminders, the one-time late fee
@@ -13,25 +12,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ftw.bids import flows
 from ftw.billing import invoices, payouts
 from ftw.billing import payments as charging
 from ftw.billing.models import Payment, PaymentPurpose, PaymentStatus
 from ftw.core import tasks
-from ftw.core.tasks import Handler, TaskContext
+from ftw.integrations.context import Handler, TaskContext
 
 _BATCH = 500
-
-
-async def retry_payment(ctx: TaskContext, payload: dict[str, Any]) -> None:
-    async with ctx.db.session() as session:
-        await flows.retry(
-            session=session,
-            settings=ctx.settings,
-            payments=ctx.integrations.payments,
-            payment_id=int(payload["payment_id"]),
-            attempt=int(payload["attempt"]),
-        )
 
 
 async def resolve_payout(ctx: TaskContext, payload: dict[str, Any]) -> None:
@@ -42,7 +29,8 @@ async def resolve_payout(ctx: TaskContext, payload: dict[str, Any]) -> None:
 
 
 async def sweep_pending_payments(ctx: TaskContext, payload: dict[str, Any]) -> None:
-    """Queue the due retry of every pending award charge; the dedupe key skips queued ones."""
+    """Queue the due retry (``bids.tasks``) of every pending award charge; the dedupe key skips
+    queued ones."""
     after = 0
     while True:
         async with ctx.db.session() as session:
@@ -81,7 +69,6 @@ async def invoice_reminders(ctx: TaskContext, payload: dict[str, Any]) -> None:
 
 
 TASKS: dict[str, Handler] = {
-    charging.RETRY_TASK: retry_payment,
     payouts.RESOLVE_TASK: resolve_payout,
     "billing.sweep_pending_payments": sweep_pending_payments,
     "billing.invoice_reminders": invoice_reminders,

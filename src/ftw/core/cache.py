@@ -406,7 +406,6 @@ def territory(fips: str) -> str:
     return f"territory:{fips}"
 
 
-@event.listens_for(Session, "after_commit")
 def _collect_committed(session: Session) -> None:
     if session.get_nested_transaction() is None:
         names = session.info.pop(_DIRTY, set())
@@ -415,10 +414,20 @@ def _collect_committed(session: Session) -> None:
             sink.update(names)
 
 
-@event.listens_for(Session, "after_soft_rollback")
 def _forget_rolled_back(session: Session, previous_transaction: object) -> None:
     if getattr(previous_transaction, "parent", None) is None:
         session.info.pop(_DIRTY, None)
+
+
+def listen() -> None:
+    """Turn the marks of every session into bumps on commit (or drop them on rollback);
+    installed once per process by ``ftw.hooks``."""
+    for name, listener in (
+        ("after_commit", _collect_committed),
+        ("after_soft_rollback", _forget_rolled_back),
+    ):
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""Request-scoped dependencies: settings, the database sessions, storage.
+"""Request-scoped dependencies: settings and the database sessions (the vendors' are
+``integrations.deps``).
 
 Every dependency is ``async def``: FastAPI runs a plain ``def`` dependency in its thread
 pool, a thread hand-off per request and dependency.
@@ -18,8 +19,6 @@ from ftw.core import switches
 from ftw.core.db import Database, ReadSession
 from ftw.core.principal import principal
 from ftw.core.replicas import RECENT_WRITER, ReadKind
-from ftw.integrations import Integrations
-from ftw.integrations.storage import Storage
 
 READ_SESSIONS = "ftw.read_sessions"  # the request state's list of open read sessions
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -105,16 +104,6 @@ class ReadSessions:
                 await opened.__aexit__(None, None, None)
 
 
-async def get_storage(request: Request) -> Storage:
-    storage: Storage = request.app.state.storage
-    return storage
-
-
-async def get_integrations(request: Request) -> Integrations:
-    integrations: Integrations = request.app.state.integrations
-    return integrations
-
-
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 # scope="function": commit (or roll back) before the response leaves, so a failed
 # commit is reported to the caller instead of after a 2xx was sent.
@@ -122,5 +111,3 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ReadSessionDep = Annotated[ReadSession, Depends(get_read_session)]
 OwnReadSessionDep = Annotated[ReadSession, Depends(get_own_read_session)]
 AnalyticsSession = Annotated[ReadSession, Depends(get_analytics_session)]
-StorageDep = Annotated[Storage, Depends(get_storage)]
-IntegrationsDep = Annotated[Integrations, Depends(get_integrations)]

@@ -2,45 +2,20 @@
 
 ``enqueue`` writes the task through the request's own connection, inside its
 transaction: the task exists exactly when the write that caused it committed, and a
-rolled-back request leaves no task behind. Handlers must be safe to run twice.
+rolled-back request leaves no task behind. Handlers must be safe to run twice; what a
+handler gets besides its payload is ``integrations.context.TaskContext``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import asyncpg
 from pgqueuer.db import AsyncpgDriver
 from pgqueuer.queries import Queries
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from ftw.config import Settings
-from ftw.core.switches import Board
-
-if TYPE_CHECKING:
-    from ftw.core.db import Database
-    from ftw.integrations import Integrations
-
-
-@dataclass
-class TaskContext:
-    """What a task handler gets besides its payload."""
-
-    db: Database
-    settings: Settings
-    integrations: Integrations
-    switches: Board = field(init=False)  # this worker's copy of the launch switches
-
-    def __post_init__(self) -> None:
-        rules = self.settings.switches
-        self.switches = Board(ttl_s=rules.ttl_s, retry_after_s=rules.retry_after_s)
-
-
-Handler = Callable[[TaskContext, dict[str, Any]], Awaitable[None]]
 
 
 async def raw_connection(session: AsyncSession) -> asyncpg.Connection:

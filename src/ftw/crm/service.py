@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.models import User
 from ftw.bids.models import Bid
+from ftw.billing.events import InvoicePaid
 from ftw.config import Settings
 from ftw.core import pagination
 from ftw.core.errors import Conflict, Invalid, NotFound
@@ -56,7 +57,9 @@ from ftw.crm.schemas import (
     InteractionOut,
 )
 from ftw.jobs.models import Job
+from ftw.messaging.events import HomeownerReplied
 from ftw.messaging.notifications import notify
+from ftw.reviews.events import Reviewed
 
 INACTIVE_AFTER = timedelta(days=180)
 ADVOCATE_MIN_JOBS = 2
@@ -107,15 +110,14 @@ async def on_award(session: AsyncSession, *, contractor_id: int, homeowner_id: i
     return int(customer_id)
 
 
-async def on_invoice_paid(
-    session: AsyncSession, *, contractor_id: int, homeowner_id: int, amount_cents: int
-) -> None:
+async def on_invoice_paid(session: AsyncSession, paid: InvoicePaid) -> None:
     """Lifetime value grows by what the customer actually paid."""
     await session.execute(
         update(Customer)
-        .where(_pair(contractor_id, homeowner_id))
+        .where(_pair(paid.contractor_id, paid.homeowner_id))
         .values(
-            lifetime_value_cents=Customer.lifetime_value_cents + amount_cents, updated_at=datetime.now(UTC)
+            lifetime_value_cents=Customer.lifetime_value_cents + paid.amount_cents,
+            updated_at=datetime.now(UTC),
         )
     )
 
@@ -179,11 +181,11 @@ async def _pause_follow_ups(session: AsyncSession, customer_id: int) -> None:
     )
 
 
-async def on_reply(session: AsyncSession, *, contractor_id: int, homeowner_id: int) -> None:
+async def on_reply(session: AsyncSession, reply: HomeownerReplied) -> None:
     """The homeowner wrote to the contractor: a touch, and its follow-ups pause."""
     customer_id = await session.scalar(
         update(Customer)
-        .where(_pair(contractor_id, homeowner_id))
+        .where(_pair(reply.contractor_id, reply.homeowner_id))
         .values(last_interaction_at=func.now())
         .returning(Customer.id)
     )
@@ -191,14 +193,16 @@ async def on_reply(session: AsyncSession, *, contractor_id: int, homeowner_id: i
         await _pause_follow_ups(session, customer_id)
 
 
-async def on_review(session: AsyncSession, *, contractor_id: int, homeowner_id: int, rating: int) -> None:
+async def on_review(session: AsyncSession, review: Reviewed) -> None:
     """A review is a touch; five stars make a customer who is not in active work an advocate."""
     values: dict[str, Any] = {"last_interaction_at": func.now(), "updated_at": func.now()}
-    if rating == 5:
+    if review.rating == 5:
         values["stage"] = case(
             (Customer.stage == Stage.ACTIVE.value, Stage.ACTIVE.value), else_=Stage.ADVOCATE.value
         )
-    await session.execute(update(Customer).where(_pair(contractor_id, homeowner_id)).values(**values))
+    await session.execute(
+        update(Customer).where(_pair(review.contractor_id, review.homeowner_id)).values(**values)
+    )
 
 
 _CUSTOMER_COLUMNS = (

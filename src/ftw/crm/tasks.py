@@ -6,8 +6,8 @@ from typing import Any
 
 import structlog
 
-from ftw.core.tasks import Handler, TaskContext
 from ftw.crm import service
+from ftw.integrations.context import Handler, TaskContext
 
 log = structlog.get_logger(__name__)
 

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Protocol
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from ftw.accounts.auth import Anyone, Homeowner
-from ftw.analytics.views import ViewsDep
 from ftw.core import ratelimit, switches
 from ftw.core.cache import CacheDep
-from ftw.core.deps import ReadSessionDep, SessionDep, SettingsDep, StorageDep
+from ftw.core.deps import ReadSessionDep, SessionDep, SettingsDep
 from ftw.core.errors import Invalid, LengthRequired, PayloadTooLarge
 from ftw.core.multipart import MB, Form
 from ftw.core.switches import Name
 from ftw.core.validation import Id, NoNul
+from ftw.integrations.deps import StorageDep
 from ftw.jobs import service
 from ftw.jobs.models import JobStatus
 from ftw.jobs.schemas import JobCreate, JobOut, JobPage, JobUpdate, PhotoOut
@@ -23,6 +23,21 @@ from ftw.scoping.trades import Trade
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 PHOTOS_PATH = "/api/v1/jobs/{job_id}/photos"  # an upload: the edge bounds its body as one
+
+
+class PageViews(Protocol):
+    """Counts a job page's views; create_app installs analytics' ``Views`` (jobs sits below
+    analytics, so the page counts through this hook instead of importing it)."""
+
+    def seen(self, job_id: int) -> None: ...
+
+
+async def get_views(request: Request) -> PageViews:
+    views: PageViews = request.app.state.views
+    return views
+
+
+ViewsDep = Annotated[PageViews, Depends(get_views)]
 
 
 @router.post(

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ftw.core.validation import NoNul
 from ftw.jobs.models import JobStatus, Urgency
 from ftw.scoping.estimator import JobSize, JobTier
+from ftw.scoping.schemas import EstimateOut
 from ftw.scoping.trades import Trade
 
 # Length bounds mirror config.JobRules; the service re-checks against the live settings.
@@ -38,16 +39,6 @@ class JobUpdate(_Text):
     description: Annotated[str, NoNul] | None = Field(default=None, min_length=1, max_length=5_000)
     trade: Trade | None = None
     urgency: Urgency | None = None
-
-
-class EstimateOut(BaseModel):
-    price_low_cents: int
-    price_high_cents: int
-    size: JobSize
-    tier: JobTier
-    confidence: float
-    materials: list[str]
-    source: str
 
 
 class ThumbnailOut(BaseModel):

@@ -26,17 +26,9 @@ from ftw.core.security import AccessClaims
 from ftw.integrations.storage import Storage
 from ftw.jobs.models import EDITABLE, JOB, Job, JobPhoto, JobStatus, Urgency
 from ftw.jobs.photos import NotAnImage, rewritten
-from ftw.jobs.schemas import (
-    EstimateOut,
-    JobCreate,
-    JobOut,
-    JobPage,
-    JobSummary,
-    JobUpdate,
-    PhotoOut,
-    ThumbnailOut,
-)
+from ftw.jobs.schemas import JobCreate, JobOut, JobPage, JobSummary, JobUpdate, PhotoOut, ThumbnailOut
 from ftw.scoping.estimator import Estimate, JobSize, estimate
+from ftw.scoping.schemas import EstimateOut
 from ftw.scoping.trades import Trade
 from ftw.territories import service as territories
 from ftw.territories.geography import county_for_zip
@@ -471,7 +463,6 @@ async def browse_territory(
     )
 
 
-@event.listens_for(Session, "before_flush")
 def _territory_listings_change(session: Session, flush_context: object, instances: object) -> None:
     """Any job inserted, changed or deleted by any flow changes its county's cached listings."""
     changed = {
@@ -479,6 +470,13 @@ def _territory_listings_change(session: Session, flush_context: object, instance
     }
     if changed:
         cache.changed(session, *(cache.territory(fips) for fips in changed))
+
+
+def listen() -> None:
+    """Mark a county's cached listings changed whenever any flow writes one of its jobs;
+    installed once per process by ``ftw.hooks``."""
+    if not event.contains(Session, "before_flush", _territory_listings_change):
+        event.listen(Session, "before_flush", _territory_listings_change)
 
 
 @functools.cache

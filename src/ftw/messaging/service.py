@@ -26,14 +26,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.models import Role, User
 from ftw.bids.models import Bid
-from ftw.core import metrics, pagination
+from ftw.core import events, metrics, pagination
 from ftw.core.db import ReadSession
 from ftw.core.errors import Forbidden, Invalid, NotFound
 from ftw.core.query import Query
 from ftw.core.security import AccessClaims
-from ftw.crm import service as crm
 from ftw.jobs import service as jobs
 from ftw.jobs.models import Job
+from ftw.messaging.events import HomeownerReplied
 from ftw.messaging.models import Message, Notification, Thread, ThreadRead
 from ftw.messaging.notifications import notify
 from ftw.messaging.schemas import MessageIn, MessageOut, NotificationOut, ThreadSummary
@@ -132,7 +132,9 @@ async def send(*, session: AsyncSession, principal: AccessClaims, job_id: int, d
         },
     )
     if from_homeowner:
-        await crm.on_reply(session, contractor_id=contractor_id, homeowner_id=job.homeowner_id)
+        await events.publish(
+            session, HomeownerReplied(contractor_id=contractor_id, homeowner_id=job.homeowner_id)
+        )
     return message
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ftw.accounts.models import User
 from ftw.accounts.service import unsubscribe_link
 from ftw.core.switches import Name
-from ftw.core.tasks import Handler, TaskContext
+from ftw.integrations.context import Handler, TaskContext
 from ftw.integrations.messages import DeliveryFailed
 from ftw.messaging.models import DELIVERY, Delivery, DeliveryStatus, Notification
 from ftw.messaging.notifications import DELIVER_TASK, render, sms_text

@@ -11,9 +11,10 @@ from pydantic import BaseModel
 from ftw.accounts.auth import Admin
 from ftw.core import switches
 from ftw.core.breakers import CircuitBreaker
-from ftw.core.deps import IntegrationsDep, OwnReadSessionDep, SessionDep
+from ftw.core.deps import OwnReadSessionDep, SessionDep
 from ftw.core.errors import NotFound
 from ftw.core.metrics import BreakerState
+from ftw.integrations.deps import IntegrationsDep
 
 router = APIRouter(prefix="/api/v1/admin", tags=["ops"])
 

@@ -16,13 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.models import Role, User
 from ftw.bids.models import Bid, BidStatus
-from ftw.core import pagination
+from ftw.core import events, pagination
 from ftw.core.errors import Conflict, Forbidden, NotFound
 from ftw.core.security import AccessClaims
-from ftw.crm import service as crm
 from ftw.jobs import service as jobs
 from ftw.jobs.models import JobStatus
 from ftw.messaging.notifications import notify
+from ftw.reviews.events import Reviewed
 from ftw.reviews.models import ContractorStats, Review
 from ftw.reviews.schemas import ContractorProfile, ResponseIn, ReviewIn, ReviewOut
 
@@ -172,8 +172,8 @@ async def post(*, session: AsyncSession, principal: AccessClaims, job_id: int, d
             "homeowner_name": review.reviewer,
         },
     )
-    await crm.on_review(
-        session, contractor_id=contractor_id, homeowner_id=job.homeowner_id, rating=data.rating
+    await events.publish(
+        session, Reviewed(contractor_id=contractor_id, homeowner_id=job.homeowner_id, rating=data.rating)
     )
     return review
 

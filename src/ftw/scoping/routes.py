@@ -6,9 +6,10 @@ from fastapi import APIRouter, Request
 
 from ftw.accounts.auth import SignedIn
 from ftw.core import ratelimit, switches
-from ftw.core.deps import IntegrationsDep, SessionDep, SettingsDep
+from ftw.core.deps import SessionDep, SettingsDep
 from ftw.core.errors import Invalid
 from ftw.core.switches import Name
+from ftw.integrations.deps import IntegrationsDep
 from ftw.scoping.estimator import estimate
 from ftw.scoping.refine import refined
 from ftw.scoping.schemas import ScopeOut, ScopeRequest

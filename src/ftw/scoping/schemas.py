@@ -1,11 +1,21 @@
-"""API shapes of scoping: an estimate without posting a job."""
+"""API shapes of scoping: an estimate (a job's, or one without posting a job)."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, Field, model_validator
 
-from ftw.jobs.schemas import EstimateOut
+from ftw.scoping.estimator import JobSize, JobTier
 from ftw.scoping.trades import Trade
+
+
+class EstimateOut(BaseModel):
+    price_low_cents: int
+    price_high_cents: int
+    size: JobSize
+    tier: JobTier
+    confidence: float
+    materials: list[str]
+    source: str
 
 
 class ScopeRequest(BaseModel):

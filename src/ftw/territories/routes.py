@@ -9,8 +9,9 @@ from fastapi import APIRouter, Path, Query
 from ftw.accounts.auth import Anyone, Operator
 from ftw.core import switches
 from ftw.core.cache import CacheDep
-from ftw.core.deps import IntegrationsDep, ReadSessionDep, SessionDep, SettingsDep
+from ftw.core.deps import ReadSessionDep, SessionDep, SettingsDep
 from ftw.core.switches import Name
+from ftw.integrations.deps import IntegrationsDep
 from ftw.territories import service
 from ftw.territories.schemas import ClaimOut, ClaimPayment, TerritoryOut, TerritoryPage
 

@@ -242,7 +242,7 @@ async def confirm(page: AnyPage) -> Response:
         return _unconfirmed(page, token, status=422)
     except DomainError as exc:
         return _unconfirmed(page, token, status=exc.status)
-    return page.render("confirm.html", token="", errors={}, confirmed=True)
+    return page.render("confirm.html", errors={}, confirmed=True)
 
 
 def _unconfirmed(page: Page, token: str, *, status: int) -> Response:

@@ -213,7 +213,7 @@ def test_ftw_doctor_prints_one_line_per_check_with_what_to_do(database_url, tmp_
     result = subprocess.run(  # noqa: S603 - our own command
         [FTW, "doctor"], env=environment, capture_output=True, text=True, check=False, cwd=tmp_path
     )
-    assert result.returncode == 0
+    assert result.returncode == 0, result.stdout
     assert "✓ database" in result.stdout
     assert "⚠ load test" in result.stdout
     assert "→ run the launch load test before launch" in result.stdout

@@ -127,3 +127,23 @@ async def test_the_sign_up_e_mails_link_confirms_the_address_with_one_click(  # 
     cut = await visitor.post("/confirm-email", {"token": "short"})
     assert cut.status_code == 422
     assert "invalid, used or has expired" in cut.text
+
+
+async def test_notification_emails_and_texts_are_turned_off_and_back_on(browser_factory, session) -> None:  # type: ignore[no-untyped-def]
+    person = browser_factory()
+    email = await person.sign_up()
+    page = await person.get("/account")
+    assert '<input type="checkbox" name="notify_email" checked>' in page.text
+
+    off = await person.post("/account/notifications", {"notify_sms": "on"})  # the e-mail box unticked
+    assert off.status_code == 303
+    saved = await person.get(off.headers["location"])
+    assert "Your notification choices are saved" in saved.text
+    assert '<input type="checkbox" name="notify_email">' in saved.text
+    user = await session.scalar(select(User).where(User.email == email))
+    assert (user.notify_email, user.notify_sms) == (False, True)
+
+    on = await person.post("/account/notifications", {"notify_email": "on"})
+    assert on.status_code == 303
+    await session.refresh(user)
+    assert (user.notify_email, user.notify_sms) == (True, False)

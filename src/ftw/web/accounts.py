@@ -18,6 +18,7 @@ from ftw.accounts.schemas import (
     PasswordChange,
     PasswordForgotten,
     PasswordReset,
+    ProfileUpdate,
     Signup,
 )
 from ftw.core.errors import DomainError, Unauthorized
@@ -112,9 +113,15 @@ async def signout(page: AnyPage) -> Response:
     return page.redirect("/")
 
 
+DONE = {
+    "password": "Your password is changed.",
+    "notifications": "Your notification choices are saved.",
+}
+
+
 @router.get("/account")
 async def account(page: SignedInPage, done: str = "") -> Response:
-    return await _account_page(page, notice="Your password is changed." if done == "password" else "")
+    return await _account_page(page, notice=DONE.get(done, ""))
 
 
 async def _account_page(
@@ -160,6 +167,17 @@ async def change_password(page: SignedInPage) -> Response:
         return await _account_page(page, errors=refusal(exc, rename=rename).errors, status=exc.status)
     page.session.signed_in(page.settings, tokens)
     return page.redirect("/account?done=password")
+
+
+@router.post("/account/notifications")
+async def notifications(page: SignedInPage) -> Response:
+    """Notification e-mails and texts on or off (a box left unticked is not sent); account
+    e-mails (confirmations, resets) go whatever is chosen here."""
+    ticked = {name: page.field(name) == "on" for name in ("notify_email", "notify_sms")}
+    data = ProfileUpdate(**ticked)
+    async with page.writing() as s:
+        await accounts.update_profile(session=s, user_id=page.user.user_id, data=data)
+    return page.redirect("/account?done=notifications")
 
 
 @router.get("/forgot-password")

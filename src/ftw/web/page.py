@@ -68,8 +68,17 @@ def templates(assets: Assets) -> Environment:
     env.globals["asset"] = assets.url
     env.filters["dollars"] = dollars
     env.filters["when"] = when
-    env.filters["label"] = lambda value: str(getattr(value, "value", value)).replace("_", " ")
+    env.filters["label"] = label
+    env.filters["sentence"] = lambda text: text[:1].upper() + text[1:]
     return env
+
+
+ACRONYMS = {"llm": "LLM", "sms": "SMS", "crm": "CRM", "hvac": "HVAC"}
+
+
+def label(value: object) -> str:
+    """An enum value as words: ``llm_refinement`` -> "LLM refinement" (the rest lower case)."""
+    return " ".join(ACRONYMS.get(word, word) for word in str(getattr(value, "value", value)).split("_"))
 
 
 class SignInRequired(Exception):

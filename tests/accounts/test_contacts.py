@@ -63,12 +63,15 @@ async def test_a_phone_is_verified_by_the_code_texted_to_it(client, sign_up, ses
     code = re.search(r"\b(\d{6})\b", text["body"]).group(1)  # type: ignore[union-attr]
     wrong = "000000" if code != "000000" else "111111"
     refused = await client.post("/api/v1/me/phone/verify", json={"code": wrong}, headers=account.headers)
-    assert refused.status_code == 401
+    assert refused.status_code == 422  # the session stays good: only the code is wrong
     assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["errors"] == [{"field": "code", "message": "That code is not right"}]
     done = await client.post("/api/v1/me/phone/verify", json={"code": code}, headers=account.headers)
     assert done.status_code == 204
     me = await client.get("/api/v1/me", headers=account.headers)
     assert me.json()["phone_verified_at"] is not None
+    again = await client.post("/api/v1/me/phone/verify", json={"code": code}, headers=account.headers)
+    assert again.status_code == 409, "a used code is spent"
 
 
 async def test_a_bad_phone_number_is_refused(client, sign_up):

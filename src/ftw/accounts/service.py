@@ -394,12 +394,13 @@ async def verify_phone(*, session: AsyncSession, settings: Settings, user_id: in
         .with_for_update()
     )
     if stored is None:
-        raise Unauthorized("No code is waiting; ask for a new one")
+        raise Conflict("No code is waiting; ask for a new one", field="code")
     if not secrets.compare_digest(stored.token_hash, _phone_code_digest(stored, code)):
         stored.attempts += 1
         if stored.attempts >= settings.auth.phone_code_attempts:
             stored.used_at = datetime.now(UTC)
-        raise Unauthorized("That code is not right", keep_writes=True)
+        # 422, not 401: the caller is signed in; only the code it typed is wrong.
+        raise Invalid("That code is not right", field="code", keep_writes=True)
     stored.used_at = datetime.now(UTC)
     user.phone_verified_at = datetime.now(UTC)
     await audit.record(session, actor_id=user.id, action="user.phone_verified", target=f"user:{user.id}")

@@ -41,3 +41,18 @@ def test_serve_demo_is_refused_in_production(monkeypatch: pytest.MonkeyPatch) ->
         get_settings.cache_clear()
     assert done.exit_code == 2
     assert "refused in production" in done.output
+
+
+def test_a_command_started_without_production_secrets_says_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FTW_ENVIRONMENT", "production")
+    monkeypatch.setenv("FTW_AUTH__SECRET_KEY", "short")
+    get_settings.cache_clear()
+    try:
+        done = CliRunner().invoke(app, ["serve"])
+    finally:
+        get_settings.cache_clear()
+    assert done.exit_code == 2
+    assert "configuration: The signing key must be at least 32 bytes in production" in done.output
+    assert "Traceback" not in done.output

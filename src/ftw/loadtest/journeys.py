@@ -21,6 +21,7 @@ from locust import FastHttpUser, SequentialTaskSet, between, task
 from locust.contrib.fasthttp import ResponseContextManager
 
 from ftw.config import get_settings
+from ftw.loadtest import photo
 from ftw.ops.seed import SEED_PASSWORD
 
 API = "/api/v1"
@@ -28,11 +29,7 @@ SEARCH_WORDS = ("faucet", "water heater", "roof leak", "outlet", "paint", "fence
 POST_JOB_SHARE, ACCEPT_SHARE, MESSAGE_SHARE, COMPLETE_SHARE = 0.05, 0.3, 0.3, 0.5
 BID_SHARE, PHOTO_SHARE = 0.15, 0.2
 REFRESH_AFTER_S = 600  # of the 15-minute access token
-# One transparent pixel: a real PNG the photo endpoint accepts by content.
-PIXEL = bytes.fromhex(
-    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
-    "0000000d49444154789c6360000002000100e221bc330000000049454e44ae426082"
-)
+PHOTO = photo.png()
 
 
 def _pool() -> dict[str, list[dict[str, Any]]]:
@@ -175,7 +172,7 @@ class HomeownerJourney(Journey):
             boundary = uuid.uuid4().hex
             with self.client.post(
                 f"{API}/jobs/{job['id']}/photos",
-                data=_multipart(boundary, "files", "leak.png", PIXEL),
+                data=_multipart(boundary, "files", "leak.png", PHOTO),
                 headers={**self.fresh(), "Content-Type": f"multipart/form-data; boundary={boundary}"},
                 name="jobs/{id}/photos",
                 catch_response=True,

@@ -20,7 +20,7 @@ import redis
 from sqlalchemy.engine import make_url
 
 from tests.conftest import PASSWORD, migrated_database
-from tests.jobs.test_jobs import JOB
+from tests.support.market import JOB
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
 FTW = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "ftw"

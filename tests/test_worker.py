@@ -19,7 +19,7 @@ from ftw.core import tasks
 from ftw.core.db import Database
 from ftw.integrations.context import TaskContext
 from ftw.worker import Registry, RetryPolicy, collect, run, serve
-from tests.messaging.marketplace import recording_integrations
+from tests.support.market import recording_integrations
 
 IMPATIENT = RetryPolicy(attempts=3, first_delay=timedelta(0))
 

@@ -22,7 +22,7 @@ from ftw.worker import Registry, drain
 from tests.conftest import PASSWORD
 from tests.core import test_ratelimit
 from tests.core.test_ratelimit import limited
-from tests.messaging.marketplace import recording_integrations
+from tests.support.market import recording_integrations
 
 prefix = test_ratelimit.prefix  # the fixture: a Redis key prefix of the test's own
 LOGIN = "/api/v1/auth/login"

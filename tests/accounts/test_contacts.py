@@ -17,7 +17,7 @@ from ftw.core.db import Database
 from ftw.messaging.models import Delivery
 from ftw.messaging.notifications import notify
 from ftw.worker import Registry, drain
-from tests.messaging.marketplace import recording_integrations
+from tests.support.market import recording_integrations
 
 TWILIO_TOKEN = "twilio-auth-token-for-tests"
 PHONE = "+12125550100"

@@ -20,7 +20,7 @@ from ftw.jobs.models import Job, JobStatus
 from ftw.reviews.models import ContractorStats
 from ftw.territories.models import Territory
 from ftw.worker import Registry, drain
-from tests.messaging.marketplace import headers_as, make_user, place_bid, post_job, recording_integrations
+from tests.support.market import headers_as, make_user, post_job, recording_integrations, write_bid
 
 COUNTY = "31005"  # Arthur County, NE: a county no other test posts jobs in
 
@@ -101,11 +101,11 @@ async def test_contractor_figures(client, session, settings):
     outcomes = ["accepted", "rejected", "pending", "withdrawn"]
     for minutes, status in zip((10, 20, 30, 40), outcomes, strict=True):
         job = await post_job(client, homeowner)
-        bid = await place_bid(session, job["id"], contractor, status=status)
+        bid = await write_bid(session, job["id"], contractor, status=status)
         bid.created_at = datetime.fromisoformat(job["created_at"]) + timedelta(minutes=minutes)
-        await place_bid(session, job["id"], rival)
+        await write_bid(session, job["id"], rival)
     old_job = await post_job(client, homeowner)
-    old = await place_bid(session, old_job["id"], contractor, status="accepted")
+    old = await write_bid(session, old_job["id"], contractor, status="accepted")
     old.created_at = datetime.now(UTC) - timedelta(days=40)  # outside the 30-day window
     await session.flush()
     await _release(session, old_job["id"], contractor.id, None, bid=11_000)
@@ -183,10 +183,10 @@ async def _arrange_county(client, session, settings):  # type: ignore[no-untyped
     first = await post_job(client, homeowner, territory_fips=COUNTY)
     second = await post_job(client, homeowner, territory_fips=COUNTY)
     elsewhere = await post_job(client, homeowner)
-    await place_bid(session, first["id"], contractors[0], status="accepted")
-    await place_bid(session, first["id"], contractors[1], status="rejected")
-    await place_bid(session, second["id"], contractors[1])
-    await place_bid(session, elsewhere["id"], contractors[0])
+    await write_bid(session, first["id"], contractors[0], status="accepted")
+    await write_bid(session, first["id"], contractors[1], status="rejected")
+    await write_bid(session, second["id"], contractors[1])
+    await write_bid(session, elsewhere["id"], contractors[0])
     await session.execute(update(Job).where(Job.id == first["id"]).values(status=JobStatus.COMPLETED.value))
     await _release(session, first["id"], contractors[0].id, operator.id)
     await _ledger(session, "payout", ("contractor", contractors[0].id, -500), ("platform", None, 500))

@@ -14,7 +14,7 @@ from ftw.crm.models import Customer
 from ftw.integrations.context import TaskContext
 from ftw.messaging.models import Notification
 from ftw.reviews.models import ContractorStats
-from tests.billing.support import accept, awarded, market, place_bid
+from tests.support.market import accept, awarded, market, place_bid
 
 RETRY = "billing.retry_payment"
 

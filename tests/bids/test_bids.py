@@ -13,7 +13,7 @@ from ftw.billing.models import LedgerEntry, Payment
 from ftw.core import pagination
 from ftw.jobs.models import Job
 from ftw.messaging.models import Notification
-from tests.billing.support import MESSAGE, accept, market, place_bid, post_job
+from tests.support.market import MESSAGE, accept, market, place_bid, post_job
 
 
 async def _count(session, model, *where) -> int:  # type: ignore[no-untyped-def]

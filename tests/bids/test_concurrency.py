@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ftw.billing.ledger import check
 from ftw.billing.models import Payment
 from ftw.jobs.models import Job
-from tests.billing.support import accept, market, place_bid
+from tests.support.market import accept, market, place_bid
 
 
 async def _payments(engine, job_id: int) -> list[Payment]:  # type: ignore[no-untyped-def]

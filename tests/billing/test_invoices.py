@@ -13,7 +13,7 @@ from ftw.billing.tasks import TASKS
 from ftw.crm.models import Customer
 from ftw.integrations.context import TaskContext
 from ftw.messaging.models import Notification
-from tests.billing.support import Market, awarded, market
+from tests.support.market import Market, awarded, market
 
 LINES = [
     {"description": "Replace shut-off valve", "quantity": 2, "unit_cents": 5_000},

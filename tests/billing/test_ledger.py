@@ -15,7 +15,7 @@ from ftw.billing.tasks import SCHEDULES, TASKS
 from ftw.integrations.context import TaskContext
 from ftw.jobs.models import Job
 from ftw.worker import collect
-from tests.billing.support import accept, completed, market
+from tests.support.market import accept, completed, market
 
 
 async def test_a_transaction_must_sum_to_zero(session):

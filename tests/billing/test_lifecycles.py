@@ -11,7 +11,7 @@ from ftw.billing.ledger import balance, check
 from ftw.billing.models import Account, Payment, PaymentStatus
 from ftw.core.audit import AuditEntry
 from ftw.jobs.models import Job, JobStatus
-from tests.billing.support import awarded
+from tests.support.market import awarded
 
 
 @pytest.mark.parametrize(

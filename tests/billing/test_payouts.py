@@ -18,7 +18,7 @@ from ftw.config import PayoutRules
 from ftw.integrations.payments import ProviderUnavailable
 from ftw.messaging.models import Notification
 from ftw.worker import Registry, drain
-from tests.billing.support import CountingSandbox, awarded, completed
+from tests.support.market import CountingSandbox, awarded, completed
 
 
 async def _credit(session: AsyncSession, user_id: int, cents: int) -> None:

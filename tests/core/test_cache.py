@@ -20,7 +20,7 @@ from ftw.config import CacheTTL, Settings
 from ftw.core import cache
 from ftw.core.db import Database
 from ftw.jobs.models import Job
-from tests.jobs.test_jobs import post
+from tests.support.market import post_job
 from tests.support.silent import silent_server
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -189,7 +189,7 @@ async def test_a_posted_job_shows_in_its_territory_browse_at_once(
     )
     async with _app_client(configured, database) as client:
         owner = await sign_up()
-        first = await post(client, owner)
+        first = await post_job(client, owner)
         browse = {"territory": "36061"}
         listed = await client.get("/api/v1/jobs", params=browse)
         assert first["id"] in [j["id"] for j in listed.json()["items"]]
@@ -207,7 +207,7 @@ async def test_a_posted_job_shows_in_its_territory_browse_at_once(
         assert (await titles())[first["id"]] == expected  # Redis down: straight from PostgreSQL
 
         # ... but a job posted through the API is, at once, with the rows before it.
-        second = await post(client, owner, title="Broken garage door")
+        second = await post_job(client, owner, title="Broken garage door")
         listed_now = await titles()
         assert next(iter(listed_now)) == second["id"]
         assert listed_now[first["id"]] == "Changed behind the back"

@@ -16,7 +16,8 @@ from ftw.config import Settings
 from ftw.core.db import Database
 from ftw.jobs.models import Job
 from ftw.sandboxes import SANDBOXES  # production's stand-ins, allowed by name here
-from tests.jobs.test_jobs import png, post
+from tests.jobs.test_jobs import png
+from tests.support.market import post_job
 
 BOUNDARY = "ftwboundary"
 
@@ -76,7 +77,7 @@ async def test_a_body_that_outgrows_its_bound_while_streaming_is_cut_off(client,
 
 async def test_a_strangers_upload_is_refused_before_a_byte_is_read(client, sign_up):
     owner, stranger = await sign_up(), await sign_up()
-    job = await post(client, owner)
+    job = await post_job(client, owner)
     body = Tripwire(1_000_000)
     refused = await client.post(
         f"/api/v1/jobs/{job['id']}/photos", content=body, headers=_upload(stranger.headers, body.size)
@@ -92,7 +93,7 @@ async def test_a_strangers_upload_is_refused_before_a_byte_is_read(client, sign_
 
 async def test_a_full_job_refuses_an_upload_before_a_byte_is_read(client, sign_up, session):
     owner = await sign_up()
-    job = await post(client, owner)
+    job = await post_job(client, owner)
     await session.execute(update(Job).where(Job.id == job["id"]).values(photo_count=20))
     body = Tripwire(1_000)
     refused = await client.post(
@@ -106,7 +107,7 @@ async def test_an_upload_longer_than_the_jobs_room_is_refused_before_a_byte_is_r
     client, sign_up, session, settings
 ):
     owner = await sign_up()
-    job = await post(client, owner)
+    job = await post_job(client, owner)
     await session.execute(update(Job).where(Job.id == job["id"]).values(photo_count=19))
     body = Tripwire(2 * settings.jobs.max_photo_bytes)
     refused = await client.post(
@@ -119,7 +120,7 @@ async def test_an_upload_longer_than_the_jobs_room_is_refused_before_a_byte_is_r
 
 async def test_more_files_than_the_job_has_room_for_are_refused(client, sign_up, session):
     owner = await sign_up()
-    job = await post(client, owner)
+    job = await post_job(client, owner)
     await session.execute(update(Job).where(Job.id == job["id"]).values(photo_count=19))
     files = [("files", (f"p{i}.png", png(), "image/png")) for i in range(2)]
     refused = await client.post(f"/api/v1/jobs/{job['id']}/photos", headers=owner.headers, files=files)
@@ -129,7 +130,7 @@ async def test_more_files_than_the_job_has_room_for_are_refused(client, sign_up,
 
 async def test_photos_are_stored_and_served_without_their_location(client, sign_up, media_root):
     owner = await sign_up()
-    job = await post(client, owner)
+    job = await post_job(client, owner)
     original = _jpeg_with_location()
     with Image.open(io.BytesIO(original)) as image:
         assert image.getexif().get_ifd(0x8825)  # the test photo does carry a location

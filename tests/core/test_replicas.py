@@ -22,8 +22,8 @@ from ftw.core.db import Database, ReadSession
 from ftw.core.replicas import ReadKind, ReplicaSet
 from tests.conftest import signed_up
 from tests.deploy.tools import free_port, give_to_postgres, postgres_dir
-from tests.jobs.test_jobs import post
 from tests.support.clusters import Cluster, fetch, wait_until
+from tests.support.market import post_job
 
 WHERE = text("SELECT pg_is_in_recovery(), inet_server_port()")
 
@@ -158,7 +158,7 @@ async def test_a_writer_reads_its_own_writes_while_the_replica_is_paused(
     await caught_up(pair)
     await fetch(pair.replica.url, "SELECT pg_wal_replay_pause()")
     try:
-        job = await post(client, owner, title="Xylophone room needs new drywall")
+        job = await post_job(client, owner, title="Xylophone room needs new drywall")
 
         async def search(headers: dict[str, str]) -> set[int]:
             # Search, not the territory browse: its listing cache would hide which server answered.
@@ -197,7 +197,7 @@ async def test_a_writer_reads_its_own_writes_on_another_instance(
         await caught_up(pair)
         await fetch(pair.replica.url, "SELECT pg_wal_replay_pause()")
         try:
-            job = await post(first, owner, title="Quokka enclosure needs a new gate")
+            job = await post_job(first, owner, title="Quokka enclosure needs a new gate")
             params = {"q": "quokka", "territory": "36061"}
             mine = await second.get("/api/v1/jobs", params=params, headers=owner.headers)
             assert job["id"] in {j["id"] for j in mine.json()["items"]}  # the other instance: primary

@@ -14,7 +14,7 @@ from ftw.crm import tasks as crm_tasks
 from ftw.crm.models import Customer, FollowUp, Interaction
 from ftw.messaging.models import Notification
 from ftw.worker import Registry, drain
-from tests.messaging.marketplace import completed_job, make_user, place_bid, post_job, recording_integrations
+from tests.support.market import completed_job, make_user, post_job, recording_integrations, write_bid
 
 CRM_ONLY = Registry(crm_tasks.TASKS)
 
@@ -28,7 +28,7 @@ async def pair(session, settings):  # type: ignore[no-untyped-def]
 
 async def _award(client, session, homeowner, contractor):  # type: ignore[no-untyped-def]
     job = await post_job(client, homeowner)
-    await place_bid(session, job["id"], contractor, status="accepted")
+    await write_bid(session, job["id"], contractor, status="accepted")
     customer_id = await service.on_award(
         session, contractor_id=contractor.id, homeowner_id=homeowner.id, job_id=job["id"]
     )
@@ -273,7 +273,7 @@ async def test_a_lead_is_a_homeowner_the_contractor_bid_for(client, session, set
     assert refused.status_code == 422
     assert refused.json()["errors"][0]["field"] == "homeowner_id"
 
-    await place_bid(session, job["id"], contractor)
+    await write_bid(session, job["id"], contractor)
     lead = await client.post(
         "/api/v1/crm/customers", json={"homeowner_id": homeowner.id}, headers=contractor.headers
     )

@@ -21,7 +21,7 @@ from ftw.messaging.models import Delivery
 from ftw.messaging.notifications import notify
 from tests.integrations.conftest import CUT_OFF_S, QUICK
 from tests.integrations.fake_vendor import FakeVendor
-from tests.messaging.marketplace import make_user
+from tests.support.market import make_user
 
 SID = "AC" + "0" * 32
 

@@ -20,9 +20,9 @@ from ftw.core.breakers import BreakerBoard
 from ftw.core.db import Database
 from ftw.integrations import build
 from ftw.integrations.payments import PaymentDeclined, ProviderUnavailable, StripePayments
-from tests.billing.support import accept, market
 from tests.integrations.conftest import CUT_OFF_S, QUICK
 from tests.integrations.fake_vendor import FakeVendor
+from tests.support.market import accept, market
 
 
 def stripe(server: FakeVendor, board: BreakerBoard) -> StripePayments:

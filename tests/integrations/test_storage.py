@@ -22,7 +22,8 @@ from ftw.integrations.payments import SandboxPayments
 from ftw.integrations.storage import LocalStorage, S3Storage, StorageUnavailable
 from tests.integrations.conftest import CUT_OFF_S, QUICK
 from tests.integrations.fake_vendor import FakeVendor
-from tests.jobs.test_jobs import JOB, png
+from tests.jobs.test_jobs import png
+from tests.support.market import JOB
 
 KEY = "jobs/1/photo.jpg"
 

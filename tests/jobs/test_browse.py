@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 
 from ftw.jobs.models import Job
-from tests.jobs.test_jobs import post
+from tests.support.market import post_job
 
 
 async def _age(session, job_id: int, minutes: int) -> None:  # type: ignore[no-untyped-def]
@@ -20,10 +20,10 @@ async def test_browse_walks_every_open_job_of_a_county_newest_first(client, sign
     owner = await sign_up()
     ids = []
     for i in range(7):
-        job = await post(client, owner, title=f"Faucet repair number {i}")
+        job = await post_job(client, owner, title=f"Faucet repair number {i}")
         await _age(session, job["id"], minutes=100 - i)  # later i = newer
         ids.append(job["id"])
-    elsewhere = await post(client, owner, zip="90012")  # Los Angeles: another county
+    elsewhere = await post_job(client, owner, zip="90012")  # Los Angeles: another county
     await session.flush()
 
     seen, cursor = [], None
@@ -43,13 +43,13 @@ async def test_browse_walks_every_open_job_of_a_county_newest_first(client, sign
 
 async def test_browse_filters(client, sign_up):
     owner = await sign_up()
-    faucet = await post(client, owner)
-    urgent = await post(client, owner, urgency="urgent", title="Burst pipe in basement")
-    roof = await post(
+    faucet = await post_job(client, owner)
+    urgent = await post_job(client, owner, urgency="urgent", title="Burst pipe in basement")
+    roof = await post_job(
         client, owner, trade="roofing", title="Full roof replacement",
         description="Replace the entire roof of the whole house, 2,400 sq ft.",
     )  # fmt: skip
-    cancelled = await post(client, owner, title="Never mind this one")
+    cancelled = await post_job(client, owner, title="Never mind this one")
     await client.post(f"/api/v1/jobs/{cancelled['id']}/cancel", headers=owner.headers)
 
     async def ids(**params: str) -> set[int]:
@@ -67,8 +67,8 @@ async def test_browse_filters(client, sign_up):
 
 async def test_my_jobs_lists_only_the_callers(client, sign_up):
     mine, theirs = await sign_up(), await sign_up()
-    own = await post(client, mine)
-    await post(client, theirs)
+    own = await post_job(client, mine)
+    await post_job(client, theirs)
     response = await client.get("/api/v1/jobs", params={"mine": "true"}, headers=mine.headers)
     assert [j["id"] for j in response.json()["items"]] == [own["id"]]
     assert (await client.get("/api/v1/jobs", params={"mine": "true"})).status_code == 422
@@ -101,17 +101,17 @@ async def _search(client, q: str, **params: str) -> list[int]:  # type: ignore[n
 
 async def test_search_ranks_title_matches_first_and_honours_websearch_syntax(client, sign_up):
     owner = await sign_up()
-    in_title = await post(
+    in_title = await post_job(
         client,
         owner,
         title="Water heater replacement",
         description="Old tank is rusty and leaking at the base.",
     )
-    in_text = await post(
+    in_text = await post_job(
         client, owner, title="Basement plumbing check",
         description="Check pipes near the water heater and the sump pump in the basement.",
     )  # fmt: skip
-    other = await post(client, owner, title="Paint the fence", trade="painting",
+    other = await post_job(client, owner, title="Paint the fence", trade="painting",
                        description="Two coats on a wooden fence along the garden.")  # fmt: skip
 
     assert await _search(client, "water heater") == [in_title["id"], in_text["id"]]
@@ -123,8 +123,8 @@ async def test_search_ranks_title_matches_first_and_honours_websearch_syntax(cli
 
 async def test_search_filters_by_territory_and_pages(client, sign_up):
     owner = await sign_up()
-    here = [await post(client, owner, title=f"Drain cleaning job {i}") for i in range(5)]
-    there = await post(client, owner, title="Drain cleaning far away", zip="90012")
+    here = [await post_job(client, owner, title=f"Drain cleaning job {i}") for i in range(5)]
+    there = await post_job(client, owner, title="Drain cleaning far away", zip="90012")
     assert set(await _search(client, "drain", territory="36061")) == {j["id"] for j in here}
     assert there["id"] in await _search(client, "drain")
 

@@ -18,6 +18,7 @@ from ftw.integrations.storage import LocalStorage
 from ftw.jobs.models import Job, JobPhoto
 from ftw.scoping.estimator import size_for
 from tests.conftest import PASSWORD
+from tests.support.market import JOB, post_job
 
 
 def pixels(data: bytes) -> list[object]:
@@ -41,23 +42,9 @@ def png(width: int = 2, height: int = 2) -> bytes:
     )
 
 
-JOB = {
-    "title": "Leaking kitchen faucet",
-    "description": "The kitchen faucet drips constantly and the handle is loose.",
-    "trade": "plumbing",
-    "zip": "10001",
-}
-
-
-async def post(client, account, **overrides):  # type: ignore[no-untyped-def]
-    response = await client.post("/api/v1/jobs", json=JOB | overrides, headers=account.headers)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
 async def test_posting_a_job_scopes_it_and_places_it_in_the_zip_county(client, sign_up):
     homeowner = await sign_up()
-    job = await post(client, homeowner)
+    job = await post_job(client, homeowner)
     assert job["status"] == "open"
     assert job["territory_fips"] == "36061"
     assert job["homeowner_id"] == homeowner.id
@@ -71,18 +58,18 @@ async def test_posting_a_job_scopes_it_and_places_it_in_the_zip_county(client, s
 
 
 async def test_a_given_territory_wins_over_the_zip(client, sign_up):
-    job = await post(client, await sign_up(), territory_fips="36047")
+    job = await post_job(client, await sign_up(), territory_fips="36047")
     assert job["territory_fips"] == "36047"
 
 
 async def test_urgent_jobs_get_a_two_hour_deadline(client, sign_up):
-    job = await post(client, await sign_up(), urgency="urgent")
+    job = await post_job(client, await sign_up(), urgency="urgent")
     deadline = datetime.fromisoformat(job["deadline_at"])
     assert timedelta(minutes=119) < deadline - datetime.now(UTC) <= timedelta(minutes=120)
 
 
 async def test_big_jobs_are_large_major_projects(client, sign_up):
-    job = await post(
+    job = await post_job(
         client,
         await sign_up(),
         trade="roofing",
@@ -123,7 +110,7 @@ async def test_only_homeowners_post_jobs(client, sign_up):
 
 
 async def test_anyone_reads_a_job_and_a_missing_one_is_404(client, sign_up):
-    job = await post(client, await sign_up())
+    job = await post_job(client, await sign_up())
     shown = await client.get(f"/api/v1/jobs/{job['id']}")
     assert shown.status_code == 200
     assert shown.json()["title"] == JOB["title"]
@@ -132,7 +119,7 @@ async def test_anyone_reads_a_job_and_a_missing_one_is_404(client, sign_up):
 
 async def test_owner_edits_and_the_estimate_follows(client, sign_up):
     homeowner = await sign_up()
-    job = await post(client, homeowner)
+    job = await post_job(client, homeowner)
     edited = await client.patch(
         f"/api/v1/jobs/{job['id']}",
         headers=homeowner.headers,
@@ -149,7 +136,7 @@ async def test_owner_edits_and_the_estimate_follows(client, sign_up):
 
 async def test_edit_rules(client, sign_up):
     owner, stranger = await sign_up(), await sign_up()
-    job = await post(client, owner)
+    job = await post_job(client, owner)
     url = f"/api/v1/jobs/{job['id']}"
     assert (await client.patch(url, headers=stranger.headers, json={"title": "Mine now!"})).status_code == 403
     assert (await client.patch(url, headers=owner.headers, json={"title": "No"})).status_code == 422
@@ -160,7 +147,7 @@ async def test_edit_rules(client, sign_up):
 
 async def test_cancel_by_owner_once(client, sign_up):
     owner, stranger = await sign_up(), await sign_up()
-    job = await post(client, owner)
+    job = await post_job(client, owner)
     url = f"/api/v1/jobs/{job['id']}/cancel"
     assert (await client.post(url, headers=stranger.headers)).status_code == 403
     cancelled = await client.post(url, headers=owner.headers)
@@ -176,7 +163,7 @@ async def test_cancel_by_owner_once(client, sign_up):
 
 async def test_photos_are_stored_and_listed(client, sign_up, media_root):
     owner = await sign_up()
-    job = await post(client, owner)
+    job = await post_job(client, owner)
     files = [("files", ("front.png", png(), "image/png")), ("files", ("back.png", png(3, 3), "image/png"))]
     uploaded = await client.post(f"/api/v1/jobs/{job['id']}/photos", headers=owner.headers, files=files)
     assert uploaded.status_code == 201, uploaded.text
@@ -193,7 +180,7 @@ async def test_photos_are_stored_and_listed(client, sign_up, media_root):
 
 async def test_a_file_that_is_not_an_image_is_refused_whatever_its_name(client, sign_up, session, media_root):
     owner = await sign_up()
-    job = await post(client, owner)
+    job = await post_job(client, owner)
     files = [
         ("files", ("ok.png", png(), "image/png")),
         ("files", ("evil.jpg", b"#!/bin/sh\necho not a photo\n", "image/jpeg")),
@@ -209,7 +196,7 @@ async def test_a_file_that_is_not_an_image_is_refused_whatever_its_name(client, 
 
 async def test_photos_over_ten_megabytes_are_refused(client, sign_up, settings):
     owner = await sign_up()
-    job = await post(client, owner)
+    job = await post_job(client, owner)
     big = png() + b"\x00" * settings.jobs.max_photo_bytes
     refused = await client.post(
         f"/api/v1/jobs/{job['id']}/photos",
@@ -221,7 +208,7 @@ async def test_photos_over_ten_megabytes_are_refused(client, sign_up, settings):
 
 async def test_a_job_holds_at_most_twenty_photos(client, sign_up, session):
     owner = await sign_up()
-    job = await post(client, owner)
+    job = await post_job(client, owner)
     url = f"/api/v1/jobs/{job['id']}/photos"
     twenty = [("files", (f"p{i}.png", png(), "image/png")) for i in range(20)]
     assert (await client.post(url, headers=owner.headers, files=twenty)).status_code == 201
@@ -232,7 +219,7 @@ async def test_a_job_holds_at_most_twenty_photos(client, sign_up, session):
 
 async def test_only_the_owner_adds_photos(client, sign_up):
     owner, stranger = await sign_up(), await sign_up()
-    job = await post(client, owner)
+    job = await post_job(client, owner)
     files = [("files", ("p.png", png(), "image/png"))]
     response = await client.post(f"/api/v1/jobs/{job['id']}/photos", headers=stranger.headers, files=files)
     assert response.status_code == 403
@@ -259,7 +246,7 @@ async def test_an_admin_may_cancel_any_job(client, sign_up, session):
     await session.execute(update(User).where(User.id == admin.id).values(role="admin"))
     tokens = await client.post("/api/v1/auth/login", json={"email": admin.email, "password": PASSWORD})
     headers = {"Authorization": f"Bearer {tokens.json()['access_token']}"}
-    job = await post(client, owner)
+    job = await post_job(client, owner)
     cancelled = await client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=headers)
     assert cancelled.status_code == 200
     assert cancelled.json()["status"] == "cancelled"

@@ -17,7 +17,7 @@ from ftw.messaging import tasks as messaging_tasks
 from ftw.messaging.models import Delivery, Notification
 from ftw.messaging.notifications import notify, render, sms_text
 from ftw.worker import Registry, RetryPolicy, drain
-from tests.messaging.marketplace import make_user, recording_integrations
+from tests.support.market import make_user, recording_integrations
 
 DELIVER_ONLY = Registry(messaging_tasks.TASKS)
 

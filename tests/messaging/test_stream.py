@@ -33,8 +33,8 @@ from ftw.messaging import service, stream
 from ftw.messaging.notifications import notify
 from tests.conftest import Account, SignUp, migrated_database
 from tests.conftest import signed_up as sign_up_with
-from tests.messaging.marketplace import JOB
 from tests.ops.conftest import Served, serve
+from tests.support.market import JOB
 
 PATH = "/api/v1/notifications/stream"
 WAIT_S = 10.0  # generous: arrival is meant to take milliseconds

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from ftw.messaging.models import Delivery, Message, Notification, Thread
-from tests.messaging.marketplace import headers_as, make_user, place_bid, post_job
+from tests.support.market import headers_as, make_user, post_job, write_bid
 
 
 @pytest.fixture
@@ -15,8 +15,8 @@ async def market(client, session, settings):  # type: ignore[no-untyped-def]
     homeowner = await make_user(session, settings, "homeowner")
     first, second, outsider = [await make_user(session, settings, "contractor") for _ in range(3)]
     job = await post_job(client, homeowner)
-    await place_bid(session, job["id"], first)
-    await place_bid(session, job["id"], second, status="withdrawn")  # any bid opens a thread
+    await write_bid(session, job["id"], first)
+    await write_bid(session, job["id"], second, status="withdrawn")  # any bid opens a thread
     return homeowner, first, second, outsider, job
 
 
@@ -172,7 +172,7 @@ async def test_messages_page_backwards_by_cursor(client, market):
 async def test_threads_list_recent_first_with_unread_counts_and_preview(client, session, market):
     homeowner, contractor, other, _, job = market
     second_job = await post_job(client, homeowner, title="Broken garage door opener")
-    await place_bid(session, second_job["id"], contractor)
+    await write_bid(session, second_job["id"], contractor)
     await _send(client, contractor, job["id"], body="First job, first message")
     await _send(client, contractor, job["id"], body="First job, second message")
     await _send(client, other, job["id"], body="From the other bidder")

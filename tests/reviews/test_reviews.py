@@ -9,7 +9,7 @@ from ftw.jobs.models import JobStatus
 from ftw.messaging.models import Notification
 from ftw.reviews import service
 from ftw.reviews.models import ContractorStats, Review
-from tests.messaging.marketplace import completed_job, make_user, place_bid, post_job, set_job_status
+from tests.support.market import completed_job, make_user, post_job, set_job_status, write_bid
 
 REVIEW = {"rating": 5, "body": "Fixed the faucet quickly and left the kitchen clean."}
 
@@ -77,7 +77,7 @@ async def test_a_job_is_reviewed_once(client, session, pair):
 async def test_only_a_completed_job_can_be_reviewed(client, session, pair, status):
     homeowner, contractor = pair
     job = await post_job(client, homeowner)
-    await place_bid(session, job["id"], contractor, status="accepted")
+    await write_bid(session, job["id"], contractor, status="accepted")
     await set_job_status(session, job["id"], status)
     assert (await _review(client, homeowner, job["id"])).status_code == 409
 
@@ -85,7 +85,7 @@ async def test_only_a_completed_job_can_be_reviewed(client, session, pair, statu
 async def test_a_completed_job_without_an_accepted_bid_has_nobody_to_review(client, session, pair):
     homeowner, contractor = pair
     job = await post_job(client, homeowner)
-    await place_bid(session, job["id"], contractor, status="rejected")
+    await write_bid(session, job["id"], contractor, status="rejected")
     await set_job_status(session, job["id"], JobStatus.COMPLETED)
     assert (await _review(client, homeowner, job["id"])).status_code == 409
 

@@ -19,7 +19,7 @@ from ftw.integrations import build
 from ftw.messaging import tasks as messaging_tasks
 from ftw.messaging.notifications import notify
 from ftw.worker import Registry, drain
-from tests.messaging.marketplace import make_user
+from tests.support.market import make_user
 from tests.web.conftest import Browser
 
 MAIL = Registry({**messaging_tasks.TASKS, **account_tasks.TASKS})

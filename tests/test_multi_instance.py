@@ -36,7 +36,9 @@ def _free_port() -> int:
 
 @pytest.fixture
 def shared_database(database_url: str) -> Iterator[str]:
-    with migrated_database(make_url(database_url).database + "_multi") as url:
+    name = make_url(database_url).database
+    assert name is not None
+    with migrated_database(name + "_multi") as url:
         yield url
 
 

@@ -20,6 +20,7 @@ from ftw.config import CacheTTL, Settings
 from ftw.core import cache
 from ftw.core.db import Database
 from ftw.jobs.models import Job
+from tests.conftest import SignUp
 from tests.support.market import post_job
 from tests.support.silent import silent_server
 
@@ -182,8 +183,13 @@ def _app_client(settings: Settings, database: Database) -> httpx.AsyncClient:
     "redis_url", [None, REDIS_URL, CLOSED_PORT_URL], ids=["memory", "redis", "redis-down"]
 )
 async def test_a_posted_job_shows_in_its_territory_browse_at_once(
-    settings: Settings, database: Database, session: AsyncSession, sign_up, prefix: str, redis_url: str | None
-) -> None:  # type: ignore[no-untyped-def]
+    settings: Settings,
+    database: Database,
+    session: AsyncSession,
+    sign_up: SignUp,
+    prefix: str,
+    redis_url: str | None,
+) -> None:
     configured = settings.model_copy(
         update={"redis_url": redis_url, "redis_prefix": prefix.rstrip(":"), "cache_enabled": True}
     )

@@ -3,11 +3,14 @@ a load-test error, not as load)."""
 
 from __future__ import annotations
 
+import httpx
+
 from ftw.loadtest import photo
+from tests.conftest import SignUp
 from tests.support.market import post_job
 
 
-async def test_the_photo_a_journey_uploads_is_accepted(client, sign_up):
+async def test_the_photo_a_journey_uploads_is_accepted(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     owner = await sign_up()
     job = await post_job(client, owner)
     files = [("files", ("leak.png", photo.png(), "image/png"))]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -337,12 +337,20 @@ class RecordingChannel:
     name = "recording"
 
     def __init__(self) -> None:
-        self.sent: list[dict[str, str]] = []
+        self.sent: list[dict[str, Any]] = []
         self.down = False
         self.refused = 0
         self.pause = 0.0
 
-    async def send(self, **message: str) -> str:
+    async def send(
+        self, *, to: str, body: str, subject: str | None = None, headers: Mapping[str, str] | None = None
+    ) -> str:
+        """Either channel's send: a text has no subject and no headers."""
+        message: dict[str, Any] = {"to": to, "body": body}
+        if subject is not None:
+            message["subject"] = subject
+        if headers is not None:
+            message["headers"] = headers
         await asyncio.sleep(self.pause)
         if self.down:
             self.refused += 1

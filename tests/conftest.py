@@ -20,7 +20,7 @@ import httpx
 import pytest
 from sqlalchemy import update
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from ftw import hooks
 from ftw.accounts.models import RefreshToken, User
@@ -96,14 +96,14 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
 
 
 @pytest.fixture(scope="session")
-async def engine(database_url: str, settings: Settings) -> AsyncIterator[object]:
+async def engine(database_url: str, settings: Settings) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(database_url, settings, pool_size=4)
     yield engine
     await engine.dispose()
 
 
 @pytest.fixture
-async def connection(engine) -> AsyncIterator[AsyncConnection]:  # type: ignore[no-untyped-def]
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """The test's connection, inside a transaction that is always rolled back."""
     async with engine.connect() as conn:
         transaction = await conn.begin()
@@ -121,7 +121,7 @@ async def session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
 
 
 @pytest.fixture
-def database(engine, connection: AsyncConnection) -> Database:  # type: ignore[no-untyped-def]
+def database(engine: AsyncEngine, connection: AsyncConnection) -> Database:
     """What the app uses: each request gets its own session on the test's connection."""
     sessions = async_sessionmaker(
         bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False

@@ -37,7 +37,7 @@ from ftw.app import create_app
 from ftw.config import Settings
 from ftw.core.db import Database
 from tests.conftest import SignUp
-from tests.messaging.marketplace import headers_as, post_job
+from tests.support.market import headers_as, post_job
 
 EXAMPLES = int(os.environ.get("FTW_FUZZ_EXAMPLES", "3"))
 BASE_URL = "http://testserver"

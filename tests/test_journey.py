@@ -6,10 +6,14 @@ invoice extra work and pay it, pay out, and prove every cent is accounted for.
 
 from __future__ import annotations
 
+import httpx
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.billing.ledger import check
 from ftw.billing.models import Payment
+from ftw.config import Settings
+from tests.conftest import SignUp
 
 JOB = {
     "title": "Replace the water heater",
@@ -19,7 +23,9 @@ JOB = {
 }
 
 
-async def test_the_marketplace_journey(client, sign_up, session, settings):
+async def test_the_marketplace_journey(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession, settings: Settings
+) -> None:
     homeowner = await sign_up("homeowner", zip="60601")
     contractor, rival = await sign_up("contractor", zip="60601"), await sign_up("contractor", zip="60614")
     operator = await sign_up("operator")

@@ -6,10 +6,11 @@ import itertools
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ftw.accounts.models import Role
 from ftw.bids.models import BID, Bid
@@ -40,12 +41,14 @@ def _every_move() -> list[Any]:
     return [
         pytest.param(machine, actors, current, target, id=f"{name}:{current}->{target}")
         for name, (machine, _, actors) in MACHINES.items()
-        for current, target in itertools.product(machine.states, repeat=2)
+        for current, target in itertools.product(cast("type[StrEnum]", machine.states), repeat=2)
     ]
 
 
 @pytest.mark.parametrize(("machine", "actors", "current", "target"), _every_move())
-def test_each_move_is_made_as_declared_and_refused_otherwise(machine, actors, current, target):
+def test_each_move_is_made_as_declared_and_refused_otherwise(
+    machine: Lifecycle[Any], actors: type[StrEnum] | None, current: StrEnum, target: StrEnum
+) -> None:
     allowed = machine.moves.get((current, target))
     for actor in [None, *(actors or [])]:
         row = Row(current.value)
@@ -63,7 +66,9 @@ def test_each_move_is_made_as_declared_and_refused_otherwise(machine, actors, cu
 
 
 @pytest.mark.parametrize("name", list(MACHINES))
-async def test_the_database_admits_exactly_the_states_of_each_lifecycle(connection, name):
+async def test_the_database_admits_exactly_the_states_of_each_lifecycle(
+    connection: AsyncConnection, name: str
+) -> None:
     machine, model, _ = MACHINES[name]
     table = model.__table__.name
     definition = await connection.scalar(

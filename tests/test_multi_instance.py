@@ -20,7 +20,7 @@ import redis
 from sqlalchemy.engine import make_url
 
 from tests.conftest import PASSWORD, migrated_database
-from tests.jobs.test_jobs import JOB
+from tests.support.market import JOB
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
 FTW = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "ftw"
@@ -36,7 +36,9 @@ def _free_port() -> int:
 
 @pytest.fixture
 def shared_database(database_url: str) -> Iterator[str]:
-    with migrated_database(make_url(database_url).database + "_multi") as url:
+    name = make_url(database_url).database
+    assert name is not None
+    with migrated_database(name + "_multi") as url:
         yield url
 
 

@@ -9,17 +9,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
+from ftw.config import Settings
 from ftw.core import tasks
 from ftw.core.db import Database
 from ftw.integrations.context import TaskContext
 from ftw.worker import Registry, RetryPolicy, collect, run, serve
-from tests.messaging.marketplace import recording_integrations
+from tests.support.market import recording_integrations
 
 IMPATIENT = RetryPolicy(attempts=3, first_delay=timedelta(0))
 
@@ -44,7 +47,7 @@ class Recorder:
 
 
 @pytest.fixture
-async def live(database_url, settings):  # type: ignore[no-untyped-def]
+async def live(database_url: str, settings: Settings) -> AsyncIterator[Database]:
     """A database whose sessions commit, cleaned of this test's queue rows afterwards."""
     db = Database.connect(database_url, settings, pool_size=3)
     yield db
@@ -59,7 +62,13 @@ def name() -> str:
     return f"test.{uuid.uuid4().hex[:12]}"
 
 
-async def _once(database_url, live, settings, registry, policy=None):  # type: ignore[no-untyped-def]
+async def _once(
+    database_url: str,
+    live: Database,
+    settings: Settings,
+    registry: Registry,
+    policy: RetryPolicy | None = None,
+) -> None:
     integrations, _, _ = recording_integrations(settings)
     await serve(
         database_url, live, settings, integrations, registry=registry, once=True, concurrency=2, policy=policy
@@ -92,7 +101,7 @@ async def _rows(db: Database, task: str, table: str = "pgqueuer") -> list[Any]:
         return list((await session.execute(text(query), {"task": task})).all())
 
 
-def test_every_domain_registers_its_tasks_and_schedules():
+def test_every_domain_registers_its_tasks_and_schedules() -> None:
     registry = collect()
     expected = {
         "notifications.deliver",
@@ -106,7 +115,7 @@ def test_every_domain_registers_its_tasks_and_schedules():
     assert scheduled <= set(registry.tasks)
 
 
-def test_a_task_module_not_written_yet_is_skipped():
+def test_a_task_module_not_written_yet_is_skipped() -> None:
     registry = collect(["ftw.not_written_yet.tasks", "ftw.crm.tasks"])
     assert set(registry.tasks) == {"crm.send_due_follow_ups", "crm.mark_inactive"}
 
@@ -125,7 +134,9 @@ def test_a_task_module_not_written_yet_is_skipped():
         ({"orphan_tasks": "TASKS = {}\nSCHEDULES = [('* * * * *', 'nobody')]\n"}, RuntimeError),
     ],
 )
-def test_broken_registrations_stop_the_worker(tmp_path, monkeypatch, modules, error):
+def test_broken_registrations_stop_the_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, modules: dict[str, str], error: type[Exception]
+) -> None:
     for module, source in modules.items():
         (tmp_path / f"{module}.py").write_text(source)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -133,7 +144,9 @@ def test_broken_registrations_stop_the_worker(tmp_path, monkeypatch, modules, er
         collect(list(modules))
 
 
-async def test_a_task_enqueued_in_a_rolled_back_transaction_never_runs(database_url, live, settings, name):
+async def test_a_task_enqueued_in_a_rolled_back_transaction_never_runs(
+    database_url: str, live: Database, settings: Settings, name: str
+) -> None:
     handler = Recorder()
     await _enqueue_and_fail(live, name, write_first=True)
     await _once(database_url, live, settings, Registry({name: handler}))
@@ -141,12 +154,16 @@ async def test_a_task_enqueued_in_a_rolled_back_transaction_never_runs(database_
     assert await _rows(live, name) == []
 
 
-async def test_a_task_enqueued_first_thing_in_a_rolled_back_transaction_never_runs(live, name):
+async def test_a_task_enqueued_first_thing_in_a_rolled_back_transaction_never_runs(
+    live: Database, name: str
+) -> None:
     await _enqueue_and_fail(live, name, write_first=False)
     assert await _rows(live, name) == []
 
 
-async def test_a_committed_task_runs_once(database_url, live, settings, name):
+async def test_a_committed_task_runs_once(
+    database_url: str, live: Database, settings: Settings, name: str
+) -> None:
     handler = Recorder()
     await _enqueue(live, name, {"n": 1})
     await _once(database_url, live, settings, Registry({name: handler}))
@@ -157,7 +174,9 @@ async def test_a_committed_task_runs_once(database_url, live, settings, name):
     assert logged == ["queued", "picked", "successful"]
 
 
-async def test_a_failing_task_is_retried_then_held_as_failed(database_url, live, settings, name):
+async def test_a_failing_task_is_retried_then_held_as_failed(
+    database_url: str, live: Database, settings: Settings, name: str
+) -> None:
     handler = Recorder(failures=99)
     await _enqueue(live, name, {"n": 1})
     await _once(database_url, live, settings, Registry({name: handler}), policy=IMPATIENT)
@@ -169,7 +188,9 @@ async def test_a_failing_task_is_retried_then_held_as_failed(database_url, live,
     assert logged[-1] == "failed"
 
 
-async def test_a_retry_waits_with_exponential_backoff(database_url, live, settings, name):
+async def test_a_retry_waits_with_exponential_backoff(
+    database_url: str, live: Database, settings: Settings, name: str
+) -> None:
     handler = Recorder(failures=99)
     await _enqueue(live, name, {"n": 1})
     policy = RetryPolicy(first_delay=timedelta(minutes=1))
@@ -187,7 +208,9 @@ async def test_a_retry_waits_with_exponential_backoff(database_url, live, settin
     assert timedelta(seconds=110) < wait <= timedelta(minutes=2)  # the second retry waits twice as long
 
 
-async def test_the_running_worker_runs_retries_and_stops_on_request(database_url, live, settings, name):
+async def test_the_running_worker_runs_retries_and_stops_on_request(
+    database_url: str, live: Database, settings: Settings, name: str
+) -> None:
     flaky = Recorder(failures=1)
     slow = Recorder(pause=0.5)
     registry = Registry({name: flaky, f"{name}.slow": slow})
@@ -218,7 +241,9 @@ async def test_the_running_worker_runs_retries_and_stops_on_request(database_url
     assert await _rows(live, f"{name}.slow") == []
 
 
-async def test_once_fires_due_schedules(database_url, live, settings, name):
+async def test_once_fires_due_schedules(
+    database_url: str, live: Database, settings: Settings, name: str
+) -> None:
     handler = Recorder()
     registry = Registry({name: handler}, (("*/5 * * * *", name),))
     await _once(database_url, live, settings, registry)
@@ -239,7 +264,9 @@ async def test_once_fires_due_schedules(database_url, live, settings, name):
     assert len(handler.calls) == 1
 
 
-async def test_ftw_worker_once_drains_and_exits(database_url, live, settings):
+async def test_ftw_worker_once_drains_and_exits(
+    database_url: str, live: Database, settings: Settings
+) -> None:
     await run(database_url, settings, once=True, concurrency=2)
     async with live.session() as session:
         registered = await session.scalar(

@@ -9,20 +9,22 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts import service
 from ftw.accounts import tasks as account_tasks
-from ftw.accounts.models import AccountToken, RefreshToken, User
+from ftw.accounts.models import AccountToken, RefreshToken, SignInBackoff, User
 from ftw.app import create_app
 from ftw.config import AuthLimits, Settings
+from ftw.core import security
 from ftw.core.audit import AuditEntry
 from ftw.core.db import Database
 from ftw.worker import Registry, drain
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, SignUp
 from tests.core import test_ratelimit
 from tests.core.test_ratelimit import limited
-from tests.messaging.marketplace import recording_integrations
+from tests.support.market import recording_integrations
 
 prefix = test_ratelimit.prefix  # the fixture: a Redis key prefix of the test's own
 LOGIN = "/api/v1/auth/login"
@@ -61,8 +63,8 @@ def _token(mail: dict[str, str]) -> str:
 
 
 async def test_signup_answers_alike_for_a_known_and_a_new_address(
-    client, sign_up, session, database, settings
-):
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession, database: Database, settings: Settings
+) -> None:
     known = await sign_up()
     taken = await client.post("/api/v1/auth/signup", json=_signup(known.email.upper(), full_name="Mallory"))
     fresh = await client.post("/api/v1/auth/signup", json=_signup("fresh@example.com"))
@@ -76,7 +78,9 @@ async def test_signup_answers_alike_for_a_known_and_a_new_address(
     assert "confirm-email?token=" in sent["fresh@example.com"]["body"]
 
 
-async def test_an_unknown_referral_code_is_ignored_not_refused(client, session):
+async def test_an_unknown_referral_code_is_ignored_not_refused(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
     created = await client.post(
         "/api/v1/auth/signup", json=_signup("ref@example.com", referral_code="NOPE1234")
     )
@@ -84,12 +88,15 @@ async def test_an_unknown_referral_code_is_ignored_not_refused(client, session):
     assert await session.scalar(select(User.referred_by_id).where(User.email == "ref@example.com")) is None
 
 
-async def test_the_confirmation_link_verifies_the_address_once(client, session, database, settings):
+async def test_the_confirmation_link_verifies_the_address_once(
+    client: httpx.AsyncClient, session: AsyncSession, database: Database, settings: Settings
+) -> None:
     await client.post("/api/v1/auth/signup", json=_signup("confirm@example.com"))
     (mail,) = await _mails(database, settings)
     body = {"token": _token(mail)}
     assert (await client.post("/api/v1/auth/email/confirm", json=body)).status_code == 204
     user = await session.scalar(select(User).where(User.email == "confirm@example.com"))
+    assert user is not None
     await session.refresh(user)
     assert user.email_verified_at is not None
     again = await client.post("/api/v1/auth/email/confirm", json=body)
@@ -98,11 +105,11 @@ async def test_the_confirmation_link_verifies_the_address_once(client, session, 
 
 
 async def test_sign_in_verifies_one_hash_for_known_unknown_and_inactive_accounts(
-    client, sign_up, session, monkeypatch
-):
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The time of a refusal is the argon2 verification's: run for every kind of account."""
     verifications: list[str] = []
-    real = service.verified
+    real = security.verified
 
     async def counted(password_hash: str, password: str) -> bool:
         verifications.append(password_hash)
@@ -110,7 +117,7 @@ async def test_sign_in_verifies_one_hash_for_known_unknown_and_inactive_accounts
 
     monkeypatch.setattr(service, "verified", counted)
     inactive = await sign_up()
-    await session.execute(User.__table__.update().where(User.id == inactive.id).values(is_active=False))
+    await session.execute(update(User).where(User.id == inactive.id).values(is_active=False))
     verifications.clear()
     answers = [
         await client.post(LOGIN, json={"email": email, "password": PASSWORD})
@@ -122,8 +129,8 @@ async def test_sign_in_verifies_one_hash_for_known_unknown_and_inactive_accounts
 
 
 async def test_repeated_failures_back_off_the_address_exponentially_and_are_audited(
-    client, sign_up, session, settings
-):
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession, settings: Settings
+) -> None:
     account = await sign_up()
     threshold = settings.auth.backoff_after_failures
     for _ in range(threshold):
@@ -146,7 +153,9 @@ async def test_repeated_failures_back_off_the_address_exponentially_and_are_audi
     assert failures[-1]["blocked_s"] == settings.auth.backoff_base_s
 
 
-async def test_the_backoff_doubles_and_an_unknown_address_backs_off_alike(client, session, settings):
+async def test_the_backoff_doubles_and_an_unknown_address_backs_off_alike(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
     email = "ghost@example.com"
     for _ in range(settings.auth.backoff_after_failures):
         assert (
@@ -156,9 +165,7 @@ async def test_the_backoff_doubles_and_an_unknown_address_backs_off_alike(client
     assert blocked.status_code == 429
     # The block lapses; the next failure closes sign-in for twice as long.
     await session.execute(
-        service.SignInBackoff.__table__.update().values(
-            blocked_until=datetime.now(UTC) - timedelta(seconds=1)
-        )
+        update(SignInBackoff).values(blocked_until=datetime.now(UTC) - timedelta(seconds=1))
     )
     assert (await client.post(LOGIN, json={"email": email, "password": "guess guess 3"})).status_code == 401
     again = await client.post(LOGIN, json={"email": email, "password": "guess guess 4"})
@@ -170,7 +177,7 @@ async def test_the_backoff_doubles_and_an_unknown_address_backs_off_alike(client
 
 
 async def test_a_guesser_with_its_own_token_is_limited_by_address_and_by_target(
-    settings: Settings, database: Database, prefix: str, sign_up
+    settings: Settings, database: Database, prefix: str, sign_up: SignUp
 ) -> None:
     """The attack: password guesses for a victim, carrying the attacker's valid access token."""
     attacker = await sign_up()
@@ -197,7 +204,7 @@ async def test_ipv6_clients_share_their_64(settings: Settings, database: Databas
     configured = limited(
         settings, prefix, auth_limits=AuthLimits(per_address="2/minute", per_email="100/minute")
     )
-    codes = []
+    codes: list[int] = []
     for host in ("2001:db8:1:2::1", "2001:db8:1:2:ffff::9", "2001:db8:1:2:abcd::3"):
         async with client_for(configured, database, host) as client:
             body = {"email": f"x{len(codes)}@example.com", "password": "guess guess 1"}
@@ -215,7 +222,9 @@ async def test_an_oversized_sign_in_body_is_refused_before_it_is_parsed(
     assert huge.headers["content-type"] == "application/problem+json"
 
 
-async def test_password_reset_by_a_single_use_expiring_link(client, sign_up, session, database, settings):
+async def test_password_reset_by_a_single_use_expiring_link(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession, database: Database, settings: Settings
+) -> None:
     account = await sign_up()
     for email in (account.email, "nobody@example.com"):
         asked = await client.post("/api/v1/auth/password/forgot", json={"email": email})
@@ -241,12 +250,14 @@ async def test_password_reset_by_a_single_use_expiring_link(client, sign_up, ses
     ).status_code == 200
 
 
-async def test_an_expired_reset_link_is_refused(client, sign_up, session, database, settings):
+async def test_an_expired_reset_link_is_refused(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession, database: Database, settings: Settings
+) -> None:
     account = await sign_up()
     await client.post("/api/v1/auth/password/forgot", json={"email": account.email})
     (mail,) = await _mails(database, settings, "reset-password?token=")
     await session.execute(
-        AccountToken.__table__.update()
+        update(AccountToken)
         .where(AccountToken.user_id == account.id)
         .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
     )
@@ -254,7 +265,9 @@ async def test_an_expired_reset_link_is_refused(client, sign_up, session, databa
     assert (await client.post("/api/v1/auth/password/reset", json=body)).status_code == 401
 
 
-async def test_password_change_needs_the_current_one_and_ends_every_session(client, sign_up, session):
+async def test_password_change_needs_the_current_one_and_ends_every_session(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession
+) -> None:
     account = await sign_up()
     wrong = {"current_password": "not the password", "new_password": NEW_PASSWORD}
     assert (await client.post("/api/v1/me/password", json=wrong, headers=account.headers)).status_code == 401
@@ -273,7 +286,7 @@ async def test_password_change_needs_the_current_one_and_ends_every_session(clie
     ).status_code == 200
 
 
-async def test_deactivation_closes_the_account(client, sign_up):
+async def test_deactivation_closes_the_account(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     account = await sign_up()
     wrong = await client.post(
         "/api/v1/me/deactivate", json={"password": "not the password"}, headers=account.headers
@@ -291,7 +304,7 @@ async def test_deactivation_closes_the_account(client, sign_up):
     "path", ["/api/v1/auth/login", "/api/v1/auth/signup", "/api/v1/auth/password/forgot"]
 )
 async def test_account_routes_ignore_the_token_when_counting(
-    settings: Settings, database: Database, prefix: str, sign_up, path: str
+    settings: Settings, database: Database, prefix: str, sign_up: SignUp, path: str
 ) -> None:
     """A token of one's own does not move an account route onto the signed-in tier."""
     account = await sign_up()

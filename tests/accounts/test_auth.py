@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import httpx
 import jwt
 import pytest
 from fastapi.routing import APIRoute
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.auth import access_of
 from ftw.accounts.models import RefreshToken, User
 from ftw.app import ROUTERS
-from tests.conftest import PASSWORD, outlive_refresh_grace
+from ftw.config import Settings
+from ftw.core.db import Database
+from tests.conftest import PASSWORD, SignUp, outlive_refresh_grace
 
 
 def _signup_body(**overrides: object) -> dict[str, object]:
@@ -25,20 +30,24 @@ def _signup_body(**overrides: object) -> dict[str, object]:
     } | overrides
 
 
-async def test_signup_creates_an_account_in_the_zip_county(client, session):
+async def test_signup_creates_an_account_in_the_zip_county(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
     created = await client.post("/api/v1/auth/signup", json=_signup_body())
     assert created.status_code == 202
     assert "password" not in created.text
     user = await session.scalar(select(User).where(User.email == "pat.doe@example.com"))
+    assert user is not None
     assert user.territory_fips == "17031"  # Cook County, IL
     assert user.role == "contractor"
     assert user.is_available is True
     assert user.email_verified_at is None  # until the e-mailed link is followed
 
 
-async def test_password_is_stored_as_an_argon2_hash(client, session):
+async def test_password_is_stored_as_an_argon2_hash(client: httpx.AsyncClient, session: AsyncSession) -> None:
     await client.post("/api/v1/auth/signup", json=_signup_body())
     stored = await session.scalar(select(User.password_hash).where(User.email == "pat.doe@example.com"))
+    assert stored is not None
     assert stored.startswith("$argon2id$")
     assert PASSWORD not in stored
 
@@ -55,7 +64,9 @@ async def test_password_is_stored_as_an_argon2_hash(client, session):
         ({"full_name": ""}, "full_name"),
     ],
 )
-async def test_bad_signup_names_the_field_and_writes_nothing(client, session, overrides, field):
+async def test_bad_signup_names_the_field_and_writes_nothing(
+    client: httpx.AsyncClient, session: AsyncSession, overrides: dict[str, Any], field: str
+) -> None:
     response = await client.post("/api/v1/auth/signup", json=_signup_body(**overrides))
     assert response.status_code == 422
     problem = response.json()
@@ -64,7 +75,9 @@ async def test_bad_signup_names_the_field_and_writes_nothing(client, session, ov
     assert await session.scalar(select(func.count()).select_from(User)) == 0
 
 
-async def test_referral_links_the_new_user_to_the_referrer(client, sign_up, session):
+async def test_referral_links_the_new_user_to_the_referrer(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession
+) -> None:
     referrer = await sign_up("contractor")
     code = (await client.get("/api/v1/me", headers=referrer.headers)).json()["referral_code"]
     created = await client.post("/api/v1/auth/signup", json=_signup_body(referral_code=code.lower()))
@@ -73,7 +86,9 @@ async def test_referral_links_the_new_user_to_the_referrer(client, sign_up, sess
     assert referred_by == referrer.id
 
 
-async def test_login_with_wrong_password_or_unknown_email_is_401(client, sign_up):
+async def test_login_with_wrong_password_or_unknown_email_is_401(
+    client: httpx.AsyncClient, sign_up: SignUp
+) -> None:
     account = await sign_up()
     wrong = await client.post(
         "/api/v1/auth/login", json={"email": account.email, "password": "wrong password!"}
@@ -85,7 +100,9 @@ async def test_login_with_wrong_password_or_unknown_email_is_401(client, sign_up
     assert wrong.json()["detail"] == unknown.json()["detail"]
 
 
-async def test_access_token_lasts_fifteen_minutes(client, sign_up, settings):
+async def test_access_token_lasts_fifteen_minutes(
+    client: httpx.AsyncClient, sign_up: SignUp, settings: Settings
+) -> None:
     account = await sign_up()
     token = account.headers["Authorization"].split()[1]
     claims = jwt.decode(token, options={"verify_signature": False})
@@ -93,7 +110,9 @@ async def test_access_token_lasts_fifteen_minutes(client, sign_up, settings):
     assert timedelta(minutes=14) < lifetime <= timedelta(minutes=settings.auth.access_token_minutes)
 
 
-async def test_refresh_rotates_and_a_reused_token_revokes_the_session(client, sign_up, database, settings):
+async def test_refresh_rotates_and_a_reused_token_revokes_the_session(
+    client: httpx.AsyncClient, sign_up: SignUp, database: Database, settings: Settings
+) -> None:
     account = await sign_up()
     first = await client.post("/api/v1/auth/refresh", json={"refresh_token": account.refresh_token})
     assert first.status_code == 200
@@ -111,8 +130,8 @@ async def test_refresh_rotates_and_a_reused_token_revokes_the_session(client, si
 
 
 async def test_a_token_presented_again_just_after_its_rotation_gets_a_session_of_its_own(
-    client, sign_up, session
-):
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession
+) -> None:
     """A browser's two requests that both found the access token expired send the same
     refresh token: the second, within the grace window, is not taken for a replay."""
     account = await sign_up()
@@ -131,8 +150,8 @@ async def test_a_token_presented_again_just_after_its_rotation_gets_a_session_of
 
 
 async def test_the_grace_window_ends_and_a_replay_then_revokes_the_family(
-    client, sign_up, database, settings
-):
+    client: httpx.AsyncClient, sign_up: SignUp, database: Database, settings: Settings
+) -> None:
     account = await sign_up()
     body = {"refresh_token": account.refresh_token}
     rotated = (await client.post("/api/v1/auth/refresh", json=body)).json()["refresh_token"]
@@ -142,7 +161,7 @@ async def test_the_grace_window_ends_and_a_replay_then_revokes_the_family(
     assert after.status_code == 401, "the replay after the window revoked the whole family"
 
 
-async def test_a_revoked_token_gets_no_grace(client, sign_up):
+async def test_a_revoked_token_gets_no_grace(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     account = await sign_up()
     body = {"refresh_token": account.refresh_token}
     rotated = (await client.post("/api/v1/auth/refresh", json=body)).json()["refresh_token"]
@@ -152,16 +171,19 @@ async def test_a_revoked_token_gets_no_grace(client, sign_up):
     assert (await client.post("/api/v1/auth/refresh", json=body)).status_code == 401
 
 
-async def test_expired_refresh_token_is_refused(client, sign_up, session):
+async def test_expired_refresh_token_is_refused(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession
+) -> None:
     account = await sign_up()
     token = await session.scalar(select(RefreshToken).where(RefreshToken.user_id == account.id))
+    assert token is not None
     token.expires_at = datetime.now(UTC) - timedelta(seconds=1)
     await session.flush()
     response = await client.post("/api/v1/auth/refresh", json={"refresh_token": account.refresh_token})
     assert response.status_code == 401
 
 
-async def test_logout_revokes_the_refresh_token(client, sign_up):
+async def test_logout_revokes_the_refresh_token(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     account = await sign_up()
     out = await client.post("/api/v1/auth/logout", json={"refresh_token": account.refresh_token})
     assert out.status_code == 204
@@ -169,7 +191,7 @@ async def test_logout_revokes_the_refresh_token(client, sign_up):
     assert again.status_code == 401
 
 
-async def test_logout_everywhere_ends_every_session(client, sign_up):
+async def test_logout_everywhere_ends_every_session(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     account = await sign_up()
     second = await client.post("/api/v1/auth/login", json={"email": account.email, "password": PASSWORD})
     other_device = second.json()["refresh_token"]
@@ -182,7 +204,7 @@ async def test_logout_everywhere_ends_every_session(client, sign_up):
     ).status_code == 401
 
 
-async def test_me_requires_a_valid_token(client, settings):
+async def test_me_requires_a_valid_token(client: httpx.AsyncClient, settings: Settings) -> None:
     anonymous = await client.get("/api/v1/me")
     assert anonymous.status_code == 401
     assert anonymous.headers["www-authenticate"] == "Bearer"
@@ -202,7 +224,9 @@ async def test_me_requires_a_valid_token(client, settings):
     assert (await client.get("/api/v1/me", headers={"Authorization": f"Bearer {forged}"})).status_code == 401
 
 
-async def test_profile_update_moves_the_user_to_the_new_county(client, sign_up):
+async def test_profile_update_moves_the_user_to_the_new_county(
+    client: httpx.AsyncClient, sign_up: SignUp
+) -> None:
     account = await sign_up("contractor")
     moved = await client.patch(
         "/api/v1/me", headers=account.headers, json={"zip": "90012", "is_available": False}
@@ -212,20 +236,22 @@ async def test_profile_update_moves_the_user_to_the_new_county(client, sign_up):
     assert moved.json()["is_available"] is False
 
 
-async def test_only_contractors_have_an_availability(client, sign_up):
+async def test_only_contractors_have_an_availability(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     account = await sign_up("homeowner")
     response = await client.patch("/api/v1/me", headers=account.headers, json={"is_available": True})
     assert response.status_code == 422
 
 
-def test_every_api_route_declares_who_may_call_it():
+def test_every_api_route_declares_who_may_call_it() -> None:
     routes = [r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)]
     assert len(routes) >= 15
-    undeclared = [f"{sorted(r.methods)} {r.path}" for r in routes if access_of(r) is None]
+    undeclared = [f"{sorted(r.methods or ())} {r.path}" for r in routes if access_of(r) is None]
     assert undeclared == []
 
 
-async def test_openapi_names_the_bearer_scheme_on_routes_that_read_the_caller(client):
+async def test_openapi_names_the_bearer_scheme_on_routes_that_read_the_caller(
+    client: httpx.AsyncClient,
+) -> None:
     schema = (await client.get("/openapi.json")).json()
     assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     assert schema["paths"]["/api/v1/me"]["get"]["security"] == [{"bearer": []}]

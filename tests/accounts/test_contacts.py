@@ -6,7 +6,8 @@ import re
 
 import httpx
 from pydantic import SecretStr
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.request_validator import RequestValidator
 
 from ftw.accounts import tasks as account_tasks
@@ -17,19 +18,22 @@ from ftw.core.db import Database
 from ftw.messaging.models import Delivery
 from ftw.messaging.notifications import notify
 from ftw.worker import Registry, drain
-from tests.messaging.marketplace import recording_integrations
+from tests.conftest import SignUp
+from tests.support.market import recording_integrations
 
 TWILIO_TOKEN = "twilio-auth-token-for-tests"
 PHONE = "+12125550100"
 
 
-async def _deliveries(session, user_id: int) -> list[str]:  # type: ignore[no-untyped-def]
+async def _deliveries(session: AsyncSession, user_id: int) -> list[str]:
     await notify(session, user_id=user_id, kind="bid.new", payload={"job_id": 1, "amount_cents": 100})
     channels = await session.scalars(select(Delivery.channel).order_by(Delivery.channel))
     return list(channels)
 
 
-async def test_an_unverified_address_and_phone_get_nothing(client, sign_up, session):
+async def test_an_unverified_address_and_phone_get_nothing(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession
+) -> None:
     """The attack: sign up with someone else's address and number, then make us mail them."""
     account = await sign_up(phone="(212) 555-0100")
     assert await _deliveries(session, account.id) == []  # stored in the app's list only
@@ -37,7 +41,7 @@ async def test_an_unverified_address_and_phone_get_nothing(client, sign_up, sess
     assert stored == PHONE  # E.164
 
 
-async def test_verified_contacts_get_what_their_owner_wants(sign_up, session):
+async def test_verified_contacts_get_what_their_owner_wants(sign_up: SignUp, session: AsyncSession) -> None:
     account = await sign_up(phone=PHONE)
     await session.execute(
         update(User)
@@ -46,11 +50,13 @@ async def test_verified_contacts_get_what_their_owner_wants(sign_up, session):
     )
     assert await _deliveries(session, account.id) == ["email", "sms"]
     await session.execute(update(User).where(User.id == account.id).values(notify_sms=False))
-    await session.execute(Delivery.__table__.delete())
+    await session.execute(delete(Delivery))
     assert await _deliveries(session, account.id) == ["email"]
 
 
-async def test_a_phone_is_verified_by_the_code_texted_to_it(client, sign_up, session, database, settings):
+async def test_a_phone_is_verified_by_the_code_texted_to_it(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession, database: Database, settings: Settings
+) -> None:
     account = await sign_up()
     changed = await client.patch("/api/v1/me", json={"phone": "212-555-0100"}, headers=account.headers)
     assert changed.json()["phone"] == PHONE
@@ -74,7 +80,7 @@ async def test_a_phone_is_verified_by_the_code_texted_to_it(client, sign_up, ses
     assert again.status_code == 409, "a used code is spent"
 
 
-async def test_a_bad_phone_number_is_refused(client, sign_up):
+async def test_a_bad_phone_number_is_refused(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     account = await sign_up()
     refused = await client.patch("/api/v1/me", json={"phone": "555-CALL-NOW"}, headers=account.headers)
     assert refused.status_code == 422
@@ -88,8 +94,8 @@ def _twilio_app(settings: Settings, database: Database) -> httpx.AsyncClient:
 
 
 async def test_stop_by_sms_opts_the_number_out_and_only_twilio_may_say_so(
-    sign_up, session, settings, database
-):
+    sign_up: SignUp, session: AsyncSession, settings: Settings, database: Database
+) -> None:
     account = await sign_up(phone=PHONE)
     await session.execute(
         update(User)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.analytics import service
 from ftw.analytics import tasks as analytics_tasks
@@ -15,17 +16,22 @@ from ftw.analytics.models import DailyFigures
 from ftw.app import create_app
 from ftw.bids.events import BidPlaced
 from ftw.billing.models import LedgerEntry
+from ftw.config import Settings
 from ftw.core import tasks
+from ftw.core.db import Database
 from ftw.jobs.models import Job, JobStatus
 from ftw.reviews.models import ContractorStats
 from ftw.territories.models import Territory
 from ftw.worker import Registry, drain
-from tests.messaging.marketplace import headers_as, make_user, place_bid, post_job, recording_integrations
+from tests.conftest import Account
+from tests.support.market import headers_as, make_user, post_job, recording_integrations, write_bid
 
 COUNTY = "31005"  # Arthur County, NE: a county no other test posts jobs in
 
 
-async def _ledger(session, kind, *entries, job_id=None):  # type: ignore[no-untyped-def]
+async def _ledger(
+    session: AsyncSession, kind: str, *entries: tuple[str, int | None, int], job_id: int | None = None
+) -> None:
     """One balanced ledger transaction of (account, owner, cents) entries."""
     assert sum(cents for _, _, cents in entries) == 0
     txn = uuid.uuid4()
@@ -36,7 +42,15 @@ async def _ledger(session, kind, *entries, job_id=None):  # type: ignore[no-unty
     await session.flush()
 
 
-async def _release(session, job_id, contractor_id, operator_id, *, bid=10_000, fee=2_000):  # type: ignore[no-untyped-def]
+async def _release(
+    session: AsyncSession,
+    job_id: int,
+    contractor_id: int,
+    operator_id: int | None,
+    *,
+    bid: int = 10_000,
+    fee: int = 2_000,
+) -> None:
     """Escrow released at completion: the bid to the contractor, the fee shared out."""
     share = fee // 10 if operator_id else 0
     entries = [
@@ -49,7 +63,9 @@ async def _release(session, job_id, contractor_id, operator_id, *, bid=10_000, f
     await _ledger(session, "release", *entries, job_id=job_id)
 
 
-async def test_job_counters_and_time_to_first_bid(session, settings, database):
+async def test_job_counters_and_time_to_first_bid(
+    session: AsyncSession, settings: Settings, database: Database
+) -> None:
     app = create_app(settings, database=database)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
@@ -75,7 +91,9 @@ async def test_job_counters_and_time_to_first_bid(session, settings, database):
     }
 
 
-async def test_job_figures_are_for_the_homeowner_the_operator_and_admins(client, session, settings):
+async def test_job_figures_are_for_the_homeowner_the_operator_and_admins(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
     homeowner = await make_user(session, settings)
     job = await post_job(client, homeowner, territory_fips=COUNTY)
     operator = await make_user(session, settings, "operator")
@@ -94,18 +112,20 @@ async def test_job_figures_are_for_the_homeowner_the_operator_and_admins(client,
     ).status_code == 404
 
 
-async def test_contractor_figures(client, session, settings):
+async def test_contractor_figures(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
     homeowner = await make_user(session, settings)
     contractor = await make_user(session, settings, "contractor")
     rival = await make_user(session, settings, "contractor")
     outcomes = ["accepted", "rejected", "pending", "withdrawn"]
     for minutes, status in zip((10, 20, 30, 40), outcomes, strict=True):
         job = await post_job(client, homeowner)
-        bid = await place_bid(session, job["id"], contractor, status=status)
+        bid = await write_bid(session, job["id"], contractor, status=status)
         bid.created_at = datetime.fromisoformat(job["created_at"]) + timedelta(minutes=minutes)
-        await place_bid(session, job["id"], rival)
+        await write_bid(session, job["id"], rival)
     old_job = await post_job(client, homeowner)
-    old = await place_bid(session, old_job["id"], contractor, status="accepted")
+    old = await write_bid(session, old_job["id"], contractor, status="accepted")
     old.created_at = datetime.now(UTC) - timedelta(days=40)  # outside the 30-day window
     await session.flush()
     await _release(session, old_job["id"], contractor.id, None, bid=11_000)
@@ -143,7 +163,9 @@ async def test_contractor_figures(client, session, settings):
     assert (longer["bids_placed"], longer["bids_won"]) == (5, 2)
 
 
-async def test_a_new_contractor_has_empty_figures(client, session, settings):
+async def test_a_new_contractor_has_empty_figures(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
     contractor = await make_user(session, settings, "contractor")
     figures = (await client.get("/api/v1/analytics/contractor", headers=contractor.headers)).json()
     assert (
@@ -159,7 +181,9 @@ async def test_a_new_contractor_has_empty_figures(client, session, settings):
     )
 
 
-async def test_contractor_figures_are_for_contractors(client, session, settings):
+async def test_contractor_figures_are_for_contractors(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
     homeowner = await make_user(session, settings)
     assert (await client.get("/api/v1/analytics/contractor", headers=homeowner.headers)).status_code == 403
     assert (await client.get("/api/v1/analytics/contractor")).status_code == 401
@@ -172,7 +196,7 @@ async def test_contractor_figures_are_for_contractors(client, session, settings)
         assert bad.json()["errors"][0]["field"] == "days"
 
 
-async def _arrange_county(client, session, settings):  # type: ignore[no-untyped-def]
+async def _arrange_county(client: httpx.AsyncClient, session: AsyncSession, settings: Settings) -> Account:
     """Arthur County with an operator: two jobs posted today (one completed, its escrow
     released), three bids by two contractors; one more job and bid in New York County,
     and an instant-payout fee tied to no job."""
@@ -183,10 +207,10 @@ async def _arrange_county(client, session, settings):  # type: ignore[no-untyped
     first = await post_job(client, homeowner, territory_fips=COUNTY)
     second = await post_job(client, homeowner, territory_fips=COUNTY)
     elsewhere = await post_job(client, homeowner)
-    await place_bid(session, first["id"], contractors[0], status="accepted")
-    await place_bid(session, first["id"], contractors[1], status="rejected")
-    await place_bid(session, second["id"], contractors[1])
-    await place_bid(session, elsewhere["id"], contractors[0])
+    await write_bid(session, first["id"], contractors[0], status="accepted")
+    await write_bid(session, first["id"], contractors[1], status="rejected")
+    await write_bid(session, second["id"], contractors[1])
+    await write_bid(session, elsewhere["id"], contractors[0])
     await session.execute(update(Job).where(Job.id == first["id"]).values(status=JobStatus.COMPLETED.value))
     await _release(session, first["id"], contractors[0].id, operator.id)
     await _ledger(session, "payout", ("contractor", contractors[0].id, -500), ("platform", None, 500))
@@ -194,11 +218,11 @@ async def _arrange_county(client, session, settings):  # type: ignore[no-untyped
 
 
 @pytest.fixture
-async def county(client, session, settings):  # type: ignore[no-untyped-def]
+async def county(client: httpx.AsyncClient, session: AsyncSession, settings: Settings) -> Account:
     return await _arrange_county(client, session, settings)
 
 
-async def _today(session, fips):  # type: ignore[no-untyped-def]
+async def _today(session: AsyncSession, fips: str) -> DailyFigures | None:
     return await session.scalar(
         select(DailyFigures)
         .where(DailyFigures.territory_fips == fips, DailyFigures.day == datetime.now(UTC).date())
@@ -206,7 +230,7 @@ async def _today(session, fips):  # type: ignore[no-untyped-def]
     )
 
 
-def _counts(figures):  # type: ignore[no-untyped-def]
+def _counts(figures: DailyFigures | None) -> tuple[int, int, int, int, int]:
     if figures is None:
         return (0, 0, 0, 0, 0)
     return (
@@ -218,12 +242,14 @@ def _counts(figures):  # type: ignore[no-untyped-def]
     )
 
 
-async def _roll_up_today(session):  # type: ignore[no-untyped-def]
+async def _roll_up_today(session: AsyncSession) -> None:
     today = datetime.now(UTC).date()
     await service.roll_up(session=session, first=today, last=today)
 
 
-async def test_the_roll_up_counts_each_territory_and_the_platform(client, session, settings):
+async def test_the_roll_up_counts_each_territory_and_the_platform(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
     await _roll_up_today(session)
     before = _counts(await _today(session, ""))  # other tests' committed data, if any
     await _arrange_county(client, session, settings)
@@ -234,7 +260,7 @@ async def test_the_roll_up_counts_each_territory_and_the_platform(client, sessio
     assert tuple(a - b for a, b in zip(after, before, strict=True)) == (3, 1, 4, 3, 2_500)
 
 
-async def test_the_daily_roll_up_is_idempotent(session, county):
+async def test_the_daily_roll_up_is_idempotent(session: AsyncSession, county: Account) -> None:
     await _roll_up_today(session)
     first = _counts(await _today(session, COUNTY))
     await _roll_up_today(session)
@@ -242,14 +268,18 @@ async def test_the_daily_roll_up_is_idempotent(session, county):
     assert await session.scalar(select(func.count()).where(DailyFigures.territory_fips == COUNTY)) == 1
 
 
-async def test_the_roll_up_task_recomputes_yesterday_and_today(session, settings, database, county):
+async def test_the_roll_up_task_recomputes_yesterday_and_today(
+    session: AsyncSession, settings: Settings, database: Database, county: Account
+) -> None:
     await tasks.enqueue(session, analytics_tasks.ROLL_UP, {})
     integrations, _, _ = recording_integrations(settings)
     assert await drain(database, settings, integrations, registry=Registry(analytics_tasks.TASKS)) == 1
     assert _counts(await _today(session, COUNTY)) == (2, 1, 3, 3, 2_000)
 
 
-async def test_the_operator_sees_its_territory(client, session, county):
+async def test_the_operator_sees_its_territory(
+    client: httpx.AsyncClient, session: AsyncSession, county: Account
+) -> None:
     operator = county
     await _roll_up_today(session)
     response = await client.get(f"/api/v1/analytics/territory/{COUNTY}", headers=operator.headers)
@@ -270,7 +300,9 @@ async def test_the_operator_sees_its_territory(client, session, county):
     assert len(week["daily"]) == 7
 
 
-async def test_only_the_territorys_operator_and_admins_see_it(client, session, settings, county):
+async def test_only_the_territorys_operator_and_admins_see_it(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings, county: Account
+) -> None:
     operator = county
     url = f"/api/v1/analytics/territory/{COUNTY}"
     admin = headers_as(settings, operator.id, "admin")
@@ -287,7 +319,9 @@ async def test_only_the_territorys_operator_and_admins_see_it(client, session, s
     assert bad.json()["errors"][0]["field"] == "fips"
 
 
-async def test_platform_figures_are_for_admins(client, session, settings, county):
+async def test_platform_figures_are_for_admins(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings, county: Account
+) -> None:
     operator = county
     await _roll_up_today(session)
     admin = headers_as(settings, operator.id, "admin")

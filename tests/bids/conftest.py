@@ -1,5 +1,5 @@
-"""The app with a charge-counting payments sandbox (see tests/billing/support.py)."""
+"""The app with a charge-counting payments sandbox (see tests/support/market.py)."""
 
-from tests.billing.support import client, committed_sign_up, committing_client, integrations, sandbox
+from tests.support.market import client, committed_sign_up, committing_client, integrations, sandbox
 
 __all__ = ["client", "committed_sign_up", "committing_client", "integrations", "sandbox"]

@@ -3,43 +3,51 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import func, select, text
+import httpx
+from sqlalchemy import Row, func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.bids.tasks import TASKS
 from ftw.billing.ledger import check
 from ftw.billing.models import LedgerEntry, Payment, PaymentEvent
 from ftw.billing.payments import MAX_ATTEMPTS
+from ftw.config import Settings
+from ftw.core.db import Database
 from ftw.crm.models import Customer
+from ftw.integrations import Integrations
 from ftw.integrations.context import TaskContext
 from ftw.messaging.models import Notification
 from ftw.reviews.models import ContractorStats
-from tests.billing.support import accept, awarded, market, place_bid
+from tests.conftest import SignUp
+from tests.support.market import CountingSandbox, Market, accept, awarded, market, place_bid
 
 RETRY = "billing.retry_payment"
 
 
-async def _entries(session, **where):  # type: ignore[no-untyped-def]
+async def _entries(session: AsyncSession, **where: Any) -> list[Row[str, str, int | None, int]]:
     query = select(LedgerEntry.kind, LedgerEntry.account, LedgerEntry.owner_id, LedgerEntry.amount_cents)
     for name, value in where.items():
         query = query.where(getattr(LedgerEntry, name) == value)
     return sorted((await session.execute(query.order_by(LedgerEntry.id))).all())
 
 
-async def _payments(session, job_id):  # type: ignore[no-untyped-def]
+async def _payments(session: AsyncSession, job_id: int) -> list[Payment]:
     return list(await session.scalars(select(Payment).where(Payment.job_id == job_id).order_by(Payment.id)))
 
 
-async def _kinds(session, user_id):  # type: ignore[no-untyped-def]
+async def _kinds(session: AsyncSession, user_id: int) -> list[str]:
     return list(await session.scalars(select(Notification.kind).where(Notification.user_id == user_id)))
 
 
-async def _events(session, payment_id):  # type: ignore[no-untyped-def]
+async def _events(session: AsyncSession, payment_id: int) -> list[str]:
     query = select(PaymentEvent.kind).where(PaymentEvent.payment_id == payment_id).order_by(PaymentEvent.id)
     return list(await session.scalars(query))
 
 
-async def _queued(session, task=RETRY):  # type: ignore[no-untyped-def]
+async def _queued(session: AsyncSession, task: str = RETRY) -> list[tuple[dict[str, Any], timedelta]]:
     rows = await session.execute(
         text(
             "SELECT payload, execute_after - now() AS delay FROM pgqueuer WHERE entrypoint = :t ORDER BY id"
@@ -49,18 +57,24 @@ async def _queued(session, task=RETRY):  # type: ignore[no-untyped-def]
     return [(json.loads(r.payload), r.delay) for r in rows]
 
 
-async def _job(client, deal):  # type: ignore[no-untyped-def]
-    return (await client.get(f"/api/v1/jobs/{deal.job['id']}")).json()
+async def _job(client: httpx.AsyncClient, deal: Market) -> dict[str, Any]:
+    job: dict[str, Any] = (await client.get(f"/api/v1/jobs/{deal.job['id']}")).json()
+    return job
 
 
-async def _bid_status(client, deal, bid_id):  # type: ignore[no-untyped-def]
+async def _bid_status(client: httpx.AsyncClient, deal: Market, bid_id: int) -> str:
     listed = await client.get(f"/api/v1/jobs/{deal.job['id']}/bids", headers=deal.homeowner.headers)
-    return {b["id"]: b["status"] for b in listed.json()["items"]}[bid_id]
+    statuses: dict[int, str] = {b["id"]: b["status"] for b in listed.json()["items"]}
+    return statuses[bid_id]
 
 
 async def test_accepting_charges_bid_plus_fee_into_escrow_and_awards_the_job(
-    client, sign_up, session, sandbox, settings
-):
+    client: httpx.AsyncClient,
+    sign_up: SignUp,
+    session: AsyncSession,
+    sandbox: CountingSandbox,
+    settings: Settings,
+) -> None:
     deal = await market(client, sign_up)
     rival_bid = await place_bid(client, await sign_up("contractor"), deal.job)
     response = await accept(client, deal.homeowner, deal.bid)
@@ -85,11 +99,14 @@ async def test_accepting_charges_bid_plus_fee_into_escrow_and_awards_the_job(
     assert await _events(session, body["payment"]["id"]) == ["created", "attempt", "succeeded"]
     assert "bid.accepted" in await _kinds(session, deal.contractor.id)
     customer = await session.scalar(select(Customer).where(Customer.contractor_id == deal.contractor.id))
+    assert customer is not None
     assert customer.homeowner_id == deal.homeowner.id
     assert (await check(session)).ok
 
 
-async def test_a_repeated_accept_returns_the_same_award_and_charges_once(client, sign_up, session, sandbox):
+async def test_a_repeated_accept_returns_the_same_award_and_charges_once(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession, sandbox: CountingSandbox
+) -> None:
     deal = await market(client, sign_up)
     first = await accept(client, deal.homeowner, deal.bid)
     again = await accept(client, deal.homeowner, deal.bid)
@@ -100,7 +117,9 @@ async def test_a_repeated_accept_returns_the_same_award_and_charges_once(client,
     assert len(await _payments(session, deal.job["id"])) == 1
 
 
-async def test_another_bid_on_an_awarded_job_is_a_conflict(client, sign_up, session, sandbox):
+async def test_another_bid_on_an_awarded_job_is_a_conflict(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession, sandbox: CountingSandbox
+) -> None:
     deal = await market(client, sign_up)
     rival_bid = await place_bid(client, await sign_up("contractor"), deal.job)
     assert (await accept(client, deal.homeowner, deal.bid)).status_code == 200
@@ -111,7 +130,9 @@ async def test_another_bid_on_an_awarded_job_is_a_conflict(client, sign_up, sess
     assert len(await _payments(session, deal.job["id"])) == 1
 
 
-async def test_only_the_jobs_homeowner_accepts(client, sign_up, session, sandbox):
+async def test_only_the_jobs_homeowner_accepts(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession, sandbox: CountingSandbox
+) -> None:
     deal = await market(client, sign_up)
     path = f"/api/v1/bids/{deal.bid['id']}/accept"
     assert (await client.post(path)).status_code == 401
@@ -126,14 +147,18 @@ async def test_only_the_jobs_homeowner_accepts(client, sign_up, session, sandbox
     assert await _payments(session, deal.job["id"]) == []
 
 
-async def test_a_withdrawn_bid_cannot_be_accepted(client, sign_up, sandbox):
+async def test_a_withdrawn_bid_cannot_be_accepted(
+    client: httpx.AsyncClient, sign_up: SignUp, sandbox: CountingSandbox
+) -> None:
     deal = await market(client, sign_up)
     await client.post(f"/api/v1/bids/{deal.bid['id']}/withdraw", headers=deal.contractor.headers)
     assert (await accept(client, deal.homeowner, deal.bid)).status_code == 409
     assert sandbox.charges == []
 
 
-async def test_a_declined_card_is_402_and_leaves_the_job_open_and_the_bid_pending(client, sign_up, session):
+async def test_a_declined_card_is_402_and_leaves_the_job_open_and_the_bid_pending(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession
+) -> None:
     deal = await market(client, sign_up)
     declined = await accept(client, deal.homeowner, deal.bid, method="pm_card_declined")
     assert declined.status_code == 402
@@ -158,8 +183,14 @@ async def test_a_declined_card_is_402_and_leaves_the_job_open_and_the_bid_pendin
 
 
 async def test_a_provider_outage_is_202_pending_and_the_retry_task_completes_the_award(
-    client, sign_up, session, sandbox, settings, database, integrations
-):
+    client: httpx.AsyncClient,
+    sign_up: SignUp,
+    session: AsyncSession,
+    sandbox: CountingSandbox,
+    settings: Settings,
+    database: Database,
+    integrations: Integrations,
+) -> None:
     deal = await market(client, sign_up)
     pending = await accept(client, deal.homeowner, deal.bid, method="pm_provider_down")
     assert pending.status_code == 202, pending.text
@@ -186,8 +217,13 @@ async def test_a_provider_outage_is_202_pending_and_the_retry_task_completes_the
 
 
 async def test_an_outage_that_outlasts_the_retries_fails_the_payment(
-    client, sign_up, session, settings, database, integrations
-):
+    client: httpx.AsyncClient,
+    sign_up: SignUp,
+    session: AsyncSession,
+    settings: Settings,
+    database: Database,
+    integrations: Integrations,
+) -> None:
     deal = await market(client, sign_up)
     assert (await accept(client, deal.homeowner, deal.bid, method="pm_provider_down")).status_code == 202
     context = TaskContext(db=database, settings=settings, integrations=integrations)
@@ -207,8 +243,14 @@ async def test_an_outage_that_outlasts_the_retries_fails_the_payment(
 
 
 async def test_a_retry_after_another_bid_won_never_charges(
-    client, sign_up, session, sandbox, settings, database, integrations
-):
+    client: httpx.AsyncClient,
+    sign_up: SignUp,
+    session: AsyncSession,
+    sandbox: CountingSandbox,
+    settings: Settings,
+    database: Database,
+    integrations: Integrations,
+) -> None:
     deal = await market(client, sign_up)
     rival_bid = await place_bid(client, await sign_up("contractor"), deal.job)
     assert (await accept(client, deal.homeowner, deal.bid, method="pm_provider_down")).status_code == 202
@@ -228,7 +270,9 @@ async def test_a_retry_after_another_bid_won_never_charges(
     assert await _bid_status(client, deal, rival_bid["id"]) == "accepted"
 
 
-async def test_accepting_again_while_pending_resumes_the_same_payment(client, sign_up, session, sandbox):
+async def test_accepting_again_while_pending_resumes_the_same_payment(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession, sandbox: CountingSandbox
+) -> None:
     deal = await market(client, sign_up)
     first = await accept(client, deal.homeowner, deal.bid, method="pm_provider_down")
     assert first.status_code == 202
@@ -242,7 +286,7 @@ async def test_accepting_again_while_pending_resumes_the_same_payment(client, si
     assert len(sandbox.charges) == 1
 
 
-async def test_a_bid_being_paid_for_cannot_change(client, sign_up):
+async def test_a_bid_being_paid_for_cannot_change(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     deal = await market(client, sign_up)
     assert (await accept(client, deal.homeowner, deal.bid, method="pm_provider_down")).status_code == 202
     path = f"/api/v1/bids/{deal.bid['id']}"
@@ -254,8 +298,8 @@ async def test_a_bid_being_paid_for_cannot_change(client, sign_up):
 
 
 async def test_completion_releases_escrow_to_the_contractor_and_the_fee_to_the_platform(
-    client, sign_up, session, settings
-):
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession, settings: Settings
+) -> None:
     deal = await awarded(client, sign_up)
     job_id = deal.job["id"]
     started = await client.post(f"/api/v1/jobs/{job_id}/start", headers=deal.contractor.headers)
@@ -271,11 +315,14 @@ async def test_completion_releases_escrow_to_the_contractor_and_the_fee_to_the_p
         ]
     )
     stats = await session.get(ContractorStats, deal.contractor.id)
+    assert stats is not None
     assert stats.jobs_completed == 1
     assert (await check(session)).ok
 
 
-async def test_the_territorys_operator_earns_its_share_of_the_fee(client, sign_up, session, settings):
+async def test_the_territorys_operator_earns_its_share_of_the_fee(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession, settings: Settings
+) -> None:
     operator = await sign_up("operator")
     deal = await awarded(client, sign_up)
     await client.post(f"/api/v1/territories/{deal.job['territory_fips']}/claim", headers=operator.headers)
@@ -296,7 +343,9 @@ async def test_the_territorys_operator_earns_its_share_of_the_fee(client, sign_u
     assert balance.json() == {"available_cents": share, "pending_cents": 0, "held_cents": 0}
 
 
-async def test_start_and_complete_refuse_the_wrong_people_and_states(client, sign_up, session):
+async def test_start_and_complete_refuse_the_wrong_people_and_states(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession
+) -> None:
     deal = await awarded(client, sign_up)
     job_id = deal.job["id"]
     start, complete = f"/api/v1/jobs/{job_id}/start", f"/api/v1/jobs/{job_id}/complete"
@@ -316,7 +365,7 @@ async def test_start_and_complete_refuse_the_wrong_people_and_states(client, sig
     ).status_code == 404
 
 
-async def test_the_payer_reads_its_payment(client, sign_up):
+async def test_the_payer_reads_its_payment(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     deal = await market(client, sign_up)
     payment_id = (await accept(client, deal.homeowner, deal.bid)).json()["payment"]["id"]
     mine = await client.get(f"/api/v1/payments/{payment_id}", headers=deal.homeowner.headers)
@@ -327,7 +376,9 @@ async def test_the_payer_reads_its_payment(client, sign_up):
     assert (await client.get("/api/v1/payments/999999999", headers=deal.homeowner.headers)).status_code == 404
 
 
-async def test_a_declined_accept_replayed_with_its_key_stays_declined(client, sign_up, session, sandbox):
+async def test_a_declined_accept_replayed_with_its_key_stays_declined(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession, sandbox: CountingSandbox
+) -> None:
     deal = await market(client, sign_up)
     declined = await accept(client, deal.homeowner, deal.bid, method="pm_card_declined", key="tab-1")
     replayed = await accept(client, deal.homeowner, deal.bid, key="tab-1")  # same attempt: same answer
@@ -338,7 +389,9 @@ async def test_a_declined_accept_replayed_with_its_key_stays_declined(client, si
     assert len(sandbox.charges) == 1
 
 
-async def test_a_bid_raised_after_the_homeowner_looked_is_not_charged(client, sign_up, session, sandbox):
+async def test_a_bid_raised_after_the_homeowner_looked_is_not_charged(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession, sandbox: CountingSandbox
+) -> None:
     """The attack: the contractor raises its bid between the homeowner's look and the accept."""
     deal = await market(client, sign_up)
     seen = deal.bid["amount_cents"]
@@ -358,8 +411,14 @@ async def test_a_bid_raised_after_the_homeowner_looked_is_not_charged(client, si
 
 
 async def test_a_retry_finding_another_award_asks_the_provider_and_refunds_what_it_took(
-    client, sign_up, session, sandbox, settings, database, integrations
-):
+    client: httpx.AsyncClient,
+    sign_up: SignUp,
+    session: AsyncSession,
+    sandbox: CountingSandbox,
+    settings: Settings,
+    database: Database,
+    integrations: Integrations,
+) -> None:
     """The worst case: the first attempt was charged but its answer was lost (a timeout);
     meanwhile the homeowner accepted another bid. The retry must not just mark it failed."""
     deal = await market(client, sign_up)
@@ -394,7 +453,9 @@ async def test_a_retry_finding_another_award_asks_the_provider_and_refunds_what_
     ]  # fmt: skip
 
 
-async def test_a_paid_job_is_refunded_once_with_reversing_entries(client, sign_up, session, sandbox):
+async def test_a_paid_job_is_refunded_once_with_reversing_entries(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession, sandbox: CountingSandbox
+) -> None:
     deal = await awarded(client, sign_up)
     path = f"/api/v1/jobs/{deal.job['id']}/refund"
     [payment] = await _payments(session, deal.job["id"])
@@ -426,7 +487,9 @@ async def test_a_paid_job_is_refunded_once_with_reversing_entries(client, sign_u
     assert (await check(session)).ok
 
 
-async def test_only_an_admin_refunds_a_job_whose_work_started(client, sign_up, session, sandbox):
+async def test_only_an_admin_refunds_a_job_whose_work_started(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession, sandbox: CountingSandbox
+) -> None:
     deal = await awarded(client, sign_up)
     await client.post(f"/api/v1/jobs/{deal.job['id']}/start", headers=deal.contractor.headers)
     path = f"/api/v1/jobs/{deal.job['id']}/refund"

@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import httpx
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.analytics.models import JobStats
 from ftw.bids.models import Bid, BidBoost
 from ftw.billing.models import LedgerEntry, Payment
+from ftw.config import Settings
 from ftw.core import pagination
 from ftw.jobs.models import Job
 from ftw.messaging.models import Notification
-from tests.billing.support import MESSAGE, accept, market, place_bid, post_job
+from tests.conftest import SignUp
+from tests.support.market import MESSAGE, CountingSandbox, accept, market, place_bid, post_job
 
 
-async def _count(session, model, *where) -> int:  # type: ignore[no-untyped-def]
+async def _count(session: AsyncSession, model: type[Any], *where: ColumnElement[bool]) -> int:
     return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
-async def test_a_contractor_bids_and_the_homeowner_hears_of_it(client, sign_up, session):
+async def test_a_contractor_bids_and_the_homeowner_hears_of_it(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession
+) -> None:
     deal = await market(client, sign_up)
     bid = deal.bid
     assert bid["status"] == "pending"
@@ -28,17 +35,21 @@ async def test_a_contractor_bids_and_the_homeowner_hears_of_it(client, sign_up, 
     assert bid["job_id"] == deal.job["id"]
     assert bid["is_lightning"] is True  # placed right after posting
     note = await session.scalar(select(Notification).where(Notification.user_id == deal.homeowner.id))
+    assert note is not None
     assert (note.kind, note.payload["bid_id"]) == ("bid.new", bid["id"])
     stats = await session.get(JobStats, deal.job["id"])
+    assert stats is not None
     assert stats.bids == 1
 
 
-async def test_contractors_bid_in_any_territory(client, sign_up):
+async def test_contractors_bid_in_any_territory(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     homeowner, far_away = await sign_up(zip="10001"), await sign_up("contractor", zip="90012")
     await place_bid(client, far_away, await post_job(client, homeowner))
 
 
-async def test_a_bid_after_the_lightning_window_is_not_lightning(client, sign_up, session, settings):
+async def test_a_bid_after_the_lightning_window_is_not_lightning(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession, settings: Settings
+) -> None:
     homeowner, contractor = await sign_up(), await sign_up("contractor")
     job = await post_job(client, homeowner)
     minutes = settings.bids.lightning_minutes + 1
@@ -50,8 +61,8 @@ async def test_a_bid_after_the_lightning_window_is_not_lightning(client, sign_up
 
 @pytest.mark.parametrize(("factor", "field"), [(0.49, "amount_cents"), (3.01, "amount_cents")])
 async def test_the_amount_must_lie_between_half_the_low_and_three_times_the_high(
-    client, sign_up, session, factor, field
-):
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession, factor: float, field: str
+) -> None:
     homeowner, contractor = await sign_up(), await sign_up("contractor")
     job = await post_job(client, homeowner)
     estimate = job["estimate"]
@@ -67,7 +78,7 @@ async def test_the_amount_must_lie_between_half_the_low_and_three_times_the_high
     assert await _count(session, Bid) == 0
 
 
-async def test_the_bounds_themselves_are_accepted(client, sign_up):
+async def test_the_bounds_themselves_are_accepted(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     homeowner = await sign_up()
     job = await post_job(client, homeowner)
     low, high = job["estimate"]["price_low_cents"], job["estimate"]["price_high_cents"]
@@ -85,7 +96,9 @@ async def test_the_bounds_themselves_are_accepted(client, sign_up):
         ({"message": MESSAGE}, "amount_cents"),
     ],
 )
-async def test_bad_bids_name_the_field_and_write_nothing(client, sign_up, session, body, field):
+async def test_bad_bids_name_the_field_and_write_nothing(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession, body: dict[str, Any], field: str
+) -> None:
     homeowner, contractor = await sign_up(), await sign_up("contractor")
     job = await post_job(client, homeowner)
     response = await client.post(f"/api/v1/jobs/{job['id']}/bids", json=body, headers=contractor.headers)
@@ -94,7 +107,9 @@ async def test_bad_bids_name_the_field_and_write_nothing(client, sign_up, sessio
     assert await _count(session, Bid) == 0
 
 
-async def test_only_contractors_bid(client, sign_up, session):
+async def test_only_contractors_bid(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession
+) -> None:
     homeowner, operator = await sign_up(), await sign_up("operator")
     job = await post_job(client, homeowner)
     body = {"amount_cents": job["estimate"]["price_low_cents"], "message": MESSAGE}
@@ -105,7 +120,7 @@ async def test_only_contractors_bid(client, sign_up, session):
     assert await _count(session, Bid) == 0
 
 
-async def test_one_live_bid_per_contractor_per_job(client, sign_up):
+async def test_one_live_bid_per_contractor_per_job(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     deal = await market(client, sign_up)
     again = await client.post(
         f"/api/v1/jobs/{deal.job['id']}/bids",
@@ -118,7 +133,7 @@ async def test_one_live_bid_per_contractor_per_job(client, sign_up):
     await place_bid(client, deal.contractor, deal.job)  # a new live bid after withdrawing
 
 
-async def test_bids_go_only_to_open_jobs(client, sign_up):
+async def test_bids_go_only_to_open_jobs(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     homeowner, contractor = await sign_up(), await sign_up("contractor")
     job = await post_job(client, homeowner)
     await client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=homeowner.headers)
@@ -129,7 +144,7 @@ async def test_bids_go_only_to_open_jobs(client, sign_up):
     assert missing.status_code == 404
 
 
-async def test_the_owner_edits_a_pending_bid(client, sign_up):
+async def test_the_owner_edits_a_pending_bid(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     deal = await market(client, sign_up)
     path = f"/api/v1/bids/{deal.bid['id']}"
     new_amount = deal.job["estimate"]["price_high_cents"]
@@ -166,7 +181,7 @@ async def test_the_owner_edits_a_pending_bid(client, sign_up):
     assert late.status_code == 409
 
 
-async def test_only_the_owner_withdraws_and_only_once(client, sign_up):
+async def test_only_the_owner_withdraws_and_only_once(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     deal = await market(client, sign_up)
     path = f"/api/v1/bids/{deal.bid['id']}/withdraw"
     assert (await client.post(path, headers=(await sign_up("contractor")).headers)).status_code == 403
@@ -175,13 +190,13 @@ async def test_only_the_owner_withdraws_and_only_once(client, sign_up):
     assert (await client.post(path, headers=deal.contractor.headers)).status_code == 409
 
 
-async def test_bidding_is_blind(client, sign_up):
+async def test_bidding_is_blind(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     deal = await market(client, sign_up)
     rival = await sign_up("contractor")
     rival_bid = await place_bid(client, rival, deal.job)
     path = f"/api/v1/jobs/{deal.job['id']}/bids"
 
-    def ids(response):  # type: ignore[no-untyped-def]
+    def ids(response: httpx.Response) -> set[int]:
         assert response.status_code == 200, response.text
         return {b["id"] for b in response.json()["items"]}
 
@@ -210,7 +225,9 @@ async def test_bidding_is_blind(client, sign_up):
     ).status_code == 404
 
 
-async def test_the_homeowner_sees_accepted_then_boosted_then_cheapest(client, sign_up):
+async def test_the_homeowner_sees_accepted_then_boosted_then_cheapest(
+    client: httpx.AsyncClient, sign_up: SignUp
+) -> None:
     homeowner = await sign_up()
     job = await post_job(client, homeowner)
     low = job["estimate"]["price_low_cents"]
@@ -233,7 +250,7 @@ async def test_the_homeowner_sees_accepted_then_boosted_then_cheapest(client, si
     assert len(rejected["items"]) == 3
 
 
-async def test_pages_walk_a_jobs_bids_without_gaps(client, sign_up):
+async def test_pages_walk_a_jobs_bids_without_gaps(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     homeowner = await sign_up()
     job = await post_job(client, homeowner)
     low = job["estimate"]["price_low_cents"]
@@ -253,7 +270,9 @@ async def test_pages_walk_a_jobs_bids_without_gaps(client, sign_up):
     assert (bad.status_code, bad.json()["errors"][0]["field"]) == (422, "cursor")
 
 
-async def test_a_contractor_lists_its_own_bids_newest_first(client, sign_up):
+async def test_a_contractor_lists_its_own_bids_newest_first(
+    client: httpx.AsyncClient, sign_up: SignUp
+) -> None:
     contractor, homeowner = await sign_up("contractor"), await sign_up()
     jobs = [await post_job(client, homeowner) for _ in range(3)]
     placed = [await place_bid(client, contractor, job) for job in jobs]
@@ -271,7 +290,13 @@ async def test_a_contractor_lists_its_own_bids_newest_first(client, sign_up):
     assert (await client.get("/api/v1/bids", headers=homeowner.headers)).status_code == 403
 
 
-async def test_a_boost_costs_five_dollars_and_lasts_a_day(client, sign_up, session, sandbox, settings):
+async def test_a_boost_costs_five_dollars_and_lasts_a_day(
+    client: httpx.AsyncClient,
+    sign_up: SignUp,
+    session: AsyncSession,
+    sandbox: CountingSandbox,
+    settings: Settings,
+) -> None:
     deal = await market(client, sign_up)
     boosted = await client.post(f"/api/v1/bids/{deal.bid['id']}/boost", headers=deal.contractor.headers)
     assert boosted.status_code == 200, boosted.text
@@ -279,6 +304,7 @@ async def test_a_boost_costs_five_dollars_and_lasts_a_day(client, sign_up, sessi
     hours = timedelta(hours=settings.bids.boost_hours)
     assert hours - timedelta(minutes=1) < until - datetime.now(UTC) <= hours
     payment = await session.scalar(select(Payment).where(Payment.bid_id == deal.bid["id"]))
+    assert payment is not None
     assert (payment.purpose, payment.status, payment.amount_cents) == ("boost", "succeeded", 500)
     assert [c.amount_cents for c in sandbox.charges] == [settings.fees.boost_price_cents]
     entries = (await session.execute(select(LedgerEntry.account, LedgerEntry.amount_cents))).all()
@@ -288,7 +314,9 @@ async def test_a_boost_costs_five_dollars_and_lasts_a_day(client, sign_up, sessi
     assert len(sandbox.charges) == 1
 
 
-async def test_at_most_two_live_boosts_per_job(client, sign_up, session, sandbox):
+async def test_at_most_two_live_boosts_per_job(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession, sandbox: CountingSandbox
+) -> None:
     homeowner = await sign_up()
     job = await post_job(client, homeowner)
     contractors = [await sign_up("contractor") for _ in range(3)]
@@ -305,7 +333,9 @@ async def test_at_most_two_live_boosts_per_job(client, sign_up, session, sandbox
     assert third.status_code == 200
 
 
-async def test_a_declined_boost_is_402_and_keeps_only_the_failed_payment(client, sign_up, session):
+async def test_a_declined_boost_is_402_and_keeps_only_the_failed_payment(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession
+) -> None:
     deal = await market(client, sign_up)
     declined = await client.post(
         f"/api/v1/bids/{deal.bid['id']}/boost",
@@ -316,17 +346,21 @@ async def test_a_declined_boost_is_402_and_keeps_only_the_failed_payment(client,
     assert declined.headers["content-type"] == "application/problem+json"
     assert "declined" in declined.json()["detail"]
     payment = await session.scalar(select(Payment).where(Payment.bid_id == deal.bid["id"]))
+    assert payment is not None
     assert payment.status == "failed"
     assert await _count(session, BidBoost) == 0
     assert await _count(session, LedgerEntry) == 0
     bid = await session.get(Bid, deal.bid["id"])
+    assert bid is not None
     await session.refresh(bid)
     assert bid.boosted_until is None
     retried = await client.post(f"/api/v1/bids/{deal.bid['id']}/boost", headers=deal.contractor.headers)
     assert retried.status_code == 200  # a fresh attempt with a good card
 
 
-async def test_a_boost_retried_with_its_idempotency_key_charges_once(client, sign_up, sandbox):
+async def test_a_boost_retried_with_its_idempotency_key_charges_once(
+    client: httpx.AsyncClient, sign_up: SignUp, sandbox: CountingSandbox
+) -> None:
     deal = await market(client, sign_up)
     headers = deal.contractor.headers | {"Idempotency-Key": "boost-1"}
     first = await client.post(f"/api/v1/bids/{deal.bid['id']}/boost", headers=headers)
@@ -336,7 +370,9 @@ async def test_a_boost_retried_with_its_idempotency_key_charges_once(client, sig
     assert len(sandbox.charges) == 1
 
 
-async def test_only_the_bids_owner_boosts(client, sign_up, sandbox):
+async def test_only_the_bids_owner_boosts(
+    client: httpx.AsyncClient, sign_up: SignUp, sandbox: CountingSandbox
+) -> None:
     deal = await market(client, sign_up)
     path = f"/api/v1/bids/{deal.bid['id']}/boost"
     assert (await client.post(path, headers=(await sign_up("contractor")).headers)).status_code == 403
@@ -347,7 +383,9 @@ async def test_only_the_bids_owner_boosts(client, sign_up, sandbox):
     assert sandbox.charges == []
 
 
-async def test_input_the_database_cannot_hold_is_a_422_not_a_500(client, sign_up):
+async def test_input_the_database_cannot_hold_is_a_422_not_a_500(
+    client: httpx.AsyncClient, sign_up: SignUp
+) -> None:
     deal = await market(client, sign_up)
     nul = await client.patch(
         f"/api/v1/bids/{deal.bid['id']}",

@@ -8,23 +8,28 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from ftw.billing.ledger import check
 from ftw.billing.models import Payment
 from ftw.jobs.models import Job
-from tests.billing.support import accept, market, place_bid
+from tests.conftest import SignUp
+from tests.support.market import CountingSandbox, accept, market, place_bid
 
 
-async def _payments(engine, job_id: int) -> list[Payment]:  # type: ignore[no-untyped-def]
+async def _payments(engine: AsyncEngine, job_id: int) -> list[Payment]:
     async with AsyncSession(engine) as s:
         return list(await s.scalars(select(Payment).where(Payment.job_id == job_id)))
 
 
 async def test_two_tabs_accepting_two_bids_at_once_award_one_and_charge_once(
-    committing_client, committed_sign_up, engine, sandbox
-):
+    committing_client: httpx.AsyncClient,
+    committed_sign_up: SignUp,
+    engine: AsyncEngine,
+    sandbox: CountingSandbox,
+) -> None:
     deal = await market(committing_client, committed_sign_up)
     rival_bid = await place_bid(committing_client, await committed_sign_up("contractor"), deal.job)
     responses = await asyncio.gather(
@@ -42,8 +47,11 @@ async def test_two_tabs_accepting_two_bids_at_once_award_one_and_charge_once(
 
 
 async def test_the_same_accept_doubled_at_once_charges_once(
-    committing_client, committed_sign_up, engine, sandbox
-):
+    committing_client: httpx.AsyncClient,
+    committed_sign_up: SignUp,
+    engine: AsyncEngine,
+    sandbox: CountingSandbox,
+) -> None:
     deal = await market(committing_client, committed_sign_up)
     responses = await asyncio.gather(
         *(accept(committing_client, deal.homeowner, deal.bid, key="double-click") for _ in range(3)),

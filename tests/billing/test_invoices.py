@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.billing import invoices
 from ftw.billing.models import Invoice, InvoiceReminder, LedgerEntry, Payment
 from ftw.billing.tasks import TASKS
+from ftw.config import Settings
+from ftw.core.db import Database
 from ftw.crm.models import Customer
+from ftw.integrations import Integrations
 from ftw.integrations.context import TaskContext
 from ftw.messaging.models import Notification
-from tests.billing.support import Market, awarded, market
+from tests.conftest import SignUp
+from tests.support.market import CountingSandbox, Market, awarded, market
 
 LINES = [
     {"description": "Replace shut-off valve", "quantity": 2, "unit_cents": 5_000},
@@ -21,33 +28,39 @@ LINES = [
 ]
 
 
-async def _create(client, deal: Market, **overrides):  # type: ignore[no-untyped-def]
+async def _create(client: httpx.AsyncClient, deal: Market, **overrides: Any) -> dict[str, Any]:
     body = {"job_id": deal.job["id"], "lines": LINES, "tax_rate_bps": 825} | overrides
     response = await client.post("/api/v1/invoices", json=body, headers=deal.contractor.headers)
     assert response.status_code == 201, response.text
-    return response.json()
+    created: dict[str, Any] = response.json()
+    return created
 
 
-async def _sent(client, deal: Market, **overrides):  # type: ignore[no-untyped-def]
+async def _sent(client: httpx.AsyncClient, deal: Market, **overrides: Any) -> dict[str, Any]:
     invoice = await _create(client, deal, **overrides)
     response = await client.post(f"/api/v1/invoices/{invoice['id']}/send", headers=deal.contractor.headers)
     assert response.status_code == 200, response.text
-    return response.json()
+    sent: dict[str, Any] = response.json()
+    return sent
 
 
-async def _pay(client, deal: Market, invoice, amount, **extra):  # type: ignore[no-untyped-def]
+async def _pay(
+    client: httpx.AsyncClient, deal: Market, invoice: dict[str, Any], amount: int, **extra: Any
+) -> httpx.Response:
     headers = deal.homeowner.headers | extra.pop("headers", {})
     return await client.post(
         f"/api/v1/invoices/{invoice['id']}/pay", json={"amount_cents": amount, **extra}, headers=headers
     )
 
 
-async def _kinds(session, user_id):  # type: ignore[no-untyped-def]
+async def _kinds(session: AsyncSession, user_id: int) -> list[str]:
     query = select(Notification.kind).where(Notification.user_id == user_id).order_by(Notification.id)
     return list(await session.scalars(query))
 
 
-async def test_the_winning_contractor_drafts_a_numbered_invoice_with_tax(client, sign_up):
+async def test_the_winning_contractor_drafts_a_numbered_invoice_with_tax(
+    client: httpx.AsyncClient, sign_up: SignUp
+) -> None:
     deal = await awarded(client, sign_up)
     invoice = await _create(client, deal)
     assert invoice["number"] == "INV-000001"
@@ -63,7 +76,9 @@ async def test_the_winning_contractor_drafts_a_numbered_invoice_with_tax(client,
     assert (await _create(client, deal, tax_rate_bps=0))["number"] == "INV-000002"
 
 
-async def test_only_the_winning_contractor_invoices_a_job(client, sign_up, session):
+async def test_only_the_winning_contractor_invoices_a_job(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession
+) -> None:
     deal = await market(client, sign_up)  # not awarded yet
     body = {"job_id": deal.job["id"], "lines": LINES}
     not_won = await client.post("/api/v1/invoices", json=body, headers=deal.contractor.headers)
@@ -92,7 +107,9 @@ async def test_only_the_winning_contractor_invoices_a_job(client, sign_up, sessi
         ({"job_id": "abc"}, "job_id"),
     ],
 )
-async def test_bad_invoices_name_the_field_and_write_nothing(client, sign_up, session, overrides, field):
+async def test_bad_invoices_name_the_field_and_write_nothing(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession, overrides: dict[str, Any], field: str
+) -> None:
     deal = await awarded(client, sign_up)
     body = {"job_id": deal.job["id"], "lines": LINES} | overrides
     response = await client.post("/api/v1/invoices", json=body, headers=deal.contractor.headers)
@@ -101,7 +118,9 @@ async def test_bad_invoices_name_the_field_and_write_nothing(client, sign_up, se
     assert await session.scalar(select(func.count()).select_from(Invoice)) == 0
 
 
-async def test_a_draft_is_hidden_from_the_homeowner_until_sent(client, sign_up, session):
+async def test_a_draft_is_hidden_from_the_homeowner_until_sent(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession
+) -> None:
     deal = await awarded(client, sign_up)
     draft = await _create(client, deal)
     path = f"/api/v1/invoices/{draft['id']}"
@@ -124,7 +143,7 @@ async def test_a_draft_is_hidden_from_the_homeowner_until_sent(client, sign_up, 
     assert (await client.get("/api/v1/invoices/999999999", headers=deal.homeowner.headers)).status_code == 404
 
 
-async def test_sending_takes_a_future_due_date_once(client, sign_up):
+async def test_sending_takes_a_future_due_date_once(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     deal = await awarded(client, sign_up)
     invoice = await _create(client, deal)
     path = f"/api/v1/invoices/{invoice['id']}/send"
@@ -140,7 +159,9 @@ async def test_sending_takes_a_future_due_date_once(client, sign_up):
     assert (await client.post(path, headers=deal.contractor.headers)).status_code == 409
 
 
-async def test_the_homeowner_pays_in_parts_until_paid(client, sign_up, session, sandbox):
+async def test_the_homeowner_pays_in_parts_until_paid(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession, sandbox: CountingSandbox
+) -> None:
     deal = await awarded(client, sign_up)
     invoice = await _sent(client, deal)
     total = invoice["total_cents"]
@@ -162,12 +183,15 @@ async def test_the_homeowner_pays_in_parts_until_paid(client, sign_up, session, 
     )
     assert credited == total
     customer = await session.scalar(select(Customer).where(Customer.contractor_id == deal.contractor.id))
+    assert customer is not None
     await session.refresh(customer)
     assert customer.lifetime_value_cents == total
     assert [c.amount_cents for c in sandbox.charges][1:] == [5_000, total - 5_000]
 
 
-async def test_only_the_addressed_homeowner_pays(client, sign_up, sandbox):
+async def test_only_the_addressed_homeowner_pays(
+    client: httpx.AsyncClient, sign_up: SignUp, sandbox: CountingSandbox
+) -> None:
     deal = await awarded(client, sign_up)
     invoice = await _sent(client, deal)
     path = f"/api/v1/invoices/{invoice['id']}/pay"
@@ -183,20 +207,26 @@ async def test_only_the_addressed_homeowner_pays(client, sign_up, sandbox):
     assert len(sandbox.charges) == 1  # the award only
 
 
-async def test_a_declined_invoice_payment_changes_nothing_but_its_record(client, sign_up, session):
+async def test_a_declined_invoice_payment_changes_nothing_but_its_record(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession
+) -> None:
     deal = await awarded(client, sign_up)
     invoice = await _sent(client, deal)
     declined = await _pay(client, deal, invoice, 1_000, payment_method="pm_card_declined")
     assert declined.status_code == 402
     failed = await session.scalar(select(Payment).where(Payment.invoice_id == invoice["id"]))
+    assert failed is not None
     assert failed.status == "failed"
     stored = await session.get(Invoice, invoice["id"])
+    assert stored is not None
     await session.refresh(stored)
     assert (stored.status, stored.paid_cents) == ("sent", 0)
     assert (await _pay(client, deal, invoice, 1_000)).status_code == 200
 
 
-async def test_an_invoice_payment_repeated_with_its_key_charges_once(client, sign_up, sandbox):
+async def test_an_invoice_payment_repeated_with_its_key_charges_once(
+    client: httpx.AsyncClient, sign_up: SignUp, sandbox: CountingSandbox
+) -> None:
     deal = await awarded(client, sign_up)
     invoice = await _sent(client, deal)
     key = {"Idempotency-Key": "inv-pay-1"}
@@ -207,7 +237,7 @@ async def test_an_invoice_payment_repeated_with_its_key_charges_once(client, sig
     assert len(sandbox.charges) == 2  # the award and this payment
 
 
-async def test_cancelling(client, sign_up):
+async def test_cancelling(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     deal = await awarded(client, sign_up)
     draft, sent = await _create(client, deal), await _sent(client, deal)
     assert (
@@ -223,7 +253,7 @@ async def test_cancelling(client, sign_up):
     assert paid_in_part.status_code == 409
 
 
-async def test_lists_by_party_and_status(client, sign_up):
+async def test_lists_by_party_and_status(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     deal = await awarded(client, sign_up)
     draft = await _create(client, deal)
     sent = [await _sent(client, deal) for _ in range(2)]
@@ -248,26 +278,32 @@ async def test_lists_by_party_and_status(client, sign_up):
     ).status_code == 422
 
 
-async def _overdue_by(session, invoice_id: int, days: float) -> None:  # type: ignore[no-untyped-def]
+async def _overdue_by(session: AsyncSession, invoice_id: int, days: float) -> None:
     await session.execute(
         update(Invoice).where(Invoice.id == invoice_id).values(due_at=func.now() - timedelta(days=days))
     )
 
 
 async def test_reminders_mark_overdue_and_remind_once_per_threshold(
-    client, sign_up, session, settings, database, integrations
-):
+    client: httpx.AsyncClient,
+    sign_up: SignUp,
+    session: AsyncSession,
+    settings: Settings,
+    database: Database,
+    integrations: Integrations,
+) -> None:
     deal = await awarded(client, sign_up)
     invoice = await _sent(client, deal)
     remind = TASKS["billing.invoice_reminders"]
     context = TaskContext(db=database, settings=settings, integrations=integrations)
 
     await remind(context, {})
-    assert (await session.get(Invoice, invoice["id"])).status == "sent"  # not due yet
+    assert (await session.get_one(Invoice, invoice["id"])).status == "sent"  # not due yet
 
     await _overdue_by(session, invoice["id"], 1.5)
     await remind(context, {})
     stored = await session.get(Invoice, invoice["id"])
+    assert stored is not None
     await session.refresh(stored)
     assert stored.status == "overdue"
     assert "invoice.reminder" not in await _kinds(session, deal.homeowner.id)  # before day 3
@@ -293,8 +329,13 @@ async def test_reminders_mark_overdue_and_remind_once_per_threshold(
 
 
 async def test_the_late_fee_is_applied_once_at_thirty_days(
-    client, sign_up, session, settings, database, integrations
-):
+    client: httpx.AsyncClient,
+    sign_up: SignUp,
+    session: AsyncSession,
+    settings: Settings,
+    database: Database,
+    integrations: Integrations,
+) -> None:
     deal = await awarded(client, sign_up)
     invoice = await _sent(client, deal)
     await _pay(client, deal, invoice, 3_531)  # 10,000 left
@@ -303,6 +344,7 @@ async def test_the_late_fee_is_applied_once_at_thirty_days(
     for _ in range(2):
         await TASKS["billing.invoice_reminders"](context, {})
     stored = await session.get(Invoice, invoice["id"])
+    assert stored is not None
     await session.refresh(stored)
     assert stored.late_fee_cents == 150  # 1.5 % of the 10,000 unpaid
     assert stored.total_cents == invoice["total_cents"] + 150
@@ -311,13 +353,16 @@ async def test_the_late_fee_is_applied_once_at_thirty_days(
     assert (await _pay(client, deal, invoice, 10_150)).json()["status"] == "paid"
 
 
-async def test_reminders_run_in_batches(client, sign_up, session, settings):
+async def test_reminders_run_in_batches(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession, settings: Settings
+) -> None:
     deal = await awarded(client, sign_up)
     sent = [await _sent(client, deal) for _ in range(3)]
     for invoice in sent:
         await _overdue_by(session, invoice["id"], 4)
     now = datetime.now(UTC)
     first = await invoices.remind(session=session, settings=settings, now=now, after_id=0, limit=2)
+    assert first is not None
     assert first == sent[1]["id"]
     assert await invoices.remind(session=session, settings=settings, now=now, after_id=first, limit=2) is None
     statuses = await session.scalars(select(Invoice.status).where(Invoice.id.in_([i["id"] for i in sent])))

@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
 import pytest
 from sqlalchemy import delete, func, insert, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from ftw.billing import ledger
 from ftw.billing.ledger import Entry, Unbalanced, check, reconcile
 from ftw.billing.models import Account, LedgerEntry, Payment
 from ftw.billing.tasks import SCHEDULES, TASKS
+from ftw.config import Settings
+from ftw.core.db import Database
+from ftw.integrations import Integrations
 from ftw.integrations.context import TaskContext
 from ftw.jobs.models import Job
 from ftw.worker import collect
-from tests.billing.support import accept, completed, market
+from tests.conftest import SignUp
+from tests.support.market import accept, completed, market
 
 
-async def test_a_transaction_must_sum_to_zero(session):
+async def test_a_transaction_must_sum_to_zero(session: AsyncSession) -> None:
     with pytest.raises(Unbalanced):
         await ledger.post(
             session,
@@ -30,7 +35,9 @@ async def test_a_transaction_must_sum_to_zero(session):
     assert await session.scalar(select(func.count()).select_from(LedgerEntry)) == 0
 
 
-async def test_a_clean_ledger_reconciles(client, sign_up, session):
+async def test_a_clean_ledger_reconciles(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession
+) -> None:
     deal = await completed(client, sign_up)
     await client.post(
         "/api/v1/payouts", json={"amount_cents": 1_000, "speed": "instant"}, headers=deal.contractor.headers
@@ -47,7 +54,7 @@ async def _failures(session: AsyncSession) -> list[str]:
     return [line for line in report.lines if line.startswith("✗")]
 
 
-async def test_an_unbalanced_transaction_is_reported(session):
+async def test_an_unbalanced_transaction_is_reported(session: AsyncSession) -> None:
     txn = uuid.uuid4()
     await session.execute(
         insert(LedgerEntry),
@@ -59,7 +66,7 @@ async def test_an_unbalanced_transaction_is_reported(session):
     assert f"✗ txn {txn} sums to 5" in await _failures(session)
 
 
-async def test_a_negative_contractor_balance_is_reported(session, sign_up):
+async def test_a_negative_contractor_balance_is_reported(session: AsyncSession, sign_up: SignUp) -> None:
     contractor = await sign_up("contractor")
     await ledger.post(
         session,
@@ -69,7 +76,9 @@ async def test_a_negative_contractor_balance_is_reported(session, sign_up):
     assert f"✗ contractor account of {contractor.id} is negative: -1" in await _failures(session)
 
 
-async def test_a_captured_payment_without_its_entries_is_reported(client, sign_up, session):
+async def test_a_captured_payment_without_its_entries_is_reported(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession
+) -> None:
     deal = await market(client, sign_up)
     payment_id = (await accept(client, deal.homeowner, deal.bid)).json()["payment"]["id"]
     await session.execute(delete(LedgerEntry).where(LedgerEntry.payment_id == payment_id))
@@ -77,14 +86,18 @@ async def test_a_captured_payment_without_its_entries_is_reported(client, sign_u
     assert any(line.startswith(f"✗ payment {payment_id} ") for line in failures)
 
 
-async def test_escrow_left_on_a_completed_job_is_reported(client, sign_up, session):
+async def test_escrow_left_on_a_completed_job_is_reported(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession
+) -> None:
     deal = await market(client, sign_up)
     await accept(client, deal.homeowner, deal.bid)
     await session.execute(update(Job).where(Job.id == deal.job["id"]).values(status="completed"))
     assert any(f"job {deal.job['id']} is not in progress" in line for line in await _failures(session))
 
 
-async def test_a_payout_that_does_not_match_its_entries_is_reported(client, sign_up, session):
+async def test_a_payout_that_does_not_match_its_entries_is_reported(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession
+) -> None:
     deal = await completed(client, sign_up)
     payout = await client.post(
         "/api/v1/payouts", json={"amount_cents": 1_000}, headers=deal.contractor.headers
@@ -102,7 +115,9 @@ async def test_a_payout_that_does_not_match_its_entries_is_reported(client, sign
     assert any(line.startswith(f"✗ payout {payout.json()['id']} ") for line in await _failures(session))
 
 
-async def test_reconcile_reads_the_committed_database_on_its_own_connection(engine, settings, database_url):
+async def test_reconcile_reads_the_committed_database_on_its_own_connection(
+    engine: AsyncEngine, settings: Settings, database_url: str
+) -> None:
     before = await reconcile(database_url, settings)
     assert before.ok, before.lines
     txn = uuid.uuid4()
@@ -131,7 +146,7 @@ async def test_reconcile_reads_the_committed_database_on_its_own_connection(engi
             await s.commit()
 
 
-def test_tasks_and_schedules_are_declared_for_the_worker():
+def test_tasks_and_schedules_are_declared_for_the_worker() -> None:
     # The award charge's retry is billing's task, handled by bids (its flow retries the award).
     assert set(collect().tasks) >= {
         "billing.retry_payment",
@@ -145,8 +160,13 @@ def test_tasks_and_schedules_are_declared_for_the_worker():
 
 
 async def test_the_sweep_requeues_a_pending_charge_whose_task_was_lost(
-    client, sign_up, session, settings, database, integrations
-):
+    client: httpx.AsyncClient,
+    sign_up: SignUp,
+    session: AsyncSession,
+    settings: Settings,
+    database: Database,
+    integrations: Integrations,
+) -> None:
     deal = await market(client, sign_up)
     payment_id = (await accept(client, deal.homeowner, deal.bid, method="pm_provider_down")).json()[
         "payment"
@@ -159,4 +179,4 @@ async def test_the_sweep_requeues_a_pending_charge_whose_task_was_lost(
     rows = list((await session.execute(queued)).scalars())
     assert len(rows) == 1
     assert b'"payment_id": %d' % payment_id in rows[0]
-    assert (await session.get(Payment, payment_id)).status == "pending"
+    assert (await session.get_one(Payment, payment_id)).status == "pending"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from ftw.accounts.models import User
 from ftw.billing import ledger
@@ -14,11 +16,15 @@ from ftw.billing.ledger import Entry
 from ftw.billing.models import Account, LedgerEntry, Payout
 from ftw.billing.payouts import RESOLVE_TASK
 from ftw.billing.tasks import resolve_payout
-from ftw.config import PayoutRules
+from ftw.config import PayoutRules, Settings
+from ftw.core.db import Database
+from ftw.integrations import Integrations
 from ftw.integrations.payments import ProviderUnavailable
 from ftw.messaging.models import Notification
 from ftw.worker import Registry, drain
-from tests.billing.support import CountingSandbox, awarded, completed
+from tests import conftest
+from tests.conftest import SignUp
+from tests.support.market import CountingSandbox, awarded, completed
 
 
 async def _credit(session: AsyncSession, user_id: int, cents: int) -> None:
@@ -30,14 +36,16 @@ async def _credit(session: AsyncSession, user_id: int, cents: int) -> None:
     )
 
 
-async def _balance(client, user) -> dict[str, int]:  # type: ignore[no-untyped-def]
+async def _balance(client: httpx.AsyncClient, user: conftest.Account) -> dict[str, int]:
     response = await client.get("/api/v1/balance", headers=user.headers)
     assert response.status_code == 200, response.text
     body: dict[str, int] = response.json()
     return body
 
 
-async def test_escrow_is_pending_until_completion_then_available(client, sign_up):
+async def test_escrow_is_pending_until_completion_then_available(
+    client: httpx.AsyncClient, sign_up: SignUp
+) -> None:
     deal = await awarded(client, sign_up)
     bid = deal.bid["amount_cents"]
     assert await _balance(client, deal.contractor) == {
@@ -54,14 +62,16 @@ async def test_escrow_is_pending_until_completion_then_available(client, sign_up
     }
 
 
-async def test_an_operator_sees_its_pending_share(client, sign_up):
+async def test_an_operator_sees_its_pending_share(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     operator = await sign_up("operator")
     await client.post("/api/v1/territories/36061/claim", headers=operator.headers)
     await awarded(client, sign_up)  # ZIP 10001: New York County, 36061
     assert await _balance(client, operator) == {"available_cents": 0, "pending_cents": 200, "held_cents": 0}
 
 
-async def test_only_contractors_and_operators_have_a_balance(client, sign_up):
+async def test_only_contractors_and_operators_have_a_balance(
+    client: httpx.AsyncClient, sign_up: SignUp
+) -> None:
     assert (await client.get("/api/v1/balance")).status_code == 401
     assert (await client.get("/api/v1/balance", headers=(await sign_up()).headers)).status_code == 403
     body = {"amount_cents": 100}
@@ -75,7 +85,15 @@ async def test_only_contractors_and_operators_have_a_balance(client, sign_up):
     ("amount", "speed", "fee"),
     [(10_000, "standard", 0), (10_000, "instant", 100), (100_000, "instant", 500), (99, "instant", 0)],
 )
-async def test_payout_fees(client, sign_up, session, sandbox, amount, speed, fee):
+async def test_payout_fees(
+    client: httpx.AsyncClient,
+    sign_up: SignUp,
+    session: AsyncSession,
+    sandbox: CountingSandbox,
+    amount: int,
+    speed: str,
+    fee: int,
+) -> None:
     contractor = await sign_up("contractor")
     await _credit(session, contractor.id, 200_000)
     response = await client.post(
@@ -92,10 +110,13 @@ async def test_payout_fees(client, sign_up, session, sandbox, amount, speed, fee
     assert (await _balance(client, contractor))["available_cents"] == 200_000 - amount
     assert len(sandbox.payouts) == 1
     note = await session.scalar(select(Notification).where(Notification.user_id == contractor.id))
+    assert note is not None
     assert (note.kind, note.payload["payout_id"]) == ("payout.paid", payout["id"])
 
 
-async def test_a_payout_beyond_the_balance_is_refused_and_writes_nothing(client, sign_up, session, sandbox):
+async def test_a_payout_beyond_the_balance_is_refused_and_writes_nothing(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession, sandbox: CountingSandbox
+) -> None:
     contractor = await sign_up("contractor")
     await _credit(session, contractor.id, 5_000)
     response = await client.post("/api/v1/payouts", json={"amount_cents": 5_001}, headers=contractor.headers)
@@ -116,7 +137,9 @@ async def test_a_payout_beyond_the_balance_is_refused_and_writes_nothing(client,
         ({"amount_cents": 1, "speed": "standard"}, None),  # valid shape; see below
     ],
 )
-async def test_payout_input_is_validated(client, sign_up, session, body, field):
+async def test_payout_input_is_validated(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession, body: dict[str, Any], field: str | None
+) -> None:
     contractor = await sign_up("contractor")
     response = await client.post("/api/v1/payouts", json=body, headers=contractor.headers)
     if field is None:
@@ -125,7 +148,9 @@ async def test_payout_input_is_validated(client, sign_up, session, body, field):
         assert (response.status_code, response.json()["errors"][0]["field"]) == (422, field)
 
 
-async def test_a_payout_repeated_with_its_key_pays_once(client, sign_up, session, sandbox):
+async def test_a_payout_repeated_with_its_key_pays_once(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession, sandbox: CountingSandbox
+) -> None:
     contractor = await sign_up("contractor")
     await _credit(session, contractor.id, 10_000)
     headers = contractor.headers | {"Idempotency-Key": "payout-7"}
@@ -139,7 +164,9 @@ async def test_a_payout_repeated_with_its_key_pays_once(client, sign_up, session
     assert (await _balance(client, contractor))["available_cents"] == 4_000
 
 
-async def test_payout_history_pages_newest_first(client, sign_up, session):
+async def test_payout_history_pages_newest_first(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession
+) -> None:
     contractor = await sign_up("contractor")
     await _credit(session, contractor.id, 10_000)
     made = []
@@ -158,7 +185,9 @@ async def test_payout_history_pages_newest_first(client, sign_up, session):
     assert (await client.get("/api/v1/payouts", headers=stranger.headers)).json()["items"] == []
 
 
-async def test_the_contractor_of_a_completed_job_is_paid_out(client, sign_up):
+async def test_the_contractor_of_a_completed_job_is_paid_out(
+    client: httpx.AsyncClient, sign_up: SignUp
+) -> None:
     deal = await completed(client, sign_up)
     bid = deal.bid["amount_cents"]
     response = await client.post(
@@ -172,7 +201,12 @@ async def test_the_contractor_of_a_completed_job_is_paid_out(client, sign_up):
     }
 
 
-async def test_two_payouts_racing_never_overdraw(committing_client, committed_sign_up, engine, sandbox):
+async def test_two_payouts_racing_never_overdraw(
+    committing_client: httpx.AsyncClient,
+    committed_sign_up: SignUp,
+    engine: AsyncEngine,
+    sandbox: CountingSandbox,
+) -> None:
     """Four payouts of $40 race for a $100 balance on separate connections: two win."""
     contractor = await committed_sign_up("contractor")
     async with AsyncSession(engine) as s:
@@ -210,8 +244,14 @@ class TimesOutAfterSending(CountingSandbox):
 
 @pytest.mark.parametrize("sent", [True, False], ids=["the-transfer-went-out", "it-did-not"])
 async def test_a_timed_out_payout_is_resolved_by_asking_never_by_paying_again(
-    client, sign_up, session, database, settings, integrations, sent
-):
+    client: httpx.AsyncClient,
+    sign_up: SignUp,
+    session: AsyncSession,
+    database: Database,
+    settings: Settings,
+    integrations: Integrations,
+    sent: bool,
+) -> None:
     """The attack on the books: a payout whose call times out, then the same request again."""
     provider = TimesOutAfterSending(sends=sent)
     integrations.payments = provider
@@ -236,18 +276,21 @@ async def test_a_timed_out_payout_is_resolved_by_asking_never_by_paying_again(
         await drain(database, settings, integrations, registry=Registry({RESOLVE_TASK: resolve_payout})) == 1
     )
     payout = await session.get(Payout, first.json()["id"], populate_existing=True)
+    assert payout is not None
     assert payout.status == ("paid" if sent else "failed")
     assert len(provider.payouts) == (1 if sent else 0)  # asked, never paid again
     assert (await _balance(client, contractor))["available_cents"] == (10_000 if sent else 50_000)
     assert (await ledger.check(session)).ok
 
 
-async def test_earnings_wait_out_the_holding_period_before_a_payout(client, sign_up, session, settings):
+async def test_earnings_wait_out_the_holding_period_before_a_payout(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession, settings: Settings
+) -> None:
     """The attack: get paid for a job, cash out at once, then charge the card back."""
     deal = await completed(client, sign_up)
     earned = deal.bid["amount_cents"]
     held = settings.model_copy(update={"payouts": PayoutRules(hold_days=7)})
-    client._transport.app.state.settings = held  # the app's settings, as production configures them
+    client._transport.app.state.settings = held  # type: ignore[attr-defined]  # the app's settings, as production configures them
     assert await _balance(client, deal.contractor) == {
         "available_cents": 0,
         "pending_cents": 0,
@@ -266,7 +309,9 @@ async def test_earnings_wait_out_the_holding_period_before_a_payout(client, sign
     assert (await _balance(client, deal.contractor))["available_cents"] == earned
 
 
-async def test_payouts_go_only_to_the_account_the_platform_opened(client, sign_up, session):
+async def test_payouts_go_only_to_the_account_the_platform_opened(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession
+) -> None:
     """Stripe refuses a made-up destination; we never send one: no account, no payout."""
     contractor = await sign_up("contractor")
     await session.execute(update(User).where(User.id == contractor.id).values(payout_account=None))

@@ -5,12 +5,17 @@ from __future__ import annotations
 import pytest
 import structlog
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.core import audit
 from ftw.core.audit import AuditEntry
+from ftw.core.db import Database
+from tests.conftest import SignUp
 
 
-async def test_an_entry_records_actor_action_target_data_and_request_id(sign_up, session):
+async def test_an_entry_records_actor_action_target_data_and_request_id(
+    sign_up: SignUp, session: AsyncSession
+) -> None:
     admin = await sign_up("homeowner")
     structlog.contextvars.bind_contextvars(request_id="req-123")
     try:
@@ -31,7 +36,7 @@ async def test_an_entry_records_actor_action_target_data_and_request_id(sign_up,
     assert stored.created_at is not None
 
 
-async def test_an_anonymous_actor_is_allowed(session):
+async def test_an_anonymous_actor_is_allowed(session: AsyncSession) -> None:
     entry = await audit.record(
         session, actor_id=None, action="auth.login_failed", data={"email": "x@example.com"}
     )
@@ -39,7 +44,7 @@ async def test_an_anonymous_actor_is_allowed(session):
     assert entry.request_id is None
 
 
-async def test_entries_vanish_with_a_rolled_back_action(database, session):
+async def test_entries_vanish_with_a_rolled_back_action(database: Database, session: AsyncSession) -> None:
     async def failing_action() -> None:
         async with database.session() as s:
             await audit.record(s, actor_id=None, action="admin.refund")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from ftw.config import Breaker, Breakers
-from ftw.core import metrics
 from ftw.core.breakers import BreakerBoard, BreakerOpen, CircuitBreaker
+from tests.conftest import SignUp
 
 POLICY = Breaker(failures=3, call_timeout_s=0.2, reset_timeout_s=30)
 
@@ -36,10 +38,10 @@ async def trip(breaker: CircuitBreaker) -> None:
 
 
 def gauge(vendor: str) -> float | None:
-    return metrics.REGISTRY.get_sample_value("ftw_breaker_state", {"vendor": vendor})
+    return REGISTRY.get_sample_value("ftw_breaker_state", {"vendor": vendor})
 
 
-async def test_consecutive_failures_open_and_a_success_in_between_resets_the_count():
+async def test_consecutive_failures_open_and_a_success_in_between_resets_the_count() -> None:
     breaker = CircuitBreaker("sms", POLICY, clock=Clock())
     for _ in range(POLICY.failures - 1):
         with pytest.raises(ConnectionError):
@@ -53,7 +55,7 @@ async def test_consecutive_failures_open_and_a_success_in_between_resets_the_cou
     assert gauge("sms") == 2
 
 
-async def test_open_rejects_until_the_reset_timeout_then_two_successes_close():
+async def test_open_rejects_until_the_reset_timeout_then_two_successes_close() -> None:
     clock = Clock()
     breaker = CircuitBreaker("email", POLICY, clock=clock)
     await trip(breaker)
@@ -74,12 +76,12 @@ async def test_open_rejects_until_the_reset_timeout_then_two_successes_close():
     await breaker.call(counted)
     assert breaker.state == "half_open"
     await breaker.call(counted)
-    assert breaker.state == "closed"
+    assert breaker.state == "closed"  # type: ignore[comparison-overlap]  # the call moved it; mypy narrowed it
     assert gauge("email") == 0
     assert calls == 2
 
 
-async def test_half_open_lets_only_a_limited_number_of_probes_through_at_once():
+async def test_half_open_lets_only_a_limited_number_of_probes_through_at_once() -> None:
     clock = Clock()
     breaker = CircuitBreaker("storage", POLICY, clock=clock)
     await trip(breaker)
@@ -99,7 +101,7 @@ async def test_half_open_lets_only_a_limited_number_of_probes_through_at_once():
     assert breaker.state == "closed"
 
 
-async def test_the_call_timeout_cancels_the_call_and_counts_as_a_failure():
+async def test_the_call_timeout_cancels_the_call_and_counts_as_a_failure() -> None:
     breaker = CircuitBreaker("llm", POLICY, clock=Clock())
     cancelled = asyncio.Event()
 
@@ -117,7 +119,7 @@ async def test_the_call_timeout_cancels_the_call_and_counts_as_a_failure():
     assert breaker.consecutive_failures == 1
 
 
-async def test_answered_errors_count_as_successes():
+async def test_answered_errors_count_as_successes() -> None:
     breaker = CircuitBreaker("payments", POLICY, clock=Clock())
     for _ in range(POLICY.failures + 1):
         with pytest.raises(ValueError, match="declined"):
@@ -130,14 +132,16 @@ async def _declined() -> str:
     raise ValueError("declined")
 
 
-def test_the_board_has_one_breaker_per_vendor_with_its_thresholds():
+def test_the_board_has_one_breaker_per_vendor_with_its_thresholds() -> None:
     board = BreakerBoard(Breakers())
     assert set(board) == {"database", "llm", "payments", "sms", "email", "storage"}
     assert (board["llm"].policy.failures, board["llm"].policy.call_timeout_s) == (3, 30)
     assert board["payments"].policy.reset_timeout_s == 30
 
 
-async def test_admins_list_every_breaker_and_reset_one(client, admin):
+async def test_admins_list_every_breaker_and_reset_one(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
     app = client._transport.app  # type: ignore[attr-defined]
     payments = app.state.breakers["payments"]
     for _ in range(payments.policy.failures):
@@ -160,7 +164,7 @@ async def test_admins_list_every_breaker_and_reset_one(client, admin):
     assert (await client.post("/api/v1/admin/breakers/nope/reset", headers=admin)).status_code == 404
 
 
-async def test_the_breakers_endpoints_are_for_admins_only(client, sign_up):
+async def test_the_breakers_endpoints_are_for_admins_only(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     user = await sign_up("operator", zip=None)
     assert (await client.get("/api/v1/admin/breakers", headers=user.headers)).status_code == 403
     assert (await client.post("/api/v1/admin/breakers/sms/reset", headers=user.headers)).status_code == 403

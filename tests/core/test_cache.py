@@ -20,7 +20,8 @@ from ftw.config import CacheTTL, Settings
 from ftw.core import cache
 from ftw.core.db import Database
 from ftw.jobs.models import Job
-from tests.jobs.test_jobs import post
+from tests.conftest import SignUp
+from tests.support.market import post_job
 from tests.support.silent import silent_server
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -182,14 +183,19 @@ def _app_client(settings: Settings, database: Database) -> httpx.AsyncClient:
     "redis_url", [None, REDIS_URL, CLOSED_PORT_URL], ids=["memory", "redis", "redis-down"]
 )
 async def test_a_posted_job_shows_in_its_territory_browse_at_once(
-    settings: Settings, database: Database, session: AsyncSession, sign_up, prefix: str, redis_url: str | None
-) -> None:  # type: ignore[no-untyped-def]
+    settings: Settings,
+    database: Database,
+    session: AsyncSession,
+    sign_up: SignUp,
+    prefix: str,
+    redis_url: str | None,
+) -> None:
     configured = settings.model_copy(
         update={"redis_url": redis_url, "redis_prefix": prefix.rstrip(":"), "cache_enabled": True}
     )
     async with _app_client(configured, database) as client:
         owner = await sign_up()
-        first = await post(client, owner)
+        first = await post_job(client, owner)
         browse = {"territory": "36061"}
         listed = await client.get("/api/v1/jobs", params=browse)
         assert first["id"] in [j["id"] for j in listed.json()["items"]]
@@ -207,7 +213,7 @@ async def test_a_posted_job_shows_in_its_territory_browse_at_once(
         assert (await titles())[first["id"]] == expected  # Redis down: straight from PostgreSQL
 
         # ... but a job posted through the API is, at once, with the rows before it.
-        second = await post(client, owner, title="Broken garage door")
+        second = await post_job(client, owner, title="Broken garage door")
         listed_now = await titles()
         assert next(iter(listed_now)) == second["id"]
         assert listed_now[first["id"]] == "Changed behind the back"

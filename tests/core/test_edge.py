@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import io
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 from PIL import Image
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.app import create_app
 from ftw.config import Settings
 from ftw.core.db import Database
 from ftw.jobs.models import Job
 from ftw.sandboxes import SANDBOXES  # production's stand-ins, allowed by name here
-from tests.jobs.test_jobs import png, post
+from tests.conftest import SignUp
+from tests.jobs.test_jobs import png
+from tests.support.market import post_job
 
 BOUNDARY = "ftwboundary"
 
@@ -52,7 +56,9 @@ def _jpeg_with_location() -> bytes:
     return out.getvalue()
 
 
-async def test_a_json_body_past_64_kb_is_refused_before_it_is_read(client, sign_up):
+async def test_a_json_body_past_64_kb_is_refused_before_it_is_read(
+    client: httpx.AsyncClient, sign_up: SignUp
+) -> None:
     owner = await sign_up()
     body = Tripwire(70_000)
     headers = owner.headers | {"content-type": "application/json", "content-length": str(body.size)}
@@ -62,7 +68,9 @@ async def test_a_json_body_past_64_kb_is_refused_before_it_is_read(client, sign_
     assert not body.read
 
 
-async def test_a_body_that_outgrows_its_bound_while_streaming_is_cut_off(client, sign_up):
+async def test_a_body_that_outgrows_its_bound_while_streaming_is_cut_off(
+    client: httpx.AsyncClient, sign_up: SignUp
+) -> None:
     owner = await sign_up()
 
     async def chunked() -> AsyncIterator[bytes]:  # no Content-Length: counted as it comes
@@ -74,9 +82,11 @@ async def test_a_body_that_outgrows_its_bound_while_streaming_is_cut_off(client,
     assert refused.headers["content-type"] == "application/problem+json"
 
 
-async def test_a_strangers_upload_is_refused_before_a_byte_is_read(client, sign_up):
+async def test_a_strangers_upload_is_refused_before_a_byte_is_read(
+    client: httpx.AsyncClient, sign_up: SignUp
+) -> None:
     owner, stranger = await sign_up(), await sign_up()
-    job = await post(client, owner)
+    job = await post_job(client, owner)
     body = Tripwire(1_000_000)
     refused = await client.post(
         f"/api/v1/jobs/{job['id']}/photos", content=body, headers=_upload(stranger.headers, body.size)
@@ -90,9 +100,11 @@ async def test_a_strangers_upload_is_refused_before_a_byte_is_read(client, sign_
     assert not body.read
 
 
-async def test_a_full_job_refuses_an_upload_before_a_byte_is_read(client, sign_up, session):
+async def test_a_full_job_refuses_an_upload_before_a_byte_is_read(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession
+) -> None:
     owner = await sign_up()
-    job = await post(client, owner)
+    job = await post_job(client, owner)
     await session.execute(update(Job).where(Job.id == job["id"]).values(photo_count=20))
     body = Tripwire(1_000)
     refused = await client.post(
@@ -103,10 +115,10 @@ async def test_a_full_job_refuses_an_upload_before_a_byte_is_read(client, sign_u
 
 
 async def test_an_upload_longer_than_the_jobs_room_is_refused_before_a_byte_is_read(
-    client, sign_up, session, settings
-):
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession, settings: Settings
+) -> None:
     owner = await sign_up()
-    job = await post(client, owner)
+    job = await post_job(client, owner)
     await session.execute(update(Job).where(Job.id == job["id"]).values(photo_count=19))
     body = Tripwire(2 * settings.jobs.max_photo_bytes)
     refused = await client.post(
@@ -117,9 +129,11 @@ async def test_an_upload_longer_than_the_jobs_room_is_refused_before_a_byte_is_r
     assert not body.read
 
 
-async def test_more_files_than_the_job_has_room_for_are_refused(client, sign_up, session):
+async def test_more_files_than_the_job_has_room_for_are_refused(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession
+) -> None:
     owner = await sign_up()
-    job = await post(client, owner)
+    job = await post_job(client, owner)
     await session.execute(update(Job).where(Job.id == job["id"]).values(photo_count=19))
     files = [("files", (f"p{i}.png", png(), "image/png")) for i in range(2)]
     refused = await client.post(f"/api/v1/jobs/{job['id']}/photos", headers=owner.headers, files=files)
@@ -127,9 +141,11 @@ async def test_more_files_than_the_job_has_room_for_are_refused(client, sign_up,
     assert refused.headers["content-type"] == "application/problem+json"
 
 
-async def test_photos_are_stored_and_served_without_their_location(client, sign_up, media_root):
+async def test_photos_are_stored_and_served_without_their_location(
+    client: httpx.AsyncClient, sign_up: SignUp, media_root: Path
+) -> None:
     owner = await sign_up()
-    job = await post(client, owner)
+    job = await post_job(client, owner)
     original = _jpeg_with_location()
     with Image.open(io.BytesIO(original)) as image:
         assert image.getexif().get_ifd(0x8825)  # the test photo does carry a location
@@ -143,7 +159,7 @@ async def test_photos_are_stored_and_served_without_their_location(client, sign_
         assert "exif" not in image.info
 
 
-async def test_security_headers_on_every_answer(client, sign_up):
+async def test_security_headers_on_every_answer(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     account = await sign_up()
     me = await client.get("/api/v1/me", headers=account.headers)
     public = await client.get("/api/v1/territories/36061")
@@ -176,7 +192,7 @@ async def test_production_sends_hsts_and_keeps_docs_private(settings: Settings, 
         assert (await client.get("/openapi.json")).status_code == 200
 
 
-async def test_a_request_id_is_kept_only_when_well_formed(client):
+async def test_a_request_id_is_kept_only_when_well_formed(client: httpx.AsyncClient) -> None:
     kept = await client.get("/healthz", headers={"X-Request-ID": "abc-123.trace:9"})
     assert kept.headers["x-request-id"] == "abc-123.trace:9"
     for forged in ("evil\tid", "x" * 65, "a b", '"}{"injected'):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import asyncpg
 
@@ -11,7 +12,7 @@ from ftw.core.db import sync_libpq_url
 from ftw.core.embedded import start_embedded
 
 
-async def test_embedded_server_starts_migrates_and_holds_the_counties(tmp_path):
+async def test_embedded_server_starts_migrates_and_holds_the_counties(tmp_path: Path) -> None:
     url = await asyncio.to_thread(start_embedded, tmp_path / "ftw")
     try:
         await asyncio.to_thread(migrations.upgrade, url)

@@ -5,9 +5,13 @@ from __future__ import annotations
 import httpx
 
 from ftw.app import create_app
+from ftw.config import Settings
+from ftw.core.db import Database
 
 
-async def test_an_unexpected_failure_is_a_problem_500_without_internals(settings, database):
+async def test_an_unexpected_failure_is_a_problem_500_without_internals(
+    settings: Settings, database: Database
+) -> None:
     app = create_app(settings, database=database)
 
     @app.get("/boom")
@@ -28,14 +32,14 @@ async def test_an_unexpected_failure_is_a_problem_500_without_internals(settings
     assert "secret" not in response.text
 
 
-async def test_unknown_route_and_wrong_method_are_problems(client):
+async def test_unknown_route_and_wrong_method_are_problems(client: httpx.AsyncClient) -> None:
     missing = await client.get("/api/v1/nothing-here")
     assert (missing.status_code, missing.headers["content-type"]) == (404, "application/problem+json")
     wrong = await client.delete("/api/v1/territories")
     assert (wrong.status_code, wrong.json()["title"]) == (405, "Method not allowed")
 
 
-async def test_malformed_json_is_a_422_problem(client):
+async def test_malformed_json_is_a_422_problem(client: httpx.AsyncClient) -> None:
     response = await client.post(
         "/api/v1/auth/login", content=b"{not json", headers={"content-type": "application/json"}
     )

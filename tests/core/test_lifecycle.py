@@ -38,13 +38,13 @@ class Row:
     status: str
 
 
-def test_a_declared_move_is_made():
+def test_a_declared_move_is_made() -> None:
     row = Row("shut")
     DOOR.move(row, Door.OPEN)
     assert row.status is Door.OPEN
 
 
-def test_an_undeclared_move_is_a_conflict_and_changes_nothing():
+def test_an_undeclared_move_is_a_conflict_and_changes_nothing() -> None:
     row = Row("open")
     with pytest.raises(Conflict, match="A door that is open cannot become locked") as refused:
         DOOR.move(row, Door.LOCKED, by=Who.OWNER)
@@ -52,7 +52,7 @@ def test_an_undeclared_move_is_a_conflict_and_changes_nothing():
     assert row.status == "open"
 
 
-def test_a_move_for_some_actors_refuses_the_others():
+def test_a_move_for_some_actors_refuses_the_others() -> None:
     row = Row("shut")
     with pytest.raises(Forbidden, match="A guest cannot make a door locked"):
         DOOR.move(row, Door.LOCKED, by=Who.GUEST)
@@ -63,11 +63,11 @@ def test_a_move_for_some_actors_refuses_the_others():
     assert row.status is Door.LOCKED
 
 
-def test_sources_are_the_where_of_a_set_based_move():
+def test_sources_are_the_where_of_a_set_based_move() -> None:
     assert DOOR.sources(Door.SHUT) == ["open"]
     assert sorted(DOOR.sources(Door.OPEN)) == ["shut"]
     assert DOOR.sources(Door.LOCKED) == ["shut"]
 
 
-def test_the_check_constraint_admits_every_state():
+def test_the_check_constraint_admits_every_state() -> None:
     assert one_of("status", Door) == "status IN ('shut', 'open', 'locked')"

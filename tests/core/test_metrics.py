@@ -13,13 +13,16 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from structlog.testing import capture_logs
 
 from ftw.app import create_app
+from ftw.config import Settings
 from ftw.core import metrics
 from ftw.core.activity import LocalActiveUsers, RedisActiveUsers
-from ftw.core.db import create_engine
+from ftw.core.db import Database, create_engine
 from ftw.core.tasks import enqueue
+from tests.conftest import SignUp
 
 TERRITORY = "/api/v1/territories/{fips}"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -43,14 +46,14 @@ def label_values(exposition: str, name: str, label: str) -> set[str]:
     }
 
 
-async def scrape(client) -> str:  # type: ignore[no-untyped-def]
+async def scrape(client: httpx.AsyncClient) -> str:
     response = await client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     return str(response.text)
 
 
-async def test_requests_are_counted_by_route_template_method_and_status(client):
+async def test_requests_are_counted_by_route_template_method_and_status(client: httpx.AsyncClient) -> None:
     labels = {"route": TERRITORY, "method": "GET", "status": "200"}
     before = await scrape(client)
     for _ in range(2):
@@ -71,7 +74,9 @@ async def test_requests_are_counted_by_route_template_method_and_status(client):
     assert "/api/v1/territories/06037" not in label_values(after, "http_requests_total", "route")
 
 
-async def test_latency_buckets_resolve_5_ms_to_5_s_with_edges_at_the_targets(client):
+async def test_latency_buckets_resolve_5_ms_to_5_s_with_edges_at_the_targets(
+    client: httpx.AsyncClient,
+) -> None:
     await client.get("/api/v1/territories/06037")
     edges = {
         float(le) for le in label_values(await scrape(client), "http_request_duration_seconds_bucket", "le")
@@ -81,7 +86,7 @@ async def test_latency_buckets_resolve_5_ms_to_5_s_with_edges_at_the_targets(cli
     assert {0.15, 0.8, 1.0, 2.0} <= edges  # p50 and p95 targets, alert thresholds
 
 
-async def test_unknown_paths_share_one_label_so_scanners_cannot_add_series(client):
+async def test_unknown_paths_share_one_label_so_scanners_cannot_add_series(client: httpx.AsyncClient) -> None:
     before = await scrape(client)
     await client.get("/wp-admin/setup.php")
     await client.get("/.env")
@@ -93,7 +98,7 @@ async def test_unknown_paths_share_one_label_so_scanners_cannot_add_series(clien
     assert "/wp-admin/setup.php" not in routes
 
 
-async def test_probes_and_scrapes_are_not_user_traffic(client):
+async def test_probes_and_scrapes_are_not_user_traffic(client: httpx.AsyncClient) -> None:
     await client.get("/healthz")
     await client.get("/readyz")
     exposition = await scrape(client)
@@ -102,7 +107,7 @@ async def test_probes_and_scrapes_are_not_user_traffic(client):
     assert value(exposition, "http_requests_in_flight") >= 1
 
 
-async def test_every_declared_series_is_exported_from_the_start(client):
+async def test_every_declared_series_is_exported_from_the_start(client: httpx.AsyncClient) -> None:
     exposition = await scrape(client)
     assert label_values(exposition, "ftw_breaker_state", "vendor") == {
         "database",
@@ -125,7 +130,7 @@ async def test_every_declared_series_is_exported_from_the_start(client):
         assert name in exposition
 
 
-async def test_helpers_move_their_series(client):
+async def test_helpers_move_their_series(client: httpx.AsyncClient) -> None:
     before = await scrape(client)
     metrics.cache_lookup("job_listings", hit=True)
     metrics.cache_lookup("job_listings", hit=False)
@@ -148,7 +153,9 @@ async def test_helpers_move_their_series(client):
     assert moved("ftw_breaker_transitions_total", vendor="llm", state="open") == 1
 
 
-async def test_business_events_count_only_when_their_transaction_commits(client, database):
+async def test_business_events_count_only_when_their_transaction_commits(
+    client: httpx.AsyncClient, database: Database
+) -> None:
     before = await scrape(client)
     async with database.session() as session:
         metrics.count("jobs_posted", session=session)
@@ -167,7 +174,7 @@ async def test_business_events_count_only_when_their_transaction_commits(client,
     assert posted == 1
 
 
-async def test_pool_and_query_metrics_follow_a_real_pool(engine):
+async def test_pool_and_query_metrics_follow_a_real_pool(engine: AsyncEngine) -> None:
     def scraped(name: str, **labels: str) -> float:
         return value(metrics.exposition().decode(), name, **labels)
 
@@ -185,8 +192,8 @@ async def test_pool_and_query_metrics_follow_a_real_pool(engine):
 
 @pytest.mark.parametrize(("threshold_ms", "logged"), [(50, True), (60_000, False)])
 async def test_statements_over_the_slow_query_threshold_are_logged_with_their_sql(
-    database_url, settings, threshold_ms, logged
-):
+    database_url: str, settings: Settings, threshold_ms: int, logged: bool
+) -> None:
     engine = create_engine(
         database_url, settings.model_copy(update={"slow_query_ms": threshold_ms}), pool_size=1
     )
@@ -206,7 +213,9 @@ async def test_statements_over_the_slow_query_threshold_are_logged_with_their_sq
         assert slow == []
 
 
-async def test_queue_depth_and_oldest_task_age_are_read_at_scrape_time(client, session):
+async def test_queue_depth_and_oldest_task_age_are_read_at_scrape_time(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
     before = await scrape(client)
     assert value(before, "ftw_queue_depth") == 0
     await enqueue(session, "test.metrics", {"n": 1})
@@ -216,7 +225,7 @@ async def test_queue_depth_and_oldest_task_age_are_read_at_scrape_time(client, s
     assert value(after, "ftw_queue_oldest_task_age_seconds") >= 0
 
 
-async def test_active_users_are_distinct_signed_in_users(client, sign_up):
+async def test_active_users_are_distinct_signed_in_users(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     first, second = await sign_up("homeowner"), await sign_up("contractor")
     for account in (first, first, second):
         assert (await client.get("/api/v1/me", headers=account.headers)).status_code == 200
@@ -224,7 +233,7 @@ async def test_active_users_are_distinct_signed_in_users(client, sign_up):
     assert value(await scrape(client), "ftw_active_users") == 2
 
 
-async def test_active_users_expire_after_five_minutes():
+async def test_active_users_expire_after_five_minutes() -> None:
     now = [1_000.0]
     users = LocalActiveUsers(clock=lambda: now[0])
     await users.seen(1)
@@ -236,7 +245,9 @@ async def test_active_users_expire_after_five_minutes():
     assert await users.count() == 1
 
 
-async def test_active_users_are_shared_by_instances_through_redis(settings, database, sign_up):
+async def test_active_users_are_shared_by_instances_through_redis(
+    settings: Settings, database: Database, sign_up: SignUp
+) -> None:
     shared = f"ftw:test:active:{uuid.uuid4().hex}"
     with_redis = settings.model_copy(update={"redis_url": REDIS_URL})
     instances = [create_app(with_redis, database=database) for _ in range(2)]
@@ -260,7 +271,7 @@ async def test_active_users_are_shared_by_instances_through_redis(settings, data
             await app.state.redis.aclose()
 
 
-async def test_redis_active_users_expire_after_five_minutes():
+async def test_redis_active_users_expire_after_five_minutes() -> None:
     redis = Redis.from_url(REDIS_URL)
     now = [10_000.0]
     users = RedisActiveUsers(redis, key=f"ftw:test:active:{uuid.uuid4().hex}", clock=lambda: now[0])

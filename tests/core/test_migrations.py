@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ftw.core import migrations
 from ftw.models import metadata
@@ -24,7 +25,7 @@ LAUNCH_INDEXES = {
 }
 
 
-async def test_database_is_at_head_and_matches_the_models(connection):
+async def test_database_is_at_head_and_matches_the_models(connection: AsyncConnection) -> None:
     diff = await connection.run_sync(
         lambda c: compare_metadata(
             MigrationContext.configure(c, opts={"include_name": migrations.include_name}), metadata
@@ -35,7 +36,7 @@ async def test_database_is_at_head_and_matches_the_models(connection):
     assert revision == migrations.head_revision()
 
 
-async def test_launch_indexes_exist_and_are_valid(connection):
+async def test_launch_indexes_exist_and_are_valid(connection: AsyncConnection) -> None:
     rows = await connection.execute(
         text(
             "SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
@@ -43,6 +44,6 @@ async def test_launch_indexes_exist_and_are_valid(connection):
         ),
         {"names": list(LAUNCH_INDEXES)},
     )
-    found = dict(rows.all())
+    found: dict[str, bool] = dict(rows.tuples().all())
     assert set(found) == LAUNCH_INDEXES
     assert all(found.values())

@@ -13,7 +13,7 @@ from ftw.core.principal import VerifiedTokens
 
 def _token(settings: Settings, *, expires_in: timedelta, user_id: int = 7, key: str | None = None) -> str:
     payload = {"sub": str(user_id), "role": "homeowner", "pro": False, "typ": "access"}
-    payload["exp"] = datetime.now(UTC) + expires_in  # type: ignore[assignment]
+    payload["exp"] = datetime.now(UTC) + expires_in
     secret = key or settings.auth.secret_key.get_secret_value()
     return jwt.encode(payload, secret, algorithm=settings.auth.algorithm)
 

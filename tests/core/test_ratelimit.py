@@ -17,6 +17,7 @@ from ftw.app import create_app
 from ftw.config import EndpointLimits, RateTiers, Settings
 from ftw.core.db import Database
 from ftw.core.ratelimit import Limiter, _tier, client_ip
+from tests.conftest import SignUp
 from tests.support.silent import silent_server
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -82,8 +83,8 @@ async def test_health_and_metrics_are_not_limited(
 
 
 async def test_the_tighter_endpoint_limit_wins(
-    settings: Settings, database: Database, prefix: str, sign_up
-) -> None:  # type: ignore[no-untyped-def]
+    settings: Settings, database: Database, prefix: str, sign_up: SignUp
+) -> None:
     configured = limited(settings, prefix, endpoint_limits=EndpointLimits(list_jobs="2/minute"))
     owner = await sign_up()
     async with client_for(configured, database) as client:
@@ -100,8 +101,8 @@ async def test_the_tighter_endpoint_limit_wins(
 
 
 async def test_signed_in_callers_are_counted_per_user_not_per_address(
-    settings: Settings, database: Database, prefix: str, sign_up
-) -> None:  # type: ignore[no-untyped-def]
+    settings: Settings, database: Database, prefix: str, sign_up: SignUp
+) -> None:
     configured = limited(settings, prefix, rate_limits=RateTiers(authenticated=2))
     one, two = await sign_up(), await sign_up()
     async with client_for(configured, database) as client:

@@ -10,9 +10,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import Request
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from typer.testing import CliRunner
 
 from ftw.cli import app as cli
@@ -21,7 +23,7 @@ from ftw.core import switches
 from ftw.core.audit import AuditEntry
 from ftw.core.db import Database
 from ftw.core.switches import Board, Name, Switch
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, SignUp
 
 JOB = {
     "title": "Leaking kitchen faucet",
@@ -39,8 +41,8 @@ async def _set(client: Any, admin: dict[str, str], name: str, on: bool, message:
 
 
 async def test_a_switched_off_feature_answers_503_with_a_message_then_works_again(
-    client, admin, sign_up, session
-):
+    client: httpx.AsyncClient, admin: dict[str, str], sign_up: SignUp, session: AsyncSession
+) -> None:
     homeowner = await sign_up("homeowner")
     changed = await _set(client, admin, "job_posting", False, "Posting is paused while we fix a bug.")
     assert changed["on"] is False
@@ -84,7 +86,16 @@ async def test_a_switched_off_feature_answers_503_with_a_message_then_works_agai
         ),
     ],
 )
-async def test_every_risky_feature_has_a_switch(client, admin, sign_up, name, role, method, path, body):
+async def test_every_risky_feature_has_a_switch(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    sign_up: SignUp,
+    name: str,
+    role: str,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+) -> None:
     headers = (await sign_up(role)).headers if role else {}
     await _set(client, admin, name, False)
     refused = await client.request(method, path, json=body, headers=headers)
@@ -94,14 +105,18 @@ async def test_every_risky_feature_has_a_switch(client, admin, sign_up, name, ro
     assert (await client.request(method, path, json=body, headers=headers)).status_code != 503
 
 
-async def test_standard_payouts_go_on_while_instant_ones_are_off(client, admin, sign_up):
+async def test_standard_payouts_go_on_while_instant_ones_are_off(
+    client: httpx.AsyncClient, admin: dict[str, str], sign_up: SignUp
+) -> None:
     contractor = await sign_up("contractor")
     await _set(client, admin, "instant_payouts", False)
     standard = await client.post("/api/v1/payouts", json={"amount_cents": 500}, headers=contractor.headers)
     assert standard.status_code != 503
 
 
-async def test_only_admins_change_switches_and_only_known_ones(client, admin, sign_up):
+async def test_only_admins_change_switches_and_only_known_ones(
+    client: httpx.AsyncClient, admin: dict[str, str], sign_up: SignUp
+) -> None:
     homeowner = await sign_up("homeowner")
     put = {"on": False}
     assert (
@@ -114,7 +129,9 @@ async def test_only_admins_change_switches_and_only_known_ones(client, admin, si
     assert states == {name.value: name not in switches.NOTICES for name in Name}
 
 
-async def test_maintenance_refuses_writes_with_retry_after_and_serves_reads(client, admin, sign_up):
+async def test_maintenance_refuses_writes_with_retry_after_and_serves_reads(
+    client: httpx.AsyncClient, admin: dict[str, str], sign_up: SignUp
+) -> None:
     homeowner = await sign_up("homeowner")
     await _set(client, admin, "maintenance", True, "Upgrading the database until 03:00 UTC.")
 
@@ -135,14 +152,16 @@ async def test_maintenance_refuses_writes_with_retry_after_and_serves_reads(clie
     assert await switches.banner(page) is None
 
 
-async def test_ops_shows_the_switches(client, admin):
+async def test_ops_shows_the_switches(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
     await _set(client, admin, "sms", False, "Twilio is down")
     page = (await client.get("/ops", headers=admin)).text
     assert "<h2>Switches</h2>" in page
     assert "Twilio is down" in page
 
 
-async def test_another_instance_sees_a_change_within_the_ttl(database: Database, session):
+async def test_another_instance_sees_a_change_within_the_ttl(
+    database: Database, session: AsyncSession
+) -> None:
     board = Board(ttl_s=0.2, retry_after_s=1)
     assert await board.is_on(database, Name.SIGNUPS)
     await switches.change(session, name=Name.SIGNUPS, on=False, message=None, actor_id=None, via="test")
@@ -152,7 +171,9 @@ async def test_another_instance_sees_a_change_within_the_ttl(database: Database,
     assert not await board.is_on(database, Name.SIGNUPS)
 
 
-def test_ftw_switch_turns_a_feature_off_and_on_and_lists_them(database_url: str, monkeypatch):
+def test_ftw_switch_turns_a_feature_off_and_on_and_lists_them(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FTW_DATABASE_URL", database_url)
     get_settings.cache_clear()
     runner = CliRunner()

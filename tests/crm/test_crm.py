@@ -3,45 +3,55 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.billing.events import InvoicePaid
+from ftw.config import Settings
 from ftw.core import tasks
+from ftw.core.db import Database
 from ftw.crm import service
 from ftw.crm import tasks as crm_tasks
 from ftw.crm.models import Customer, FollowUp, Interaction
 from ftw.messaging.models import Notification
 from ftw.worker import Registry, drain
-from tests.messaging.marketplace import completed_job, make_user, place_bid, post_job, recording_integrations
+from tests.conftest import Account
+from tests.support.market import completed_job, make_user, post_job, recording_integrations, write_bid
 
 CRM_ONLY = Registry(crm_tasks.TASKS)
 
 
 @pytest.fixture
-async def pair(session, settings):  # type: ignore[no-untyped-def]
+async def pair(session: AsyncSession, settings: Settings) -> tuple[Account, Account]:
     homeowner = await make_user(session, settings, "homeowner", name="Dana Homeowner")
     contractor = await make_user(session, settings, "contractor", name="Chris Contractor")
     return homeowner, contractor
 
 
-async def _award(client, session, homeowner, contractor):  # type: ignore[no-untyped-def]
+async def _award(
+    client: httpx.AsyncClient, session: AsyncSession, homeowner: Account, contractor: Account
+) -> tuple[dict[str, Any], int]:
     job = await post_job(client, homeowner)
-    await place_bid(session, job["id"], contractor, status="accepted")
+    await write_bid(session, job["id"], contractor, status="accepted")
     customer_id = await service.on_award(
         session, contractor_id=contractor.id, homeowner_id=homeowner.id, job_id=job["id"]
     )
     return job, customer_id
 
 
-async def _customer(session, customer_id):  # type: ignore[no-untyped-def]
-    return await session.scalar(
+async def _customer(session: AsyncSession, customer_id: int) -> Customer:
+    customer = await session.scalar(
         select(Customer).where(Customer.id == customer_id).execution_options(populate_existing=True)
     )
+    assert customer is not None
+    return customer
 
 
-async def _follow_ups(session, customer_id):  # type: ignore[no-untyped-def]
+async def _follow_ups(session: AsyncSession, customer_id: int) -> list[FollowUp]:
     rows = await session.scalars(
         select(FollowUp)
         .where(FollowUp.customer_id == customer_id)
@@ -51,7 +61,9 @@ async def _follow_ups(session, customer_id):  # type: ignore[no-untyped-def]
     return list(rows)
 
 
-async def test_an_award_makes_the_homeowner_a_customer_once(client, session, pair):
+async def test_an_award_makes_the_homeowner_a_customer_once(
+    client: httpx.AsyncClient, session: AsyncSession, pair: tuple[Account, Account]
+) -> None:
     homeowner, contractor = pair
     first_job, customer_id = await _award(client, session, homeowner, contractor)
     _, again = await _award(client, session, homeowner, contractor)
@@ -61,7 +73,9 @@ async def test_an_award_makes_the_homeowner_a_customer_once(client, session, pai
     assert await session.scalar(select(func.count()).select_from(Customer)) == 1
 
 
-async def test_paid_invoices_grow_lifetime_value(client, session, pair):
+async def test_paid_invoices_grow_lifetime_value(
+    client: httpx.AsyncClient, session: AsyncSession, pair: tuple[Account, Account]
+) -> None:
     homeowner, contractor = pair
     _, customer_id = await _award(client, session, homeowner, contractor)
     for amount in (10_000, 2_550):
@@ -71,7 +85,9 @@ async def test_paid_invoices_grow_lifetime_value(client, session, pair):
     assert (await _customer(session, customer_id)).lifetime_value_cents == 12_550
 
 
-async def test_completion_schedules_the_follow_up_sequence(client, session, settings, pair):
+async def test_completion_schedules_the_follow_up_sequence(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings, pair: tuple[Account, Account]
+) -> None:
     homeowner, contractor = pair
     _, customer_id = await _award(client, session, homeowner, contractor)
     done = datetime(2026, 11, 1, 15, 0, tzinfo=UTC)
@@ -87,8 +103,8 @@ async def test_completion_schedules_the_follow_up_sequence(client, session, sett
 
 
 async def test_a_repeat_customer_becomes_an_advocate_and_its_sequence_restarts(
-    client, session, settings, pair
-):
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings, pair: tuple[Account, Account]
+) -> None:
     homeowner, contractor = pair
     _, customer_id = await _award(client, session, homeowner, contractor)
     await service.schedule_follow_ups(
@@ -104,7 +120,9 @@ async def test_a_repeat_customer_becomes_an_advocate_and_its_sequence_restarts(
     assert (await _customer(session, customer_id)).stage == "advocate"
 
 
-async def test_no_customer_no_follow_ups(session, settings, pair):
+async def test_no_customer_no_follow_ups(
+    session: AsyncSession, settings: Settings, pair: tuple[Account, Account]
+) -> None:
     homeowner, contractor = pair
     assert (
         await service.schedule_follow_ups(
@@ -114,7 +132,9 @@ async def test_no_customer_no_follow_ups(session, settings, pair):
     )
 
 
-async def test_a_five_star_review_makes_an_advocate(client, session, pair):
+async def test_a_five_star_review_makes_an_advocate(
+    client: httpx.AsyncClient, session: AsyncSession, pair: tuple[Account, Account]
+) -> None:
     homeowner, contractor = pair
     job = await completed_job(client, session, homeowner, contractor)
     customer_id = await service.on_award(
@@ -129,8 +149,12 @@ async def test_a_five_star_review_makes_an_advocate(client, session, pair):
 
 
 async def test_follow_ups_are_sent_once_when_due_and_notify_the_homeowner(
-    client, session, settings, database, pair
-):
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    database: Database,
+    pair: tuple[Account, Account],
+) -> None:
     homeowner, contractor = pair
     _, customer_id = await _award(client, session, homeowner, contractor)
     await service.schedule_follow_ups(
@@ -162,7 +186,13 @@ async def test_follow_ups_are_sent_once_when_due_and_notify_the_homeowner(
     assert sent[0].payload["contractor_name"] == "Chris Contractor"
 
 
-async def test_a_reply_pauses_the_sequence(client, session, settings, database, pair):
+async def test_a_reply_pauses_the_sequence(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    database: Database,
+    pair: tuple[Account, Account],
+) -> None:
     homeowner, contractor = pair
     _, customer_id = await _award(client, session, homeowner, contractor)
     await service.schedule_follow_ups(
@@ -185,7 +215,9 @@ async def test_a_reply_pauses_the_sequence(client, session, settings, database, 
     assert {s.status for s in await _follow_ups(session, customer_id)} == {"paused"}
 
 
-async def test_a_message_from_the_homeowner_is_a_reply(client, session, settings, pair):
+async def test_a_message_from_the_homeowner_is_a_reply(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings, pair: tuple[Account, Account]
+) -> None:
     homeowner, contractor = pair
     job, customer_id = await _award(client, session, homeowner, contractor)
     await service.schedule_follow_ups(
@@ -201,8 +233,8 @@ async def test_a_message_from_the_homeowner_is_a_reply(client, session, settings
 
 
 async def test_the_pipeline_lists_the_contractors_own_customers_in_stage_order(
-    client, session, settings, pair
-):
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings, pair: tuple[Account, Account]
+) -> None:
     homeowner, contractor = pair
     others = [await make_user(session, settings, "homeowner") for _ in range(3)]
     _, active = await _award(client, session, homeowner, contractor)
@@ -234,7 +266,9 @@ async def test_the_pipeline_lists_the_contractors_own_customers_in_stage_order(
     assert bad.json()["errors"][0]["field"] == "stage"
 
 
-async def test_only_contractors_use_the_crm_and_only_their_own_customers(client, session, settings, pair):
+async def test_only_contractors_use_the_crm_and_only_their_own_customers(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings, pair: tuple[Account, Account]
+) -> None:
     homeowner, contractor = pair
     _, customer_id = await _award(client, session, homeowner, contractor)
     other = await make_user(session, settings, "contractor")
@@ -251,7 +285,9 @@ async def test_only_contractors_use_the_crm_and_only_their_own_customers(client,
     ).status_code == 404
 
 
-async def test_a_customers_detail_shows_contact_and_follow_ups(client, session, settings, pair):
+async def test_a_customers_detail_shows_contact_and_follow_ups(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings, pair: tuple[Account, Account]
+) -> None:
     homeowner, contractor = pair
     _, customer_id = await _award(client, session, homeowner, contractor)
     await service.schedule_follow_ups(
@@ -263,7 +299,9 @@ async def test_a_customers_detail_shows_contact_and_follow_ups(client, session, 
     assert [f["day"] for f in detail["follow_ups"]] == settings.crm.follow_up_days
 
 
-async def test_a_lead_is_a_homeowner_the_contractor_bid_for(client, session, settings, pair):
+async def test_a_lead_is_a_homeowner_the_contractor_bid_for(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings, pair: tuple[Account, Account]
+) -> None:
     homeowner, contractor = pair
     job = await post_job(client, homeowner)
     stranger = await make_user(session, settings, "homeowner")
@@ -273,7 +311,7 @@ async def test_a_lead_is_a_homeowner_the_contractor_bid_for(client, session, set
     assert refused.status_code == 422
     assert refused.json()["errors"][0]["field"] == "homeowner_id"
 
-    await place_bid(session, job["id"], contractor)
+    await write_bid(session, job["id"], contractor)
     lead = await client.post(
         "/api/v1/crm/customers", json={"homeowner_id": homeowner.id}, headers=contractor.headers
     )
@@ -293,7 +331,9 @@ async def test_a_lead_is_a_homeowner_the_contractor_bid_for(client, session, set
     assert (won.stage, won.jobs_count, won.first_job_id) == ("active", 1, job["id"])
 
 
-async def test_the_contractor_moves_a_customer_by_hand(client, session, pair):
+async def test_the_contractor_moves_a_customer_by_hand(
+    client: httpx.AsyncClient, session: AsyncSession, pair: tuple[Account, Account]
+) -> None:
     homeowner, contractor = pair
     _, customer_id = await _award(client, session, homeowner, contractor)
     url = f"/api/v1/crm/customers/{customer_id}"
@@ -305,7 +345,9 @@ async def test_the_contractor_moves_a_customer_by_hand(client, session, pair):
     assert bad.json()["errors"][0]["field"] == "stage"
 
 
-async def test_interactions_are_logged_newest_first(client, session, pair):
+async def test_interactions_are_logged_newest_first(
+    client: httpx.AsyncClient, session: AsyncSession, pair: tuple[Account, Account]
+) -> None:
     homeowner, contractor = pair
     _, customer_id = await _award(client, session, homeowner, contractor)
     url = f"/api/v1/crm/customers/{customer_id}/interactions"
@@ -333,7 +375,13 @@ async def test_interactions_are_logged_newest_first(client, session, pair):
         ({"kind": "call", "note": "x" * 2_001}, "note"),
     ],
 )
-async def test_bad_interactions_name_the_field(client, session, pair, body, field):
+async def test_bad_interactions_name_the_field(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    pair: tuple[Account, Account],
+    body: dict[str, Any],
+    field: str,
+) -> None:
     homeowner, contractor = pair
     _, customer_id = await _award(client, session, homeowner, contractor)
     response = await client.post(
@@ -343,7 +391,13 @@ async def test_bad_interactions_name_the_field(client, session, pair, body, fiel
     assert [e["field"] for e in response.json()["errors"]] == [field]
 
 
-async def test_customers_gone_quiet_become_inactive(client, session, settings, database, pair):
+async def test_customers_gone_quiet_become_inactive(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    database: Database,
+    pair: tuple[Account, Account],
+) -> None:
     homeowner, contractor = pair
     quiet_homeowner = await make_user(session, settings, "homeowner")
     _, busy = await _award(client, session, homeowner, contractor)

@@ -99,7 +99,9 @@ def _scaled(calls: list[str]) -> list[str]:
     return [c.rsplit("=", 1)[1] for c in calls if c.startswith("-n ftw scale deployment/ftw-api-canary")]
 
 
-def test_a_healthy_canary_goes_5_25_50_then_100_percent(prometheus, tmp_path):
+def test_a_healthy_canary_goes_5_25_50_then_100_percent(
+    prometheus: tuple[FakePrometheus, str], tmp_path: Path
+) -> None:
     fake, url = prometheus
     done = release(url, tmp_path)
     assert done.returncode == 0, done.output
@@ -127,7 +129,9 @@ def test_a_healthy_canary_goes_5_25_50_then_100_percent(prometheus, tmp_path):
     assert any('track="stable"' in q for q in fake.queries)  # and the promoted version once
 
 
-def test_a_slow_canary_is_rolled_back_by_itself(prometheus, tmp_path):
+def test_a_slow_canary_is_rolled_back_by_itself(
+    prometheus: tuple[FakePrometheus, str], tmp_path: Path
+) -> None:
     fake, url = prometheus
     fake.p95 = [0.3, 1.4]  # fine at 5 %, p95 1.4 s at 25 %
     done = release(url, tmp_path)
@@ -138,7 +142,9 @@ def test_a_slow_canary_is_rolled_back_by_itself(prometheus, tmp_path):
     assert not any("set image" in call for call in done.kubectl)
 
 
-def test_a_failing_canary_is_rolled_back_at_its_first_step(prometheus, tmp_path):
+def test_a_failing_canary_is_rolled_back_at_its_first_step(
+    prometheus: tuple[FakePrometheus, str], tmp_path: Path
+) -> None:
     fake, url = prometheus
     fake.errors = [0.04]
     done = release(url, tmp_path, CANARY_MAX_ERROR_RATIO="0.02")
@@ -147,7 +153,9 @@ def test_a_failing_canary_is_rolled_back_at_its_first_step(prometheus, tmp_path)
     assert _scaled(done.kubectl) == ["1", "0"]
 
 
-def test_a_canary_nobody_reached_is_not_vouched_for(prometheus, tmp_path):
+def test_a_canary_nobody_reached_is_not_vouched_for(
+    prometheus: tuple[FakePrometheus, str], tmp_path: Path
+) -> None:
     fake, url = prometheus
     fake.p95 = [None]
     done = release(url, tmp_path)

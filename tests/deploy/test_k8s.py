@@ -75,7 +75,7 @@ def test_autoscaler_follows_the_launch_defaults() -> None:
     (rule,) = adapter["rules"]
     assert rule["name"]["as"] == latency["pods"]["metric"]["name"]
     # The adapter reads the app's own request-duration histogram.
-    assert rule["seriesQuery"].startswith(HTTP_DURATION.describe()[0].name + "_bucket{")
+    assert rule["seriesQuery"].startswith(next(iter(HTTP_DURATION.describe())).name + "_bucket{")
 
 
 def test_api_probes_and_graceful_drain() -> None:

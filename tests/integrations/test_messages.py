@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.config import Settings
 from ftw.core.breakers import BreakerBoard
+from ftw.core.db import Database
 from ftw.integrations import build
 from ftw.integrations.context import TaskContext
 from ftw.integrations.messages import DeliveryFailed, SendGridEmail, TwilioSms
@@ -21,7 +23,7 @@ from ftw.messaging.models import Delivery
 from ftw.messaging.notifications import notify
 from tests.integrations.conftest import CUT_OFF_S, QUICK
 from tests.integrations.fake_vendor import FakeVendor
-from tests.messaging.marketplace import make_user
+from tests.support.market import make_user
 
 SID = "AC" + "0" * 32
 
@@ -73,13 +75,15 @@ def sendgrid(sendgrid_server: FakeVendor, board: BreakerBoard) -> SendGridEmail:
     )
 
 
-async def test_twilio_sends_an_sms(twilio, twilio_server):
+async def test_twilio_sends_an_sms(twilio: TwilioSms, twilio_server: FakeVendor) -> None:
     assert await twilio.send(to="+12125550100", body="Hello") == "SM" + "1" * 32
     [seen] = twilio_server.requests
     assert seen.body == {"To": "+12125550100", "From": "+15005550006", "Body": "Hello"}
 
 
-async def test_twilio_down_opens_the_sms_breaker_then_fails_fast(twilio, twilio_server, board):
+async def test_twilio_down_opens_the_sms_breaker_then_fails_fast(
+    twilio: TwilioSms, twilio_server: FakeVendor, board: BreakerBoard
+) -> None:
     twilio_server.mode = "fail"
     twilio_server.fail_body = {"code": 20500, "message": "Internal error", "status": 503}
     for _ in range(QUICK.failures):
@@ -91,7 +95,9 @@ async def test_twilio_down_opens_the_sms_breaker_then_fails_fast(twilio, twilio_
     assert len(twilio_server.requests) == QUICK.failures
 
 
-async def test_a_number_twilio_refuses_fails_the_send_but_not_the_breaker(twilio, twilio_server, board):
+async def test_a_number_twilio_refuses_fails_the_send_but_not_the_breaker(
+    twilio: TwilioSms, twilio_server: FakeVendor, board: BreakerBoard
+) -> None:
     twilio_server.mode = "fail"
     twilio_server.fail_status = 400
     twilio_server.fail_body = {"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400}
@@ -101,7 +107,7 @@ async def test_a_number_twilio_refuses_fails_the_send_but_not_the_breaker(twilio
     assert board["sms"].state == "closed"
 
 
-async def test_sendgrid_sends_an_email(sendgrid, sendgrid_server):
+async def test_sendgrid_sends_an_email(sendgrid: SendGridEmail, sendgrid_server: FakeVendor) -> None:
     headers = {
         "List-Unsubscribe": "<https://x.test/unsubscribe?token=1.a>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
@@ -115,7 +121,9 @@ async def test_sendgrid_sends_an_email(sendgrid, sendgrid_server):
     assert seen.headers["Authorization"] == "Bearer SG.fake"
 
 
-async def test_a_hanging_sendgrid_is_cut_off_at_the_call_timeout(sendgrid, sendgrid_server, board):
+async def test_a_hanging_sendgrid_is_cut_off_at_the_call_timeout(
+    sendgrid: SendGridEmail, sendgrid_server: FakeVendor, board: BreakerBoard
+) -> None:
     sendgrid_server.mode = "hang"
     started = time.perf_counter()
     with pytest.raises(DeliveryFailed):
@@ -125,8 +133,12 @@ async def test_a_hanging_sendgrid_is_cut_off_at_the_call_timeout(sendgrid, sendg
 
 
 async def test_with_the_vendors_down_the_delivery_task_retries_and_the_delivery_stays_pending(
-    session, database, quick_settings: Settings, twilio_server, sendgrid_server
-):
+    session: AsyncSession,
+    database: Database,
+    quick_settings: Settings,
+    twilio_server: FakeVendor,
+    sendgrid_server: FakeVendor,
+) -> None:
     settings = quick_settings.model_copy(
         update={
             "sms": quick_settings.sms.model_copy(

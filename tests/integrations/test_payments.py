@@ -12,6 +12,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.app import create_app
 from ftw.billing.models import Payment
@@ -19,17 +20,20 @@ from ftw.config import Settings
 from ftw.core.breakers import BreakerBoard
 from ftw.core.db import Database
 from ftw.integrations import build
-from ftw.integrations.payments import PaymentDeclined, ProviderUnavailable, StripePayments
-from tests.billing.support import accept, market
+from ftw.integrations.payments import Charge, PaymentDeclined, ProviderUnavailable, StripePayments
+from tests.conftest import SignUp
 from tests.integrations.conftest import CUT_OFF_S, QUICK
 from tests.integrations.fake_vendor import FakeVendor
+from tests.support.market import accept, market
 
 
 def stripe(server: FakeVendor, board: BreakerBoard) -> StripePayments:
     return StripePayments(api_key="sk_test_fake", breaker=board["payments"], base_url=server.url)
 
 
-async def charge(payments: StripePayments, key: str = "award:1:attempt-1", method: str = "pm_card_visa"):  # type: ignore[no-untyped-def]
+async def charge(
+    payments: StripePayments, key: str = "award:1:attempt-1", method: str = "pm_card_visa"
+) -> Charge:
     return await payments.charge(
         amount_cents=12_000, payment_method=method, idempotency_key=key, description="Bid 1"
     )
@@ -41,7 +45,9 @@ async def fail_until_open(payments: StripePayments) -> None:
             await charge(payments)
 
 
-async def test_a_charge_is_a_confirmed_payment_intent_with_the_idempotency_key(stripe_server, board):
+async def test_a_charge_is_a_confirmed_payment_intent_with_the_idempotency_key(
+    stripe_server: FakeVendor, board: BreakerBoard
+) -> None:
     made = await charge(stripe(stripe_server, board), key="award:7:attempt-1")
     assert made.reference.startswith("pi_")
     assert made.amount_cents == 12_000
@@ -52,7 +58,9 @@ async def test_a_charge_is_a_confirmed_payment_intent_with_the_idempotency_key(s
     assert seen.headers["Idempotency-Key"] == "award:7:attempt-1"
 
 
-async def test_refunds_and_payouts_go_to_their_endpoints(stripe_server, board):
+async def test_refunds_and_payouts_go_to_their_endpoints(
+    stripe_server: FakeVendor, board: BreakerBoard
+) -> None:
     payments = stripe(stripe_server, board)
     assert (await payments.refund(reference="pi_1", amount_cents=500, idempotency_key="r1")).startswith("re_")
     assert (await payments.payout(amount_cents=900, destination="acct_1", idempotency_key="p1")).startswith(
@@ -62,7 +70,9 @@ async def test_refunds_and_payouts_go_to_their_endpoints(stripe_server, board):
     assert stripe_server.requests[1].body["destination"] == "acct_1"
 
 
-async def test_a_payout_is_found_by_its_key_and_an_unmade_one_is_not(stripe_server, board):
+async def test_a_payout_is_found_by_its_key_and_an_unmade_one_is_not(
+    stripe_server: FakeVendor, board: BreakerBoard
+) -> None:
     payments = stripe(stripe_server, board)
     made = await payments.payout(amount_cents=900, destination="acct_1", idempotency_key="payout:41")
     assert stripe_server.requests[0].body["transfer_group"] == "payout:41"
@@ -75,7 +85,9 @@ async def test_a_payout_is_found_by_its_key_and_an_unmade_one_is_not(stripe_serv
     ]
 
 
-async def test_a_charge_is_found_by_its_key_and_an_unmade_one_is_not(stripe_server, board):
+async def test_a_charge_is_found_by_its_key_and_an_unmade_one_is_not(
+    stripe_server: FakeVendor, board: BreakerBoard
+) -> None:
     payments = stripe(stripe_server, board)
     made = await charge(payments, key="award:9:attempt-1")
     assert stripe_server.requests[0].body["metadata[ftw_key]"] == "award:9:attempt-1"
@@ -87,7 +99,9 @@ async def test_a_charge_is_found_by_its_key_and_an_unmade_one_is_not(stripe_serv
     ] * 2
 
 
-async def test_a_payout_account_is_an_express_account_with_its_onboarding_link(stripe_server, board):
+async def test_a_payout_account_is_an_express_account_with_its_onboarding_link(
+    stripe_server: FakeVendor, board: BreakerBoard
+) -> None:
     opened = await stripe(stripe_server, board).open_account(
         email="pro@example.com",
         idempotency_key="payout-account:7",
@@ -103,7 +117,9 @@ async def test_a_payout_account_is_an_express_account_with_its_onboarding_link(s
     assert (link.path, link.body["type"]) == ("/v1/account_links", "account_onboarding")
 
 
-async def test_a_declined_card_is_declined_and_does_not_count_against_the_vendor(stripe_server, board):
+async def test_a_declined_card_is_declined_and_does_not_count_against_the_vendor(
+    stripe_server: FakeVendor, board: BreakerBoard
+) -> None:
     payments = stripe(stripe_server, board)
     for _ in range(QUICK.failures + 1):
         with pytest.raises(PaymentDeclined, match="declined"):
@@ -111,7 +127,9 @@ async def test_a_declined_card_is_declined_and_does_not_count_against_the_vendor
     assert board["payments"].state == "closed"
 
 
-async def test_server_errors_open_the_breaker_which_then_fails_fast_without_calling(stripe_server, board):
+async def test_server_errors_open_the_breaker_which_then_fails_fast_without_calling(
+    stripe_server: FakeVendor, board: BreakerBoard
+) -> None:
     payments = stripe(stripe_server, board)
     stripe_server.mode = "fail"
     await fail_until_open(payments)
@@ -127,7 +145,9 @@ async def test_server_errors_open_the_breaker_which_then_fails_fast_without_call
     assert board["payments"].rejected == 5
 
 
-async def test_after_the_reset_timeout_probes_go_through_and_two_successes_close(stripe_server, board):
+async def test_after_the_reset_timeout_probes_go_through_and_two_successes_close(
+    stripe_server: FakeVendor, board: BreakerBoard
+) -> None:
     payments = stripe(stripe_server, board)
     stripe_server.mode = "fail"
     await fail_until_open(payments)
@@ -138,11 +158,11 @@ async def test_after_the_reset_timeout_probes_go_through_and_two_successes_close
     await charge(payments, key="probe-1")
     assert board["payments"].state == "half_open"  # one success is not enough
     await charge(payments, key="probe-2")
-    assert board["payments"].state == "closed"
+    assert board["payments"].state == "closed"  # type: ignore[comparison-overlap]  # the call moved it; mypy narrowed it
     assert len(stripe_server.requests) == QUICK.failures + 2
 
 
-async def test_a_failed_probe_opens_the_breaker_again(stripe_server, board):
+async def test_a_failed_probe_opens_the_breaker_again(stripe_server: FakeVendor, board: BreakerBoard) -> None:
     payments = stripe(stripe_server, board)
     stripe_server.mode = "fail"
     await fail_until_open(payments)
@@ -155,7 +175,9 @@ async def test_a_failed_probe_opens_the_breaker_again(stripe_server, board):
     assert len(stripe_server.requests) == QUICK.failures + 1
 
 
-async def test_the_call_timeout_cancels_a_hanging_call(stripe_server, board):
+async def test_the_call_timeout_cancels_a_hanging_call(
+    stripe_server: FakeVendor, board: BreakerBoard
+) -> None:
     payments = stripe(stripe_server, board)
     stripe_server.mode = "hang"
     started = time.perf_counter()
@@ -166,7 +188,9 @@ async def test_the_call_timeout_cancels_a_hanging_call(stripe_server, board):
     assert "TimeoutError" in (board["payments"].last_failure or "")
 
 
-async def test_a_slow_answer_within_the_timeout_is_a_success(stripe_server, board):
+async def test_a_slow_answer_within_the_timeout_is_a_success(
+    stripe_server: FakeVendor, board: BreakerBoard
+) -> None:
     stripe_server.mode = "slow"
     assert (await charge(stripe(stripe_server, board))).reference.startswith("pi_")
     assert board["payments"].state == "closed"
@@ -200,8 +224,11 @@ async def stripe_client(
 
 
 async def test_accepting_while_the_payments_breaker_is_open_is_202_pending_and_queued_for_retry(
-    stripe_client, stripe_server, sign_up, session
-):
+    stripe_client: tuple[httpx.AsyncClient, BreakerBoard],
+    stripe_server: FakeVendor,
+    sign_up: SignUp,
+    session: AsyncSession,
+) -> None:
     client, breakers = stripe_client
     deal = await market(client, sign_up)
     stripe_server.mode = "fail"

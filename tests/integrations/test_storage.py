@@ -12,17 +12,21 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.app import create_app
 from ftw.config import Settings
 from ftw.core.breakers import BreakerBoard
+from ftw.core.db import Database
 from ftw.integrations import Integrations, build
 from ftw.integrations.messages import SandboxEmail, SandboxSms
 from ftw.integrations.payments import SandboxPayments
 from ftw.integrations.storage import LocalStorage, S3Storage, StorageUnavailable
+from tests.conftest import SignUp
 from tests.integrations.conftest import CUT_OFF_S, QUICK
 from tests.integrations.fake_vendor import FakeVendor
-from tests.jobs.test_jobs import JOB, png
+from tests.jobs.test_jobs import png
+from tests.support.market import JOB
 
 KEY = "jobs/1/photo.jpg"
 
@@ -57,7 +61,9 @@ def storage(
     return built.storage, built.breakers
 
 
-async def test_uploads_go_to_the_bucket(storage, s3_server, tmp_path):
+async def test_uploads_go_to_the_bucket(
+    storage: tuple[S3Storage, BreakerBoard], s3_server: FakeVendor, tmp_path: Path
+) -> None:
     store, _ = storage
     await store.put(KEY, b"jpeg", "image/jpeg")
     [seen] = s3_server.requests
@@ -68,7 +74,9 @@ async def test_uploads_go_to_the_bucket(storage, s3_server, tmp_path):
     assert s3_server.requests[-1].method == "DELETE"
 
 
-async def test_while_s3_fails_uploads_are_refused_then_the_breaker_skips_s3(storage, s3_server, tmp_path):
+async def test_while_s3_fails_uploads_are_refused_then_the_breaker_skips_s3(
+    storage: tuple[S3Storage, BreakerBoard], s3_server: FakeVendor, tmp_path: Path
+) -> None:
     store, breakers = storage
     s3_server.mode = "fail"
     for n in range(QUICK.failures + 2):
@@ -81,7 +89,9 @@ async def test_while_s3_fails_uploads_are_refused_then_the_breaker_skips_s3(stor
     assert not (tmp_path / "media").exists() or not any((tmp_path / "media").rglob("*.jpg"))
 
 
-async def test_a_hanging_s3_is_cut_off_and_the_upload_refused(storage, s3_server):
+async def test_a_hanging_s3_is_cut_off_and_the_upload_refused(
+    storage: tuple[S3Storage, BreakerBoard], s3_server: FakeVendor
+) -> None:
     store, breakers = storage
     s3_server.mode = "hang"
     started = time.perf_counter()
@@ -91,13 +101,18 @@ async def test_a_hanging_s3_is_cut_off_and_the_upload_refused(storage, s3_server
     assert breakers["storage"].consecutive_failures == 1
 
 
-def test_the_local_folder_stays_the_default(settings: Settings):
+def test_the_local_folder_stays_the_default(settings: Settings) -> None:
     assert isinstance(build(settings).storage, LocalStorage)
 
 
 async def test_a_photo_upload_while_s3_is_down_is_a_503_and_keeps_the_job_without_photos(
-    storage, s3_server, settings, database, sign_up, session
-):
+    storage: tuple[S3Storage, BreakerBoard],
+    s3_server: FakeVendor,
+    settings: Settings,
+    database: Database,
+    sign_up: SignUp,
+    session: AsyncSession,
+) -> None:
     store, breakers = storage
     owner = await sign_up("homeowner")
     app = create_app(settings, database=database, integrations=Integrations(

@@ -4,31 +4,41 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.jobs.models import Job
-from tests.jobs.test_jobs import post
+from tests.conftest import SignUp
+from tests.support.market import post_job
 
 
-async def _age(session, job_id: int, minutes: int) -> None:  # type: ignore[no-untyped-def]
+async def _age(session: AsyncSession, job_id: int, minutes: int) -> None:
     """Back-date a job so ordering by recency is deterministic."""
     created = datetime.now(UTC) - timedelta(minutes=minutes)
     await session.execute(update(Job).where(Job.id == job_id).values(created_at=created))
 
 
-async def test_browse_walks_every_open_job_of_a_county_newest_first(client, sign_up, session):
+async def test_browse_walks_every_open_job_of_a_county_newest_first(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession
+) -> None:
     owner = await sign_up()
     ids = []
     for i in range(7):
-        job = await post(client, owner, title=f"Faucet repair number {i}")
+        job = await post_job(client, owner, title=f"Faucet repair number {i}")
         await _age(session, job["id"], minutes=100 - i)  # later i = newer
         ids.append(job["id"])
-    elsewhere = await post(client, owner, zip="90012")  # Los Angeles: another county
+    elsewhere = await post_job(client, owner, zip="90012")  # Los Angeles: another county
     await session.flush()
 
-    seen, cursor = [], None
+    seen: list[int] = []
+    cursor: str | None = None
     while True:
-        params = {"territory": "36061", "limit": 3} | ({"cursor": cursor} if cursor else {})
+        params: dict[str, str | int] = {
+            "territory": "36061",
+            "limit": 3,
+            **({"cursor": cursor} if cursor else {}),
+        }
         response = await client.get("/api/v1/jobs", params=params)
         assert response.status_code == 200, response.text
         page = response.json()
@@ -41,15 +51,15 @@ async def test_browse_walks_every_open_job_of_a_county_newest_first(client, sign
     assert elsewhere["id"] not in seen
 
 
-async def test_browse_filters(client, sign_up):
+async def test_browse_filters(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     owner = await sign_up()
-    faucet = await post(client, owner)
-    urgent = await post(client, owner, urgency="urgent", title="Burst pipe in basement")
-    roof = await post(
+    faucet = await post_job(client, owner)
+    urgent = await post_job(client, owner, urgency="urgent", title="Burst pipe in basement")
+    roof = await post_job(
         client, owner, trade="roofing", title="Full roof replacement",
         description="Replace the entire roof of the whole house, 2,400 sq ft.",
     )  # fmt: skip
-    cancelled = await post(client, owner, title="Never mind this one")
+    cancelled = await post_job(client, owner, title="Never mind this one")
     await client.post(f"/api/v1/jobs/{cancelled['id']}/cancel", headers=owner.headers)
 
     async def ids(**params: str) -> set[int]:
@@ -65,16 +75,16 @@ async def test_browse_filters(client, sign_up):
     assert await ids(status="cancelled") == {cancelled["id"]}
 
 
-async def test_my_jobs_lists_only_the_callers(client, sign_up):
+async def test_my_jobs_lists_only_the_callers(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     mine, theirs = await sign_up(), await sign_up()
-    own = await post(client, mine)
-    await post(client, theirs)
+    own = await post_job(client, mine)
+    await post_job(client, theirs)
     response = await client.get("/api/v1/jobs", params={"mine": "true"}, headers=mine.headers)
     assert [j["id"] for j in response.json()["items"]] == [own["id"]]
     assert (await client.get("/api/v1/jobs", params={"mine": "true"})).status_code == 422
 
 
-async def test_browse_input_errors_are_422_with_the_field(client):
+async def test_browse_input_errors_are_422_with_the_field(client: httpx.AsyncClient) -> None:
     no_territory = await client.get("/api/v1/jobs")
     assert no_territory.status_code == 422
     assert no_territory.json()["errors"][0]["field"] == "territory"
@@ -85,7 +95,7 @@ async def test_browse_input_errors_are_422_with_the_field(client):
     assert bad_status.status_code == 422
 
 
-async def test_page_size_is_bounded(client):
+async def test_page_size_is_bounded(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/v1/jobs", params={"territory": "36061", "limit": 0})).status_code == 422
     # An over-large page is served at the configured maximum rather than refused.
     assert (
@@ -93,25 +103,27 @@ async def test_page_size_is_bounded(client):
     ).status_code == 200
 
 
-async def _search(client, q: str, **params: str) -> list[int]:  # type: ignore[no-untyped-def]
+async def _search(client: httpx.AsyncClient, q: str, **params: str) -> list[int]:
     response = await client.get("/api/v1/jobs", params={"q": q} | params)
     assert response.status_code == 200, response.text
     return [j["id"] for j in response.json()["items"]]
 
 
-async def test_search_ranks_title_matches_first_and_honours_websearch_syntax(client, sign_up):
+async def test_search_ranks_title_matches_first_and_honours_websearch_syntax(
+    client: httpx.AsyncClient, sign_up: SignUp
+) -> None:
     owner = await sign_up()
-    in_title = await post(
+    in_title = await post_job(
         client,
         owner,
         title="Water heater replacement",
         description="Old tank is rusty and leaking at the base.",
     )
-    in_text = await post(
+    in_text = await post_job(
         client, owner, title="Basement plumbing check",
         description="Check pipes near the water heater and the sump pump in the basement.",
     )  # fmt: skip
-    other = await post(client, owner, title="Paint the fence", trade="painting",
+    other = await post_job(client, owner, title="Paint the fence", trade="painting",
                        description="Two coats on a wooden fence along the garden.")  # fmt: skip
 
     assert await _search(client, "water heater") == [in_title["id"], in_text["id"]]
@@ -121,16 +133,17 @@ async def test_search_ranks_title_matches_first_and_honours_websearch_syntax(cli
     assert await _search(client, "heaters") == [in_title["id"], in_text["id"]]  # stemmed
 
 
-async def test_search_filters_by_territory_and_pages(client, sign_up):
+async def test_search_filters_by_territory_and_pages(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     owner = await sign_up()
-    here = [await post(client, owner, title=f"Drain cleaning job {i}") for i in range(5)]
-    there = await post(client, owner, title="Drain cleaning far away", zip="90012")
+    here = [await post_job(client, owner, title=f"Drain cleaning job {i}") for i in range(5)]
+    there = await post_job(client, owner, title="Drain cleaning far away", zip="90012")
     assert set(await _search(client, "drain", territory="36061")) == {j["id"] for j in here}
     assert there["id"] in await _search(client, "drain")
 
-    seen, cursor = [], None
+    seen: list[int] = []
+    cursor: str | None = None
     while True:
-        params = {"q": "drain", "limit": 2} | ({"cursor": cursor} if cursor else {})
+        params: dict[str, str | int] = {"q": "drain", "limit": 2, **({"cursor": cursor} if cursor else {})}
         page = (await client.get("/api/v1/jobs", params=params)).json()
         seen += [j["id"] for j in page["items"]]
         cursor = page["next_cursor"]
@@ -140,5 +153,7 @@ async def test_search_filters_by_territory_and_pages(client, sign_up):
     assert len(seen) == len(set(seen))
 
 
-async def test_search_with_only_stop_words_finds_nothing_rather_than_failing(client):
+async def test_search_with_only_stop_words_finds_nothing_rather_than_failing(
+    client: httpx.AsyncClient,
+) -> None:
     assert await _search(client, "the and") == []

@@ -6,18 +6,23 @@ import io
 import struct
 import zlib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from PIL import Image
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.models import User
-from ftw.config import JobRules
-from ftw.core.db import on_rollback
+from ftw.config import JobRules, Settings
+from ftw.core.db import Database, on_rollback
 from ftw.integrations.storage import LocalStorage
 from ftw.jobs.models import Job, JobPhoto
 from ftw.scoping.estimator import size_for
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, SignUp
+from tests.support.market import JOB, post_job
 
 
 def pixels(data: bytes) -> list[object]:
@@ -41,23 +46,11 @@ def png(width: int = 2, height: int = 2) -> bytes:
     )
 
 
-JOB = {
-    "title": "Leaking kitchen faucet",
-    "description": "The kitchen faucet drips constantly and the handle is loose.",
-    "trade": "plumbing",
-    "zip": "10001",
-}
-
-
-async def post(client, account, **overrides):  # type: ignore[no-untyped-def]
-    response = await client.post("/api/v1/jobs", json=JOB | overrides, headers=account.headers)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-async def test_posting_a_job_scopes_it_and_places_it_in_the_zip_county(client, sign_up):
+async def test_posting_a_job_scopes_it_and_places_it_in_the_zip_county(
+    client: httpx.AsyncClient, sign_up: SignUp
+) -> None:
     homeowner = await sign_up()
-    job = await post(client, homeowner)
+    job = await post_job(client, homeowner)
     assert job["status"] == "open"
     assert job["territory_fips"] == "36061"
     assert job["homeowner_id"] == homeowner.id
@@ -70,19 +63,19 @@ async def test_posting_a_job_scopes_it_and_places_it_in_the_zip_county(client, s
     assert job["deadline_at"] is None
 
 
-async def test_a_given_territory_wins_over_the_zip(client, sign_up):
-    job = await post(client, await sign_up(), territory_fips="36047")
+async def test_a_given_territory_wins_over_the_zip(client: httpx.AsyncClient, sign_up: SignUp) -> None:
+    job = await post_job(client, await sign_up(), territory_fips="36047")
     assert job["territory_fips"] == "36047"
 
 
-async def test_urgent_jobs_get_a_two_hour_deadline(client, sign_up):
-    job = await post(client, await sign_up(), urgency="urgent")
+async def test_urgent_jobs_get_a_two_hour_deadline(client: httpx.AsyncClient, sign_up: SignUp) -> None:
+    job = await post_job(client, await sign_up(), urgency="urgent")
     deadline = datetime.fromisoformat(job["deadline_at"])
     assert timedelta(minutes=119) < deadline - datetime.now(UTC) <= timedelta(minutes=120)
 
 
-async def test_big_jobs_are_large_major_projects(client, sign_up):
-    job = await post(
+async def test_big_jobs_are_large_major_projects(client: httpx.AsyncClient, sign_up: SignUp) -> None:
+    job = await post_job(
         client,
         await sign_up(),
         trade="roofing",
@@ -105,7 +98,9 @@ async def test_big_jobs_are_large_major_projects(client, sign_up):
         ({"urgency": "yesterday"}, "urgency"),
     ],
 )
-async def test_bad_jobs_are_refused_by_field_and_nothing_is_saved(client, sign_up, session, overrides, field):
+async def test_bad_jobs_are_refused_by_field_and_nothing_is_saved(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession, overrides: dict[str, Any], field: str
+) -> None:
     homeowner = await sign_up()
     response = await client.post("/api/v1/jobs", json=JOB | overrides, headers=homeowner.headers)
     assert response.status_code == 422
@@ -114,7 +109,7 @@ async def test_bad_jobs_are_refused_by_field_and_nothing_is_saved(client, sign_u
     assert await session.scalar(select(func.count()).select_from(Job)) == 0
 
 
-async def test_only_homeowners_post_jobs(client, sign_up):
+async def test_only_homeowners_post_jobs(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     assert (await client.post("/api/v1/jobs", json=JOB)).status_code == 401
     contractor = await sign_up("contractor")
     forbidden = await client.post("/api/v1/jobs", json=JOB, headers=contractor.headers)
@@ -122,17 +117,19 @@ async def test_only_homeowners_post_jobs(client, sign_up):
     assert forbidden.json()["title"] == "Forbidden"
 
 
-async def test_anyone_reads_a_job_and_a_missing_one_is_404(client, sign_up):
-    job = await post(client, await sign_up())
+async def test_anyone_reads_a_job_and_a_missing_one_is_404(
+    client: httpx.AsyncClient, sign_up: SignUp
+) -> None:
+    job = await post_job(client, await sign_up())
     shown = await client.get(f"/api/v1/jobs/{job['id']}")
     assert shown.status_code == 200
     assert shown.json()["title"] == JOB["title"]
     assert (await client.get("/api/v1/jobs/987654321")).status_code == 404
 
 
-async def test_owner_edits_and_the_estimate_follows(client, sign_up):
+async def test_owner_edits_and_the_estimate_follows(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     homeowner = await sign_up()
-    job = await post(client, homeowner)
+    job = await post_job(client, homeowner)
     edited = await client.patch(
         f"/api/v1/jobs/{job['id']}",
         headers=homeowner.headers,
@@ -147,9 +144,9 @@ async def test_owner_edits_and_the_estimate_follows(client, sign_up):
     assert body["estimate"]["price_high_cents"] > job["estimate"]["price_high_cents"]
 
 
-async def test_edit_rules(client, sign_up):
+async def test_edit_rules(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     owner, stranger = await sign_up(), await sign_up()
-    job = await post(client, owner)
+    job = await post_job(client, owner)
     url = f"/api/v1/jobs/{job['id']}"
     assert (await client.patch(url, headers=stranger.headers, json={"title": "Mine now!"})).status_code == 403
     assert (await client.patch(url, headers=owner.headers, json={"title": "No"})).status_code == 422
@@ -158,9 +155,9 @@ async def test_edit_rules(client, sign_up):
     assert urgent.json()["deadline_at"] is not None
 
 
-async def test_cancel_by_owner_once(client, sign_up):
+async def test_cancel_by_owner_once(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     owner, stranger = await sign_up(), await sign_up()
-    job = await post(client, owner)
+    job = await post_job(client, owner)
     url = f"/api/v1/jobs/{job['id']}/cancel"
     assert (await client.post(url, headers=stranger.headers)).status_code == 403
     cancelled = await client.post(url, headers=owner.headers)
@@ -174,9 +171,11 @@ async def test_cancel_by_owner_once(client, sign_up):
     assert edit.status_code == 409
 
 
-async def test_photos_are_stored_and_listed(client, sign_up, media_root):
+async def test_photos_are_stored_and_listed(
+    client: httpx.AsyncClient, sign_up: SignUp, media_root: Path
+) -> None:
     owner = await sign_up()
-    job = await post(client, owner)
+    job = await post_job(client, owner)
     files = [("files", ("front.png", png(), "image/png")), ("files", ("back.png", png(3, 3), "image/png"))]
     uploaded = await client.post(f"/api/v1/jobs/{job['id']}/photos", headers=owner.headers, files=files)
     assert uploaded.status_code == 201, uploaded.text
@@ -191,9 +190,11 @@ async def test_photos_are_stored_and_listed(client, sign_up, media_root):
     assert [p["id"] for p in detail["photos"]] == [p["id"] for p in photos]
 
 
-async def test_a_file_that_is_not_an_image_is_refused_whatever_its_name(client, sign_up, session, media_root):
+async def test_a_file_that_is_not_an_image_is_refused_whatever_its_name(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession, media_root: Path
+) -> None:
     owner = await sign_up()
-    job = await post(client, owner)
+    job = await post_job(client, owner)
     files = [
         ("files", ("ok.png", png(), "image/png")),
         ("files", ("evil.jpg", b"#!/bin/sh\necho not a photo\n", "image/jpeg")),
@@ -207,9 +208,11 @@ async def test_a_file_that_is_not_an_image_is_refused_whatever_its_name(client, 
     assert not [path for path in stored.rglob("*") if path.is_file()]
 
 
-async def test_photos_over_ten_megabytes_are_refused(client, sign_up, settings):
+async def test_photos_over_ten_megabytes_are_refused(
+    client: httpx.AsyncClient, sign_up: SignUp, settings: Settings
+) -> None:
     owner = await sign_up()
-    job = await post(client, owner)
+    job = await post_job(client, owner)
     big = png() + b"\x00" * settings.jobs.max_photo_bytes
     refused = await client.post(
         f"/api/v1/jobs/{job['id']}/photos",
@@ -219,9 +222,11 @@ async def test_photos_over_ten_megabytes_are_refused(client, sign_up, settings):
     assert refused.status_code == 413
 
 
-async def test_a_job_holds_at_most_twenty_photos(client, sign_up, session):
+async def test_a_job_holds_at_most_twenty_photos(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession
+) -> None:
     owner = await sign_up()
-    job = await post(client, owner)
+    job = await post_job(client, owner)
     url = f"/api/v1/jobs/{job['id']}/photos"
     twenty = [("files", (f"p{i}.png", png(), "image/png")) for i in range(20)]
     assert (await client.post(url, headers=owner.headers, files=twenty)).status_code == 201
@@ -230,15 +235,15 @@ async def test_a_job_holds_at_most_twenty_photos(client, sign_up, session):
     assert await session.scalar(select(func.count()).select_from(JobPhoto)) == 20
 
 
-async def test_only_the_owner_adds_photos(client, sign_up):
+async def test_only_the_owner_adds_photos(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     owner, stranger = await sign_up(), await sign_up()
-    job = await post(client, owner)
+    job = await post_job(client, owner)
     files = [("files", ("p.png", png(), "image/png"))]
     response = await client.post(f"/api/v1/jobs/{job['id']}/photos", headers=stranger.headers, files=files)
     assert response.status_code == 403
 
 
-async def test_a_failed_transaction_removes_the_files_it_stored(database, media_root):
+async def test_a_failed_transaction_removes_the_files_it_stored(database: Database, media_root: Path) -> None:
     """Files written before the database refuses are deleted: nothing half-written stays."""
     storage = LocalStorage(media_root)
 
@@ -254,18 +259,22 @@ async def test_a_failed_transaction_removes_the_files_it_stored(database, media_
     assert not (media_root / "jobs" / "x" / "orphan.png").exists()
 
 
-async def test_an_admin_may_cancel_any_job(client, sign_up, session):
+async def test_an_admin_may_cancel_any_job(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession
+) -> None:
     owner, admin = await sign_up(), await sign_up()
     await session.execute(update(User).where(User.id == admin.id).values(role="admin"))
     tokens = await client.post("/api/v1/auth/login", json={"email": admin.email, "password": PASSWORD})
     headers = {"Authorization": f"Bearer {tokens.json()['access_token']}"}
-    job = await post(client, owner)
+    job = await post_job(client, owner)
     cancelled = await client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=headers)
     assert cancelled.status_code == 200
     assert cancelled.json()["status"] == "cancelled"
 
 
-async def test_text_postgres_cannot_store_and_huge_ids_are_422_not_500(client, sign_up, session):
+async def test_text_postgres_cannot_store_and_huge_ids_are_422_not_500(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession
+) -> None:
     homeowner = await sign_up()
     nul = await client.post(
         "/api/v1/jobs", json=JOB | {"title": "Broken\x00 faucet"}, headers=homeowner.headers

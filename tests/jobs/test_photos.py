@@ -9,12 +9,18 @@ import random
 import sys
 import tempfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import httpx
 from PIL import Image
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from ftw.config import Settings
 from ftw.jobs.models import Job, JobPhoto
-from tests.jobs.test_jobs import png, post
+from tests.conftest import SignUp
+from tests.jobs.test_jobs import png
+from tests.support.market import post_job
 
 BOUNDARY = "ftwphotos"
 TMP = tempfile.gettempdir()  # resolved before the hook below exists (it opens files)
@@ -79,9 +85,11 @@ def _photo(width: int, height: int, fmt: str = "PNG") -> bytes:
     return out.getvalue()
 
 
-async def test_a_photo_past_10_mb_is_refused_before_the_rest_is_read(client, sign_up, session, settings):
+async def test_a_photo_past_10_mb_is_refused_before_the_rest_is_read(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession, settings: Settings
+) -> None:
     owner = await sign_up()
-    job = await post(client, owner)
+    job = await post_job(client, owner)
     big = png() + b"\x00" * (settings.jobs.max_photo_bytes + 1)
     body = Sender(_body(("big.png", big), ("after.png", b"\x00" * 5_000_000)))
     refused = await client.post(
@@ -95,10 +103,10 @@ async def test_a_photo_past_10_mb_is_refused_before_the_rest_is_read(client, sig
 
 
 async def test_one_photo_more_than_the_job_takes_is_refused_at_its_headers(
-    client, sign_up, session, media_root
-):
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession, media_root: Path
+) -> None:
     owner = await sign_up()
-    job = await post(client, owner)
+    job = await post_job(client, owner)
     await session.execute(update(Job).where(Job.id == job["id"]).values(photo_count=19))
     body = Sender(_body(("20th.png", png()), ("21st.png", png() + b"\x00" * 3_000_000)))
     refused = await client.post(
@@ -112,10 +120,12 @@ async def test_one_photo_more_than_the_job_takes_is_refused_at_its_headers(
     assert not [path for path in stored.rglob("*") if path.is_file()], "the 20th was deleted again"
 
 
-async def test_an_upload_writes_no_temporary_file(client, sign_up, media_root):
+async def test_an_upload_writes_no_temporary_file(
+    client: httpx.AsyncClient, sign_up: SignUp, media_root: Path
+) -> None:
     global _opened
     owner = await sign_up()
-    job = await post(client, owner)
+    job = await post_job(client, owner)
     photo = _photo(700, 700)  # 1.4 MB: Starlette's parser would have spooled it to disk (past 1 MB)
     assert len(photo) > 1024 * 1024
     _opened = []
@@ -131,10 +141,10 @@ async def test_an_upload_writes_no_temporary_file(client, sign_up, media_root):
 
 
 async def test_thumbnails_are_webp_at_the_configured_widths_beside_the_original(
-    client, sign_up, settings, media_root
-):
+    client: httpx.AsyncClient, sign_up: SignUp, settings: Settings, media_root: Path
+) -> None:
     owner = await sign_up()
-    job = await post(client, owner)
+    job = await post_job(client, owner)
     files = [("files", ("wide.jpg", _photo(1200, 800, "JPEG"), "image/jpeg"))]
     uploaded = await client.post(f"/api/v1/jobs/{job['id']}/photos", headers=owner.headers, files=files)
     assert uploaded.status_code == 201, uploaded.text

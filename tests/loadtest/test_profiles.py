@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from ftw.cli import app
@@ -62,7 +63,7 @@ def test_an_unknown_profile_is_refused() -> None:
     assert CliRunner().invoke(app, ["loadtest", "nope"]).exit_code == 2
 
 
-def test_loadtest_without_the_tools_extra_says_how_to_get_it(monkeypatch):
+def test_loadtest_without_the_tools_extra_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "locust", None)  # as in the production image
     result = CliRunner().invoke(app, ["loadtest", "smoke"])
     assert result.exit_code == 2

@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import httpx
 from sqlalchemy import delete, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.models import User
 from ftw.accounts.service import unsubscribe_link
+from ftw.config import Settings
 from ftw.core import switches
 from ftw.core.db import Database
 from ftw.core.switches import Name
@@ -17,12 +20,13 @@ from ftw.messaging import tasks as messaging_tasks
 from ftw.messaging.models import Delivery, Notification
 from ftw.messaging.notifications import notify, render, sms_text
 from ftw.worker import Registry, RetryPolicy, drain
-from tests.messaging.marketplace import make_user, recording_integrations
+from tests.conftest import Account
+from tests.support.market import make_user, recording_integrations
 
 DELIVER_ONLY = Registry(messaging_tasks.TASKS)
 
 
-async def _notifications(session, user, count):  # type: ignore[no-untyped-def]
+async def _notifications(session: AsyncSession, user: Account, count: int) -> list[Notification]:
     made = []
     for i in range(count):
         made.append(
@@ -33,7 +37,9 @@ async def _notifications(session, user, count):  # type: ignore[no-untyped-def]
     return made
 
 
-async def test_the_list_is_newest_first_and_pages_by_cursor(client, session, settings):
+async def test_the_list_is_newest_first_and_pages_by_cursor(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
     user = await make_user(session, settings)
     made = await _notifications(session, user, 5)
     seen, cursor = [], None
@@ -48,7 +54,9 @@ async def test_the_list_is_newest_first_and_pages_by_cursor(client, session, set
     assert seen == [n.id for n in reversed(made)]
 
 
-async def test_reading_one_and_reading_all(client, session, settings):
+async def test_reading_one_and_reading_all(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
     user = await make_user(session, settings)
     made = await _notifications(session, user, 3)
     one = await client.post(f"/api/v1/notifications/{made[0].id}/read", headers=user.headers)
@@ -66,7 +74,9 @@ async def test_reading_one_and_reading_all(client, session, settings):
     assert again.json()["read_at"] == one.json()["read_at"]  # the first reading stands
 
 
-async def test_nobody_reads_anothers_notifications(client, session, settings):
+async def test_nobody_reads_anothers_notifications(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
     owner, other = await make_user(session, settings), await make_user(session, settings)
     (mine,) = await _notifications(session, owner, 1)
     assert (await client.get("/api/v1/notifications", headers=other.headers)).json()["items"] == []
@@ -80,7 +90,7 @@ async def test_nobody_reads_anothers_notifications(client, session, settings):
     }
 
 
-def test_each_kind_renders_a_short_text():
+def test_each_kind_renders_a_short_text() -> None:
     assert render("bid.new", {"job_id": 7, "amount_cents": 12_345}) == (
         "New bid on your job",
         "A contractor bid $123.45 on your job #7.",
@@ -98,7 +108,9 @@ def test_each_kind_renders_a_short_text():
     assert long.endswith("…")
 
 
-async def test_delivery_sends_email_and_sms_once_with_the_provider_reference(session, settings, database):
+async def test_delivery_sends_email_and_sms_once_with_the_provider_reference(
+    session: AsyncSession, settings: Settings, database: Database
+) -> None:
     user = await make_user(session, settings, phone="+12125550100")
     notification = await notify(
         session, user_id=user.id, kind="bid.new", payload={"job_id": 3, "amount_cents": 100}
@@ -136,7 +148,9 @@ async def test_delivery_sends_email_and_sms_once_with_the_provider_reference(ses
     assert all(d.sent_at is not None for d in deliveries.values())
 
 
-async def test_delivering_the_same_notification_twice_sends_once(session, settings, database):
+async def test_delivering_the_same_notification_twice_sends_once(
+    session: AsyncSession, settings: Settings, database: Database
+) -> None:
     user = await make_user(session, settings)
     notification = await notify(session, user_id=user.id, kind="bid.new", payload={"job_id": 1})
     integrations, _, email = recording_integrations(settings)
@@ -148,7 +162,9 @@ async def test_delivering_the_same_notification_twice_sends_once(session, settin
     assert len(email.sent) == 1
 
 
-async def test_a_refused_delivery_is_retried_with_backoff_then_marked_failed(session, settings, database):
+async def test_a_refused_delivery_is_retried_with_backoff_then_marked_failed(
+    session: AsyncSession, settings: Settings, database: Database
+) -> None:
     user = await make_user(session, settings)
     notification = await notify(session, user_id=user.id, kind="bid.new", payload={"job_id": 1})
     integrations, _, email = recording_integrations(settings)
@@ -171,6 +187,7 @@ async def test_a_refused_delivery_is_retried_with_backoff_then_marked_failed(ses
         .where(Delivery.notification_id == notification.id)
         .execution_options(populate_existing=True)
     )
+    assert delivery is not None
     assert (delivery.status, delivery.attempts, delivery.last_error) == ("pending", 1, "provider unreachable")
 
     # Time passes: the following attempts fail too, until the delivery gives up.
@@ -195,7 +212,9 @@ async def test_a_refused_delivery_is_retried_with_backoff_then_marked_failed(ses
     assert email.sent == []  # a failed delivery is not resent by a stray task
 
 
-async def test_an_sms_delivery_without_a_phone_number_fails_without_retrying(session, settings, database):
+async def test_an_sms_delivery_without_a_phone_number_fails_without_retrying(
+    session: AsyncSession, settings: Settings, database: Database
+) -> None:
     user = await make_user(session, settings, phone="+12125550100")
     notification = await notify(session, user_id=user.id, kind="bid.new", payload={"job_id": 1})
     await session.execute(text("UPDATE users SET phone = NULL WHERE id = :id"), {"id": user.id})
@@ -206,11 +225,14 @@ async def test_an_sms_delivery_without_a_phone_number_fails_without_retrying(ses
         .where(Delivery.notification_id == notification.id, Delivery.channel == "sms")
         .execution_options(populate_existing=True)
     )
+    assert delivery is not None
     assert (delivery.status, delivery.last_error) == ("failed", "The user has no phone number")
     assert sms.sent == []
 
 
-async def test_two_workers_delivering_the_same_notification_send_it_once(database_url, settings):
+async def test_two_workers_delivering_the_same_notification_send_it_once(
+    database_url: str, settings: Settings
+) -> None:
     """Committed rows and two connections: the second worker waits on the row lock, then skips."""
     db = Database.connect(database_url, settings, pool_size=2)
     integrations, _, email = recording_integrations(settings)
@@ -240,7 +262,9 @@ async def test_two_workers_delivering_the_same_notification_send_it_once(databas
         await db.dispose()
 
 
-async def test_a_channel_switched_off_sends_nothing_and_says_why(session, settings, database):
+async def test_a_channel_switched_off_sends_nothing_and_says_why(
+    session: AsyncSession, settings: Settings, database: Database
+) -> None:
     user = await make_user(session, settings, phone="+12125550100")
     notification = await notify(session, user_id=user.id, kind="bid.new", payload={"job_id": 1})
     await switches.change(session, name=Name.SMS, on=False, message=None, actor_id=None, via="test")

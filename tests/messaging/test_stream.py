@@ -33,8 +33,8 @@ from ftw.messaging import service, stream
 from ftw.messaging.notifications import notify
 from tests.conftest import Account, SignUp, migrated_database
 from tests.conftest import signed_up as sign_up_with
-from tests.messaging.marketplace import JOB
 from tests.ops.conftest import Served, serve
+from tests.support.market import JOB
 
 PATH = "/api/v1/notifications/stream"
 WAIT_S = 10.0  # generous: arrival is meant to take milliseconds
@@ -150,7 +150,7 @@ def stream_database(database_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def server(stream_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    served = serve(stream_database, tmp_path_factory.mktemp("stream"), **SERVER_ENV)
+    served = serve(stream_database, tmp_path_factory.mktemp("stream"), workers=1, **SERVER_ENV)
     yield served
     served.stop()
 
@@ -292,7 +292,9 @@ async def test_the_stream_ends_when_the_access_token_expires(server: Served) -> 
 
 async def test_a_stop_signal_ends_open_streams_at_once(stream_database: str, tmp_path: Path) -> None:
     # A server of its own, which waits up to a minute for open requests when stopping.
-    stopping = serve(stream_database, tmp_path / "stopping", **SERVER_ENV, FTW_GRACEFUL_TIMEOUT_S="60")
+    stopping = serve(
+        stream_database, tmp_path / "stopping", workers=1, **SERVER_ENV, FTW_GRACEFUL_TIMEOUT_S="60"
+    )
     try:
         alice = await signed_up(stopping.url)
         async with opened(stopping.url, alice.headers) as live:

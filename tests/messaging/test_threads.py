@@ -2,31 +2,48 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import httpx
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from ftw.config import Settings
 from ftw.messaging.models import Delivery, Message, Notification, Thread
-from tests.messaging.marketplace import headers_as, make_user, place_bid, post_job
+from tests.conftest import Account
+from tests.support.market import headers_as, make_user, post_job, write_bid
+
+Parties = tuple[Account, Account, Account, Account, dict[str, Any]]
+"""The homeowner, a bidder, a withdrawn bidder, an outsider contractor, and the job."""
 
 
 @pytest.fixture
-async def market(client, session, settings):  # type: ignore[no-untyped-def]
+async def market(client: httpx.AsyncClient, session: AsyncSession, settings: Settings) -> Parties:
     """A homeowner's job with two bidders, and an outsider contractor."""
     homeowner = await make_user(session, settings, "homeowner")
     first, second, outsider = [await make_user(session, settings, "contractor") for _ in range(3)]
     job = await post_job(client, homeowner)
-    await place_bid(session, job["id"], first)
-    await place_bid(session, job["id"], second, status="withdrawn")  # any bid opens a thread
+    await write_bid(session, job["id"], first)
+    await write_bid(session, job["id"], second, status="withdrawn")  # any bid opens a thread
     return homeowner, first, second, outsider, job
 
 
-async def _send(client, account, job_id, body="Can you come on Tuesday?", **extra):  # type: ignore[no-untyped-def]
+async def _send(
+    client: httpx.AsyncClient,
+    account: Account,
+    job_id: int,
+    body: str = "Can you come on Tuesday?",
+    **extra: Any,
+) -> httpx.Response:
     return await client.post(
         f"/api/v1/jobs/{job_id}/messages", json={"body": body, **extra}, headers=account.headers
     )
 
 
-async def test_a_bidder_and_the_homeowner_talk_in_one_thread(client, session, market):
+async def test_a_bidder_and_the_homeowner_talk_in_one_thread(
+    client: httpx.AsyncClient, session: AsyncSession, market: Parties
+) -> None:
     homeowner, contractor, _, _, job = market
     first = await _send(client, contractor, job["id"], body="  Hello, I can start Monday.  ")
     assert first.status_code == 201, first.text
@@ -50,10 +67,13 @@ async def test_a_bidder_and_the_homeowner_talk_in_one_thread(client, session, ma
     assert await session.scalar(select(func.count()).select_from(Thread)) == 1
 
 
-async def test_sending_notifies_the_other_participant_and_queues_delivery(client, session, market):
+async def test_sending_notifies_the_other_participant_and_queues_delivery(
+    client: httpx.AsyncClient, session: AsyncSession, market: Parties
+) -> None:
     homeowner, contractor, _, _, job = market
     sent = (await _send(client, contractor, job["id"])).json()
     notification = await session.scalar(select(Notification).where(Notification.user_id == homeowner.id))
+    assert notification is not None
     assert notification.kind == "message.new"
     assert notification.payload["thread_id"] == sent["thread_id"]
     assert notification.payload["job_title"] == job["title"]
@@ -69,14 +89,16 @@ async def test_sending_notifies_the_other_participant_and_queues_delivery(client
     assert await session.scalar(select(func.count()).where(Notification.user_id == contractor.id)) == 0
 
 
-async def test_the_thread_appears_with_the_first_message(client, market):
+async def test_the_thread_appears_with_the_first_message(client: httpx.AsyncClient, market: Parties) -> None:
     homeowner, contractor, _, _, job = market
     empty = await client.get(f"/api/v1/jobs/{job['id']}/messages", headers=contractor.headers)
     assert empty.json() == {"thread_id": None, "items": [], "next_cursor": None}
     assert (await client.get("/api/v1/threads", headers=homeowner.headers)).json()["items"] == []
 
 
-async def test_the_homeowner_must_say_which_bidders_thread(client, market):
+async def test_the_homeowner_must_say_which_bidders_thread(
+    client: httpx.AsyncClient, market: Parties
+) -> None:
     homeowner, _, _, outsider, job = market
     missing = await _send(client, homeowner, job["id"])
     assert missing.status_code == 422
@@ -86,13 +108,15 @@ async def test_the_homeowner_must_say_which_bidders_thread(client, market):
     assert not_a_bidder.json()["errors"][0]["field"] == "contractor_id"
 
 
-async def test_a_withdrawn_bidder_keeps_its_thread(client, market):
+async def test_a_withdrawn_bidder_keeps_its_thread(client: httpx.AsyncClient, market: Parties) -> None:
     homeowner, _, withdrawn, _, job = market
     assert (await _send(client, withdrawn, job["id"])).status_code == 201
     assert (await _send(client, homeowner, job["id"], contractor_id=withdrawn.id)).status_code == 201
 
 
-async def test_outsiders_can_neither_read_nor_write(client, session, settings, market):
+async def test_outsiders_can_neither_read_nor_write(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings, market: Parties
+) -> None:
     _, contractor, _, outsider, job = market
     await _send(client, contractor, job["id"])
     other_homeowner = await make_user(session, settings, "homeowner")
@@ -109,7 +133,7 @@ async def test_outsiders_can_neither_read_nor_write(client, session, settings, m
     ).status_code == 404
 
 
-async def test_a_contractor_sees_only_its_own_thread(client, market):
+async def test_a_contractor_sees_only_its_own_thread(client: httpx.AsyncClient, market: Parties) -> None:
     _, contractor, other, _, job = market
     await _send(client, other, job["id"], body="A message from the other bidder")
     peek = await client.get(
@@ -121,7 +145,9 @@ async def test_a_contractor_sees_only_its_own_thread(client, market):
     assert own.json()["items"] == []
 
 
-async def test_admins_read_threads_but_do_not_write(client, settings, market):
+async def test_admins_read_threads_but_do_not_write(
+    client: httpx.AsyncClient, settings: Settings, market: Parties
+) -> None:
     _, contractor, _, _, job = market
     await _send(client, contractor, job["id"])
     admin = headers_as(settings, contractor.id + 1_000_000, "admin")
@@ -134,7 +160,9 @@ async def test_admins_read_threads_but_do_not_write(client, settings, market):
 
 
 @pytest.mark.parametrize("body", ["", "   ", "x" * 5_001])
-async def test_a_message_body_is_1_to_5000_characters(client, session, market, body):
+async def test_a_message_body_is_1_to_5000_characters(
+    client: httpx.AsyncClient, session: AsyncSession, market: Parties, body: str
+) -> None:
     _, contractor, _, _, job = market
     response = await _send(client, contractor, job["id"], body=body)
     assert response.status_code == 422
@@ -142,12 +170,12 @@ async def test_a_message_body_is_1_to_5000_characters(client, session, market, b
     assert await session.scalar(select(func.count()).select_from(Message)) == 0
 
 
-async def test_a_5000_character_message_is_accepted(client, market):
+async def test_a_5000_character_message_is_accepted(client: httpx.AsyncClient, market: Parties) -> None:
     _, contractor, _, _, job = market
     assert (await _send(client, contractor, job["id"], body="x" * 5_000)).status_code == 201
 
 
-async def test_messages_page_backwards_by_cursor(client, market):
+async def test_messages_page_backwards_by_cursor(client: httpx.AsyncClient, market: Parties) -> None:
     _, contractor, _, _, job = market
     for i in range(5):
         await _send(client, contractor, job["id"], body=f"message {i}")
@@ -169,10 +197,12 @@ async def test_messages_page_backwards_by_cursor(client, market):
     assert bad.json()["errors"][0]["field"] == "cursor"
 
 
-async def test_threads_list_recent_first_with_unread_counts_and_preview(client, session, market):
+async def test_threads_list_recent_first_with_unread_counts_and_preview(
+    client: httpx.AsyncClient, session: AsyncSession, market: Parties
+) -> None:
     homeowner, contractor, other, _, job = market
     second_job = await post_job(client, homeowner, title="Broken garage door opener")
-    await place_bid(session, second_job["id"], contractor)
+    await write_bid(session, second_job["id"], contractor)
     await _send(client, contractor, job["id"], body="First job, first message")
     await _send(client, contractor, job["id"], body="First job, second message")
     await _send(client, other, job["id"], body="From the other bidder")
@@ -216,7 +246,9 @@ async def test_threads_list_recent_first_with_unread_counts_and_preview(client, 
     assert first == [(j, c) for j, c, _ in summary]
 
 
-async def test_marking_read_moves_the_marker_and_the_unread_counts(client, market):
+async def test_marking_read_moves_the_marker_and_the_unread_counts(
+    client: httpx.AsyncClient, market: Parties
+) -> None:
     homeowner, contractor, other, _, job = market
     sent = [(await _send(client, contractor, job["id"], body=f"message {i}")).json() for i in range(3)]
     await _send(client, other, job["id"], body="Another thread")
@@ -239,7 +271,9 @@ async def test_marking_read_moves_the_marker_and_the_unread_counts(client, marke
     assert (await client.get("/api/v1/threads/unread", headers=homeowner.headers)).json() == {"unread": 1}
 
 
-async def test_replying_marks_the_thread_read_for_the_sender(client, market):
+async def test_replying_marks_the_thread_read_for_the_sender(
+    client: httpx.AsyncClient, market: Parties
+) -> None:
     homeowner, contractor, _, _, job = market
     await _send(client, contractor, job["id"])
     await _send(client, homeowner, job["id"], body="Sure, Tuesday at nine.", contractor_id=contractor.id)
@@ -247,7 +281,7 @@ async def test_replying_marks_the_thread_read_for_the_sender(client, market):
     assert (await client.get("/api/v1/threads/unread", headers=contractor.headers)).json() == {"unread": 1}
 
 
-async def test_only_participants_mark_a_thread_read(client, market):
+async def test_only_participants_mark_a_thread_read(client: httpx.AsyncClient, market: Parties) -> None:
     homeowner, contractor, other, _, job = market
     mine = (await _send(client, contractor, job["id"])).json()
     theirs = (await _send(client, other, job["id"])).json()

@@ -168,7 +168,7 @@ def test_without_reports_every_figure_is_a_labelled_default(tmp_path: Path) -> N
 
 
 def test_a_bench_that_held_no_step_leaves_its_costs_to_the_defaults(tmp_path: Path) -> None:
-    mix = {"steps": [], "max_rps": None, "held": None}
+    mix: dict[str, Any] = {"steps": [], "max_rps": None, "held": None}
     bench = write(tmp_path / "bench.json", bench_report(mix=mix, connections=None))
     inputs = inputs_from(tmp_path / "loadtest.json", bench)
     assert (inputs.app_cpu_ms, inputs.postgres_cpu_ms, inputs.held_rps) == (

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.core import metrics
 from ftw.core.tasks import enqueue
 from ftw.ops.overview import Sample, Window, quantile
+from tests.conftest import SignUp
 
 
-async def test_ops_renders_the_overview_for_an_admin(client, admin, session):
+async def test_ops_renders_the_overview_for_an_admin(
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession
+) -> None:
     await enqueue(session, "notifications.send", {"id": 1})
     await client.get("/api/v1/territories/06037")
     response = await client.get("/ops", headers=admin)
@@ -41,14 +46,14 @@ async def test_ops_renders_the_overview_for_an_admin(client, admin, session):
     assert "script-src 'none'" in response.headers["content-security-policy"]
 
 
-async def test_ops_is_for_admins_only(client, sign_up):
+async def test_ops_is_for_admins_only(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     for role in ("homeowner", "contractor", "operator"):
         account = await sign_up(role)
         assert (await client.get("/ops", headers=account.headers)).status_code == 403
     assert (await client.get("/ops")).status_code == 401
 
 
-async def test_ops_live_is_the_browser_sign_in_with_a_nonced_script(client):
+async def test_ops_live_is_the_browser_sign_in_with_a_nonced_script(client: httpx.AsyncClient) -> None:
     response = await client.get("/ops/live")
     assert response.status_code == 200
     nonce = re.search(r'<script nonce="([^"]+)">', response.text)
@@ -57,7 +62,7 @@ async def test_ops_live_is_the_browser_sign_in_with_a_nonced_script(client):
     assert "Requests/s" not in response.text  # no figures without signing in
 
 
-def test_quantiles_are_interpolated_like_prometheus():
+def test_quantiles_are_interpolated_like_prometheus() -> None:
     bounds = (*metrics.HTTP_BUCKETS, float("inf"))
     counts = [0.0 if b <= 1.0 else 100.0 for b in bounds]  # every request took 1-1.5 s
     assert quantile(0.95, bounds, counts) == pytest.approx(1.475)  # what promtool's test expects
@@ -65,7 +70,7 @@ def test_quantiles_are_interpolated_like_prometheus():
     assert quantile(0.99, bounds, [0.0] * (len(bounds) - 1) + [10.0]) == 5.0  # beyond the last edge
 
 
-def test_each_view_measures_the_last_five_minutes():
+def test_each_view_measures_the_last_five_minutes() -> None:
     window = Window(start=Sample(at=0.0))
     assert window.baseline(Sample(at=60.0)).at == 0.0  # early on: since start
     assert window.baseline(Sample(at=200.0)).at == 0.0

@@ -11,19 +11,20 @@ import pytest
 from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ftw.config import Settings
 from ftw.integrations import build
 from ftw.ops import doctor
 from ftw.sandboxes import SandboxInProduction
-from tests.ops.conftest import FTW, serve
+from tests.ops.conftest import FTW, Served, serve
 
 
 def by_name(checks: list[doctor.Check]) -> dict[str, doctor.Check]:
     return {c.name: c for c in checks}
 
 
-async def test_a_migrated_database_passes(connection, settings):
+async def test_a_migrated_database_passes(connection: AsyncConnection, settings: Settings) -> None:
     checks = by_name(await doctor.database_checks(connection, settings))
     assert checks["migrations"].status == "ok"
     assert checks["indexes"].status == "ok"
@@ -32,14 +33,16 @@ async def test_a_migrated_database_passes(connection, settings):
     assert "no read replicas configured" in checks["replicas"].detail
 
 
-def test_the_launch_indexes_come_from_the_models():
+def test_the_launch_indexes_come_from_the_models() -> None:
     names = doctor.launch_indexes()
     assert {"ix_jobs_search", "ix_jobs_browse_open", "uq_users_email", "ix_audit_log_actor_recent"} <= set(
         names
     )
 
 
-async def test_an_invalid_index_fails_with_the_reindex_to_run(connection, settings):
+async def test_an_invalid_index_fails_with_the_reindex_to_run(
+    connection: AsyncConnection, settings: Settings
+) -> None:
     await connection.execute(
         text("UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'ix_jobs_search'::regclass")
     )
@@ -49,7 +52,9 @@ async def test_an_invalid_index_fails_with_the_reindex_to_run(connection, settin
     assert checks[0].fix == "REINDEX INDEX CONCURRENTLY ix_jobs_search"
 
 
-async def test_a_missing_index_or_an_old_revision_fails(connection, settings):
+async def test_a_missing_index_or_an_old_revision_fails(
+    connection: AsyncConnection, settings: Settings
+) -> None:
     await connection.execute(text("DROP INDEX ix_audit_log_action_recent"))
     await connection.execute(text("UPDATE alembic_version SET version_num = '0004'"))
     checks = by_name(await doctor.database_checks(connection, settings))
@@ -59,7 +64,7 @@ async def test_a_missing_index_or_an_old_revision_fails(connection, settings):
     assert checks["migrations"].fix == "run `ftw migrate`"
 
 
-def test_configuration_for_the_launch():
+def test_configuration_for_the_launch() -> None:
     development = by_name(doctor.configuration(Settings()))
     assert development["environment"].status == "warn"
     assert development["secret key"].status == "warn"  # the dev key: fine until production
@@ -67,26 +72,24 @@ def test_configuration_for_the_launch():
     assert development["limits"].status == "ok"
 
     production = by_name(
-        doctor.configuration(
-            Settings(environment="production", auth={"secret_key": "x" * 48}, log_json=True)  # type: ignore[arg-type]
-        )
+        doctor.configuration(Settings(environment="production", auth={"secret_key": "x" * 48}, log_json=True))
     )
     assert {c.status for c in production.values()} == {"ok"}
 
 
-def test_pools_larger_than_pgbouncer_accepts_fail():
-    checks = by_name(doctor.configuration(Settings(pool={"max_size": 500})))  # type: ignore[arg-type]
+def test_pools_larger_than_pgbouncer_accepts_fail() -> None:
+    checks = by_name(doctor.configuration(Settings(pool={"max_size": 500})))
     assert checks["pool"].status == "fail"
     assert "50 instances x 500 connections = 25,000 clients" in checks["pool"].detail
 
 
-def test_unreadable_endpoint_limits_fail():
-    checks = by_name(doctor.configuration(Settings(endpoint_limits={"post_job": "ten an hour"})))  # type: ignore[arg-type]
+def test_unreadable_endpoint_limits_fail() -> None:
+    checks = by_name(doctor.configuration(Settings(endpoint_limits={"post_job": "ten an hour"})))
     assert checks["limits"].status == "fail"
     assert "post_job" in checks["limits"].detail
 
 
-async def test_redis_reports_its_eviction_policy():
+async def test_redis_reports_its_eviction_policy() -> None:
     client = Redis.from_url("redis://127.0.0.1:6379/0", decode_responses=True)
     try:
         policy = (await client.config_get("maxmemory-policy"))["maxmemory-policy"]
@@ -101,13 +104,13 @@ async def test_redis_reports_its_eviction_policy():
     assert (await doctor.redis(Settings())).status == "warn"
 
 
-def test_alert_rules_pass_promtool():
+def test_alert_rules_pass_promtool() -> None:
     check = doctor.alert_rules()
     assert check.status == "ok", check
     assert "rules in 2 files pass promtool" in check.detail
 
 
-def test_the_last_load_test_is_held_to_the_targets(tmp_path):
+def test_the_last_load_test_is_held_to_the_targets(tmp_path: Path) -> None:
     report = tmp_path / "latest.json"
     assert doctor.load_test(Settings(), report).status == "warn"
     report.write_text(json.dumps({"p50_ms": 90, "p95_ms": 420, "error_percent": 0.2, "finished_at": "x"}))
@@ -118,14 +121,14 @@ def test_the_last_load_test_is_held_to_the_targets(tmp_path):
     assert "p95 ms 1300 > 800" in slow.detail
 
 
-def _bench(path, cpu_ms):
+def _bench(path: Path, cpu_ms: float) -> None:
     step = {"target_rps": 100, "cpu_s_per_1k": {"app": cpu_ms, "postgres": 1.0, "redis": 0.1}}
     path.write_text(
         json.dumps({"finished_at": "t", "mix": {"steps": [step], "max_rps": 100.0, "held": step}})
     )
 
 
-def test_launch_capacity_is_sized_from_the_last_bench(tmp_path):
+def test_launch_capacity_is_sized_from_the_last_bench(tmp_path: Path) -> None:
     report, bench = tmp_path / "loadtest.json", tmp_path / "bench.json"
     assert doctor.launch_capacity(Settings(), report, bench).status == "warn"
     # 2,500 req/s: 15 instances by CPU (8 ms at 70 % of 2 vCPUs); by rate, 100/s held while the
@@ -139,7 +142,7 @@ def test_launch_capacity_is_sized_from_the_last_bench(tmp_path):
     assert doctor.launch_capacity(Settings(), report, bench).status == "fail"
 
 
-def test_breakers_are_read_from_a_running_instance(served_workers):
+def test_breakers_are_read_from_a_running_instance(served_workers: Served) -> None:
     check = doctor.breakers(Settings(public_url=served_workers.url))
     assert check.status == "ok"
     assert check.detail.startswith("all 6 closed")
@@ -147,7 +150,7 @@ def test_breakers_are_read_from_a_running_instance(served_workers):
     assert nobody.status == "warn"
 
 
-def test_breakers_are_read_with_the_metrics_token(database_url, tmp_path):
+def test_breakers_are_read_with_the_metrics_token(database_url: str, tmp_path: Path) -> None:
     served = serve(database_url, tmp_path, FTW_METRICS_TOKEN="doctor-reads-metrics-too")
     try:
         assert doctor.breakers(Settings(public_url=served.url)).status == "warn"  # 401 without it
@@ -157,7 +160,7 @@ def test_breakers_are_read_with_the_metrics_token(database_url, tmp_path):
         served.stop()
 
 
-def test_sandbox_vendors_are_a_warning_before_production(tmp_path):
+def test_sandbox_vendors_are_a_warning_before_production(tmp_path: Path) -> None:
     checks = doctor.vendors(Settings(data_dir=tmp_path))
     assert [c.status for c in checks] == ["warn", "warn"]
     assert "payments" in checks[0].detail
@@ -176,7 +179,7 @@ def _doctor(database_url: str, tmp_path: Path, **env: str) -> subprocess.Complet
     )
 
 
-def test_ftw_doctor_exits_0_with_warnings_only(database_url, tmp_path):
+def test_ftw_doctor_exits_0_with_warnings_only(database_url: str, tmp_path: Path) -> None:
     result = _doctor(database_url, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
@@ -194,7 +197,9 @@ def test_ftw_doctor_exits_0_with_warnings_only(database_url, tmp_path):
         ({"FTW_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nowhere"}, "database"),
     ],
 )
-def test_ftw_doctor_exits_1_on_any_failure(database_url, tmp_path, env, failing):
+def test_ftw_doctor_exits_1_on_any_failure(
+    database_url: str, tmp_path: Path, env: dict[str, str], failing: str
+) -> None:
     result = _doctor(database_url, tmp_path, **env)
     assert result.returncode == 1
     report = json.loads(result.stdout)
@@ -202,7 +207,7 @@ def test_ftw_doctor_exits_1_on_any_failure(database_url, tmp_path, env, failing)
     assert [c["name"] for c in report["checks"] if c["status"] == "fail"] == [failing]
 
 
-def test_ftw_doctor_prints_one_line_per_check_with_what_to_do(database_url, tmp_path):
+def test_ftw_doctor_prints_one_line_per_check_with_what_to_do(database_url: str, tmp_path: Path) -> None:
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith("FTW_")},
         "FTW_DATABASE_URL": database_url,
@@ -220,12 +225,12 @@ def test_ftw_doctor_prints_one_line_per_check_with_what_to_do(database_url, tmp_
     assert "READY:" in result.stdout
 
 
-def test_the_pods_the_hpa_and_the_planner_describe_the_same_instance():
+def test_the_pods_the_hpa_and_the_planner_describe_the_same_instance() -> None:
     check = doctor.instance_shape(Settings())
     assert check.status == "ok", check.detail
 
 
-def test_a_pod_smaller_than_the_planned_instance_fails(tmp_path):
+def test_a_pod_smaller_than_the_planned_instance_fails(tmp_path: Path) -> None:
     for name in ("api.yaml", "hpa.yaml"):
         text = (doctor.K8S_DIR / name).read_text()
         if name == "api.yaml":  # the HPA's 70 % would then be of 1 CPU, not the planner's 2
@@ -239,7 +244,9 @@ def test_a_pod_smaller_than_the_planned_instance_fails(tmp_path):
 PRODUCTION = {"environment": "production", "auth": {"secret_key": "x" * 48}}
 
 
-def test_production_refuses_sandboxes_not_allowed_by_name(tmp_path, monkeypatch):
+def test_production_refuses_sandboxes_not_allowed_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = Settings(data_dir=tmp_path, **PRODUCTION)  # type: ignore[arg-type]
     with pytest.raises(SandboxInProduction, match="payments, sms, email, storage"):
         build(settings)
@@ -264,7 +271,7 @@ def test_production_refuses_sandboxes_not_allowed_by_name(tmp_path, monkeypatch)
     assert {c.status for c in doctor.vendors(allowed)} == {"ok"}
 
 
-def test_ftw_serve_refuses_production_on_sandboxes(tmp_path):
+def test_ftw_serve_refuses_production_on_sandboxes(tmp_path: Path) -> None:
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith("FTW_")},
         "FTW_ENVIRONMENT": "production",

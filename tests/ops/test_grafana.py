@@ -23,7 +23,7 @@ def panels(items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         yield from panels(panel.get("panels", []))
 
 
-def test_the_dashboards_are_provisioned_from_this_folder_with_the_prometheus_datasource():
+def test_the_dashboards_are_provisioned_from_this_folder_with_the_prometheus_datasource() -> None:
     datasource = yaml.safe_load((GRAFANA / "provisioning" / "datasources" / "prometheus.yml").read_text())
     uids = {d["uid"] for d in datasource["datasources"]}
     provider = yaml.safe_load((GRAFANA / "provisioning" / "dashboards" / "ftw.yml").read_text())
@@ -35,7 +35,7 @@ def test_the_dashboards_are_provisioned_from_this_folder_with_the_prometheus_dat
                 assert target["datasource"]["uid"] in uids, panel["title"]
 
 
-def test_the_overview_has_every_figure_of_the_runbook():
+def test_the_overview_has_every_figure_of_the_runbook() -> None:
     titles = " | ".join(p["title"].lower() for d in dashboards() for p in panels(d["panels"]))
     for figure in (
         "active users",
@@ -54,7 +54,7 @@ def test_the_overview_has_every_figure_of_the_runbook():
         assert figure in titles
 
 
-async def test_every_panel_reads_series_the_app_or_the_exporters_export(known_metrics):
+async def test_every_panel_reads_series_the_app_or_the_exporters_export(known_metrics: set[str]) -> None:
     for dashboard in dashboards():
         for panel in panels(dashboard["panels"]):
             for target in panel.get("targets", []):

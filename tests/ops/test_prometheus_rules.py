@@ -52,7 +52,7 @@ def test_promtool_accepts_the_configuration_and_the_rules(tmp_path: Path) -> Non
     assert "SUCCESS" in checked.stdout
 
 
-def test_the_alert_rule_unit_tests_pass():
+def test_the_alert_rule_unit_tests_pass() -> None:
     tested = promtool(
         "test", "rules", *sorted(str(p.relative_to(PROMETHEUS)) for p in PROMETHEUS.glob("tests/*.yml"))
     )
@@ -79,17 +79,19 @@ def _threshold(alert: str, severity: str) -> float:
         ("HostDiskFull", "disk_percent", 100),
     ],
 )
-def test_every_design_threshold_has_a_warning_and_a_critical_alert(alert, field, scale):
+def test_every_design_threshold_has_a_warning_and_a_critical_alert(
+    alert: str, field: str, scale: int
+) -> None:
     threshold = getattr(Alerts(), field)
     assert _threshold(alert, "warning") * scale == pytest.approx(threshold.warning)
     assert _threshold(alert, "critical") * scale == pytest.approx(threshold.critical)
 
 
-def test_the_cache_hit_alert_uses_the_design_minimum():
+def test_the_cache_hit_alert_uses_the_design_minimum() -> None:
     assert _threshold("CacheHitRateLow", "warning") * 100 == pytest.approx(Alerts().min_cache_hit_percent)
 
 
-def test_the_launch_failure_modes_have_alerts():
+def test_the_launch_failure_modes_have_alerts() -> None:
     names = {r["alert"] for r in rules("alerts")}
     assert {
         "CircuitBreakerOpen",
@@ -103,20 +105,20 @@ def test_the_launch_failure_modes_have_alerts():
         assert str(rule["annotations"]["runbook_url"]).startswith("docs/observability.md#")  # type: ignore[index]
 
 
-def test_the_runbook_explains_every_alert():
+def test_the_runbook_explains_every_alert() -> None:
     runbook = (DEPLOY.parent / "docs" / "observability.md").read_text()
     anchors = {str(r["annotations"]["runbook_url"]).split("#")[1] for r in rules("alerts")}  # type: ignore[index]
     headings = {re.sub(r"[^a-z0-9]", "", h.lower()) for h in re.findall(r"^#+ (.+)$", runbook, re.MULTILINE)}
     assert anchors <= headings
 
 
-async def test_every_series_the_rules_read_exists(known_metrics):
+async def test_every_series_the_rules_read_exists(known_metrics: set[str]) -> None:
     for rule in rules("recording") + rules("alerts"):
         unknown = promql_metrics(str(rule["expr"])) - known_metrics
         assert unknown == set(), f"{rule.get('record') or rule.get('alert')} reads {unknown}"
 
 
-def test_the_metric_name_reader_sees_through_promql():
+def test_the_metric_name_reader_sees_through_promql() -> None:
     expr = (
         "histogram_quantile(0.95, sum by (le) "
         '(rate(http_request_duration_seconds_bucket{job="ftw",le="0.8"}[5m])))'

@@ -29,7 +29,7 @@ def requests_counted(served: Served) -> float:
     )
 
 
-def test_every_worker_reports_the_total_of_all_workers(served_workers):
+def test_every_worker_reports_the_total_of_all_workers(served_workers: Served) -> None:
     before = requests_counted(served_workers)
     for _ in range(20):  # one connection each, so both workers get some
         assert httpx.get(served_workers.url + "/api/v1/territories/06037").status_code == 200
@@ -46,7 +46,9 @@ def _query(prometheus: str, expr: str) -> list[dict[str, object]]:
     return result
 
 
-def test_prometheus_scrapes_the_app_loads_the_rules_and_records_the_p95(served_workers, tmp_path: Path):
+def test_prometheus_scrapes_the_app_loads_the_rules_and_records_the_p95(
+    served_workers: Served, tmp_path: Path
+) -> None:
     binary = shutil.which("prometheus")
     assert binary is not None, f"prometheus is missing: {INSTALL_HINT}"
     rules = [str(DEPLOY / "prometheus" / "rules" / name) for name in ("recording.yml", "alerts.yml")]

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from sentry_sdk.scrubber import DEFAULT_DENYLIST, EventScrubber
+from sentry_sdk.types import Event
 
 from ftw.core.observability import SENSITIVE_KEYS, scrubbed
 
@@ -27,7 +30,7 @@ if client.is_active():
     ("dsn", "expected"),
     [("https://public@sentry.example.invalid/1", "True development False\nFalse scrubbed"), (None, "False")],
 )
-def test_sentry_starts_only_with_a_dsn(tmp_path, dsn, expected):
+def test_sentry_starts_only_with_a_dsn(tmp_path: Path, dsn: str | None, expected: str) -> None:
     result = subprocess.run(  # noqa: S603 - our own script
         [sys.executable, "-c", SCRIPT.format(dsn=dsn, folder=str(tmp_path))],
         capture_output=True,
@@ -37,9 +40,9 @@ def test_sentry_starts_only_with_a_dsn(tmp_path, dsn, expected):
     assert result.stdout.strip().startswith(expected)
 
 
-def test_events_leave_without_passwords_tokens_or_cookies():
+def test_events_leave_without_passwords_tokens_or_cookies() -> None:
     """The attack: an error during sign-in, with the password in the body and a token quoted."""
-    event = {
+    event: dict[str, Any] = {
         "request": {
             "url": "https://api.example/api/v1/auth/login",
             "data": {"email": "pat@example.com", "password": "hunter2hunter2"},
@@ -50,7 +53,9 @@ def test_events_leave_without_passwords_tokens_or_cookies():
         "logentry": {"message": "retrying with bearer abc.def.ghi"},
         "extra": {"body": {"refresh_token": "r-123", "new_password": "n-456"}},
     }
-    EventScrubber(denylist=[*DEFAULT_DENYLIST, *SENSITIVE_KEYS], recursive=True).scrub_event(event)
+    EventScrubber(denylist=[*DEFAULT_DENYLIST, *SENSITIVE_KEYS], recursive=True).scrub_event(
+        cast("Event", event)
+    )
     sent = json.dumps(scrubbed(event, {}), default=repr)
     for secret in ("hunter2", "eyJhbGciOi", "abc.def", "r-123", "n-456", "ftw=1"):
         assert secret not in sent

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+from pathlib import Path
 
 import httpx
 from sqlalchemy.engine import make_url
@@ -15,7 +16,7 @@ from tests.conftest import PASSWORD, SERVER_URL, _drop, _recreate
 from tests.ops.conftest import FTW, serve
 
 
-def test_serve_on_a_fresh_embedded_database_answers_a_sign_up(tmp_path):
+def test_serve_on_a_fresh_embedded_database_answers_a_sign_up(tmp_path: Path) -> None:
     served = serve("", tmp_path / "embedded")  # no database URL: the embedded default
     try:
         body = {"email": "first@example.com", "password": PASSWORD, "full_name": "First User",
@@ -27,7 +28,7 @@ def test_serve_on_a_fresh_embedded_database_answers_a_sign_up(tmp_path):
         served.stop()
 
 
-def test_serve_refuses_a_database_behind_the_migrations(tmp_path):
+def test_serve_refuses_a_database_behind_the_migrations(tmp_path: Path) -> None:
     name = f"ftw_behind_{os.getpid()}"
     asyncio.run(_recreate(name))
     url = make_url(SERVER_URL).set(database=name).render_as_string(hide_password=False)

@@ -43,7 +43,9 @@ async def _smoke_rows(url: str) -> int:
         await conn.close()
 
 
-def test_smoke_walks_the_journeys_and_removes_its_accounts(served: Served, ftw: CliRunner, database_url: str):
+def test_smoke_walks_the_journeys_and_removes_its_accounts(
+    served: Served, ftw: CliRunner, database_url: str
+) -> None:
     result = ftw.invoke(app, ["smoke", served.url])
     assert result.exit_code == 0, result.output
     for step in ("sign up and sign in a contractor", "post a job", "bid on it", "message the homeowner"):
@@ -54,7 +56,7 @@ def test_smoke_walks_the_journeys_and_removes_its_accounts(served: Served, ftw: 
 
 def test_smoke_fails_when_a_journey_breaks_and_still_cleans_up(
     served: Served, ftw: CliRunner, database_url: str
-):
+) -> None:
     try:
         assert ftw.invoke(app, ["switch", "job_posting", "off"]).exit_code == 0
         result = ftw.invoke(app, ["smoke", served.url])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 
 from ftw.core.breakers import CircuitBreaker
@@ -25,7 +26,7 @@ def _conditions(page: str) -> dict[str, str]:
     return dict(rows)
 
 
-async def test_everything_up_by_default(client):
+async def test_everything_up_by_default(client: httpx.AsyncClient) -> None:
     response = await client.get("/status")
     assert response.status_code == 200
     assert response.headers["cache-control"] == "public, max-age=5"
@@ -34,7 +35,9 @@ async def test_everything_up_by_default(client):
     assert {"Database", "Text messages", "Payments"} <= set(_conditions(response.text))
 
 
-async def test_an_incident_an_open_breaker_and_a_paused_feature_show(client, admin, monkeypatch):
+async def test_an_incident_an_open_breaker_and_a_paused_feature_show(
+    client: httpx.AsyncClient, admin: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     app = client._transport.app  # type: ignore[attr-defined]
     notice = {"on": True, "message": "Text messages are delayed <by our provider>"}
     assert (
@@ -52,7 +55,7 @@ async def test_an_incident_an_open_breaker_and_a_paused_feature_show(client, adm
     assert "Part of the service is down" in page
 
 
-async def test_the_page_is_kept_a_few_seconds(client, admin):
+async def test_the_page_is_kept_a_few_seconds(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
     first = (await client.get("/status")).text
     await client.put("/api/v1/admin/switches/incident", json={"on": True, "message": "New"}, headers=admin)
     assert (await client.get("/status")).text == first  # the cached copy

@@ -2,38 +2,48 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import httpx
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from ftw.config import Settings
 from ftw.jobs.models import JobStatus
 from ftw.messaging.models import Notification
 from ftw.reviews import service
 from ftw.reviews.models import ContractorStats, Review
-from tests.messaging.marketplace import completed_job, make_user, place_bid, post_job, set_job_status
+from tests.conftest import Account
+from tests.support.market import completed_job, make_user, post_job, set_job_status, write_bid
 
 REVIEW = {"rating": 5, "body": "Fixed the faucet quickly and left the kitchen clean."}
 
 
 @pytest.fixture
-async def pair(session, settings):  # type: ignore[no-untyped-def]
+async def pair(session: AsyncSession, settings: Settings) -> tuple[Account, Account]:
     homeowner = await make_user(session, settings, "homeowner", name="Dana Homeowner")
     contractor = await make_user(session, settings, "contractor", name="Chris Contractor")
     return homeowner, contractor
 
 
-async def _review(client, account, job_id, **body):  # type: ignore[no-untyped-def]
+async def _review(client: httpx.AsyncClient, account: Account, job_id: int, **body: Any) -> httpx.Response:
     return await client.post(f"/api/v1/jobs/{job_id}/review", json=REVIEW | body, headers=account.headers)
 
 
-async def _stats(session, contractor_id):  # type: ignore[no-untyped-def]
-    return await session.scalar(
+async def _stats(session: AsyncSession, contractor_id: int) -> ContractorStats:
+    stats = await session.scalar(
         select(ContractorStats)
         .where(ContractorStats.contractor_id == contractor_id)
         .execution_options(populate_existing=True)
     )
+    assert stats is not None
+    return stats
 
 
-async def test_the_homeowner_reviews_the_contractor_of_a_completed_job(client, session, pair):
+async def test_the_homeowner_reviews_the_contractor_of_a_completed_job(
+    client: httpx.AsyncClient, session: AsyncSession, pair: tuple[Account, Account]
+) -> None:
     homeowner, contractor = pair
     job = await completed_job(client, session, homeowner, contractor)
     response = await _review(client, homeowner, job["id"])
@@ -49,11 +59,14 @@ async def test_the_homeowner_reviews_the_contractor_of_a_completed_job(client, s
         rating_sum=5, rating_count=1, jobs_completed=0, responses=0
     )
     notified = await session.scalar(select(Notification).where(Notification.user_id == contractor.id))
+    assert notified is not None
     assert notified.kind == "review.new"
     assert notified.payload["rating"] == 5
 
 
-async def test_the_average_is_kept_to_two_decimals(client, session, pair):
+async def test_the_average_is_kept_to_two_decimals(
+    client: httpx.AsyncClient, session: AsyncSession, pair: tuple[Account, Account]
+) -> None:
     homeowner, contractor = pair
     for rating in (5, 4, 4):
         job = await completed_job(client, session, homeowner, contractor)
@@ -62,7 +75,9 @@ async def test_the_average_is_kept_to_two_decimals(client, session, pair):
     assert (stats.rating_count, stats.rating_sum, stats.rating_avg) == (3, 13, 4.33)
 
 
-async def test_a_job_is_reviewed_once(client, session, pair):
+async def test_a_job_is_reviewed_once(
+    client: httpx.AsyncClient, session: AsyncSession, pair: tuple[Account, Account]
+) -> None:
     homeowner, contractor = pair
     job = await completed_job(client, session, homeowner, contractor)
     assert (await _review(client, homeowner, job["id"])).status_code == 201
@@ -74,23 +89,29 @@ async def test_a_job_is_reviewed_once(client, session, pair):
 @pytest.mark.parametrize(
     "status", [JobStatus.OPEN, JobStatus.AWARDED, JobStatus.IN_PROGRESS, JobStatus.CANCELLED]
 )
-async def test_only_a_completed_job_can_be_reviewed(client, session, pair, status):
+async def test_only_a_completed_job_can_be_reviewed(
+    client: httpx.AsyncClient, session: AsyncSession, pair: tuple[Account, Account], status: JobStatus
+) -> None:
     homeowner, contractor = pair
     job = await post_job(client, homeowner)
-    await place_bid(session, job["id"], contractor, status="accepted")
+    await write_bid(session, job["id"], contractor, status="accepted")
     await set_job_status(session, job["id"], status)
     assert (await _review(client, homeowner, job["id"])).status_code == 409
 
 
-async def test_a_completed_job_without_an_accepted_bid_has_nobody_to_review(client, session, pair):
+async def test_a_completed_job_without_an_accepted_bid_has_nobody_to_review(
+    client: httpx.AsyncClient, session: AsyncSession, pair: tuple[Account, Account]
+) -> None:
     homeowner, contractor = pair
     job = await post_job(client, homeowner)
-    await place_bid(session, job["id"], contractor, status="rejected")
+    await write_bid(session, job["id"], contractor, status="rejected")
     await set_job_status(session, job["id"], JobStatus.COMPLETED)
     assert (await _review(client, homeowner, job["id"])).status_code == 409
 
 
-async def test_only_the_jobs_homeowner_reviews(client, session, settings, pair):
+async def test_only_the_jobs_homeowner_reviews(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings, pair: tuple[Account, Account]
+) -> None:
     homeowner, contractor = pair
     job = await completed_job(client, session, homeowner, contractor)
     other = await make_user(session, settings, "homeowner")
@@ -112,7 +133,13 @@ async def test_only_the_jobs_homeowner_reviews(client, session, settings, pair):
         ({"body": "x" * 2_001}, "body"),
     ],
 )
-async def test_bad_reviews_name_the_field(client, session, pair, body, field):
+async def test_bad_reviews_name_the_field(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    pair: tuple[Account, Account],
+    body: dict[str, Any],
+    field: str,
+) -> None:
     homeowner, contractor = pair
     job = await completed_job(client, session, homeowner, contractor)
     response = await _review(client, homeowner, job["id"], **body)
@@ -120,7 +147,9 @@ async def test_bad_reviews_name_the_field(client, session, pair, body, field):
     assert [e["field"] for e in response.json()["errors"]] == [field]
 
 
-async def test_the_contractor_answers_once(client, session, pair):
+async def test_the_contractor_answers_once(
+    client: httpx.AsyncClient, session: AsyncSession, pair: tuple[Account, Account]
+) -> None:
     homeowner, contractor = pair
     job = await completed_job(client, session, homeowner, contractor)
     review = (await _review(client, homeowner, job["id"])).json()
@@ -135,7 +164,9 @@ async def test_the_contractor_answers_once(client, session, pair):
     assert again.status_code == 409
 
 
-async def test_only_the_reviewed_contractor_answers(client, session, settings, pair):
+async def test_only_the_reviewed_contractor_answers(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings, pair: tuple[Account, Account]
+) -> None:
     homeowner, contractor = pair
     job = await completed_job(client, session, homeowner, contractor)
     review = (await _review(client, homeowner, job["id"])).json()
@@ -153,7 +184,9 @@ async def test_only_the_reviewed_contractor_answers(client, session, settings, p
     assert empty.json()["errors"][0]["field"] == "body"
 
 
-async def test_the_public_profile_and_reviews(client, session, pair):
+async def test_the_public_profile_and_reviews(
+    client: httpx.AsyncClient, session: AsyncSession, pair: tuple[Account, Account]
+) -> None:
     homeowner, contractor = pair
     for rating in (3, 5):
         job = await completed_job(client, session, homeowner, contractor)
@@ -185,7 +218,9 @@ async def test_the_public_profile_and_reviews(client, session, pair):
     assert len(seen) == 2
 
 
-async def test_a_new_contractor_has_an_empty_profile_and_others_have_none(client, pair):
+async def test_a_new_contractor_has_an_empty_profile_and_others_have_none(
+    client: httpx.AsyncClient, pair: tuple[Account, Account]
+) -> None:
     homeowner, contractor = pair
     fresh = (await client.get(f"/api/v1/contractors/{contractor.id}")).json()
     assert (fresh["rating_count"], fresh["jobs_completed"], fresh["performance_score"]) == (0, 0, 0.0)
@@ -195,7 +230,9 @@ async def test_a_new_contractor_has_an_empty_profile_and_others_have_none(client
     assert bad.status_code == 422
 
 
-async def test_completing_a_job_counts_it_and_rescores(session, pair):
+async def test_completing_a_job_counts_it_and_rescores(
+    session: AsyncSession, pair: tuple[Account, Account]
+) -> None:
     _, contractor = pair
     await service.on_job_completed(session, contractor_id=contractor.id)
     await service.on_job_completed(session, contractor_id=contractor.id)
@@ -211,7 +248,7 @@ async def test_completing_a_job_counts_it_and_rescores(session, pair):
     assert float(stored) == stats.performance_score
 
 
-def test_the_performance_score_blends_rating_completion_and_responses():
+def test_the_performance_score_blends_rating_completion_and_responses() -> None:
     newcomer = service.performance_score(rating_sum=0, rating_count=0, jobs_completed=0, responses=0)
     assert newcomer == 25.0  # a neutral 3-star prior, nothing done yet
     one_five_star = service.performance_score(rating_sum=5, rating_count=1, jobs_completed=1, responses=0)

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.app import create_app
 from ftw.config import Settings
@@ -19,6 +20,7 @@ from ftw.core.breakers import BreakerBoard
 from ftw.core.db import Database
 from ftw.core.switches import Name
 from ftw.integrations import build
+from tests.conftest import SignUp
 from tests.integrations.conftest import CUT_OFF_S, QUICK, with_quick_breakers
 from tests.integrations.fake_vendor import FakeVendor
 
@@ -94,7 +96,13 @@ async def _scope(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str
     return body
 
 
-async def test_a_sane_answer_refines_the_estimate(client, sign_up, scoping, claude, llm_server):
+async def test_a_sane_answer_refines_the_estimate(
+    client: httpx.AsyncClient,
+    sign_up: SignUp,
+    scoping: tuple[httpx.AsyncClient, BreakerBoard],
+    claude: Claude,
+    llm_server: FakeVendor,
+) -> None:
     user = await sign_up()
     offline = await _offline(client, user.headers)
     low, high = offline["price_low_cents"], offline["price_high_cents"]
@@ -127,8 +135,12 @@ async def test_a_sane_answer_refines_the_estimate(client, sign_up, scoping, clau
     ],
 )
 async def test_an_unusable_answer_serves_the_offline_estimate_degraded(
-    client, sign_up, scoping, claude, answer
-):
+    client: httpx.AsyncClient,
+    sign_up: SignUp,
+    scoping: tuple[httpx.AsyncClient, BreakerBoard],
+    claude: Claude,
+    answer: str,
+) -> None:
     user = await sign_up()
     offline = await _offline(client, user.headers)
     claude.text = answer
@@ -139,7 +151,9 @@ async def test_an_unusable_answer_serves_the_offline_estimate_degraded(
     assert scoping[1]["llm"].state == "closed"  # the vendor answered: not its outage
 
 
-async def test_a_failing_llm_serves_offline_degraded_and_its_breaker_opens(sign_up, scoping, llm_server):
+async def test_a_failing_llm_serves_offline_degraded_and_its_breaker_opens(
+    sign_up: SignUp, scoping: tuple[httpx.AsyncClient, BreakerBoard], llm_server: FakeVendor
+) -> None:
     client, breakers = scoping
     user = await sign_up()
     llm_server.mode = "fail"
@@ -156,7 +170,9 @@ async def test_a_failing_llm_serves_offline_degraded_and_its_breaker_opens(sign_
     assert len(llm_server.requests) == QUICK.failures  # the open breaker kept it from the vendor
 
 
-async def test_a_hanging_llm_is_cut_off_at_the_call_timeout(sign_up, scoping, llm_server):
+async def test_a_hanging_llm_is_cut_off_at_the_call_timeout(
+    sign_up: SignUp, scoping: tuple[httpx.AsyncClient, BreakerBoard], llm_server: FakeVendor
+) -> None:
     client, breakers = scoping
     user = await sign_up()
     llm_server.mode = "hang"
@@ -168,8 +184,11 @@ async def test_a_hanging_llm_is_cut_off_at_the_call_timeout(sign_up, scoping, ll
 
 
 async def test_switched_off_refinement_serves_the_offline_estimate_without_calling_the_model(
-    sign_up, scoping, session, llm_server
-):
+    sign_up: SignUp,
+    scoping: tuple[httpx.AsyncClient, BreakerBoard],
+    session: AsyncSession,
+    llm_server: FakeVendor,
+) -> None:
     user = await sign_up()
     await switches.change(
         session, name=Name.LLM_REFINEMENT, on=False, message=None, actor_id=None, via="test"

@@ -5,23 +5,25 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from ftw.accounts.models import Role, User
 from ftw.billing import ledger
 from ftw.billing.models import Account, Payment
 from ftw.billing.payments import PaymentRequired
-from ftw.config import TerritoryPolicy
+from ftw.config import Settings, TerritoryPolicy
 from ftw.core.errors import Conflict
 from ftw.core.security import hash_password
 from ftw.integrations.payments import SandboxPayments
 from ftw.territories import service
 from ftw.territories.models import Territory
+from tests.conftest import SignUp
 
 
-async def test_every_us_county_is_loaded(session):
+async def test_every_us_county_is_loaded(session: AsyncSession) -> None:
     rows = (await session.execute(select(Territory.fips, Territory.population))).all()
     assert len(rows) == 3142
     assert sum(p for _, p in rows) > 320_000_000
@@ -37,7 +39,9 @@ async def test_every_us_county_is_loaded(session):
         ("06037", "metro", 2_500_000, 79_900),  # Los Angeles County, CA
     ],
 )
-async def test_rurality_and_claim_price_follow_population(client, fips, rurality, claim_cents, monthly_cents):
+async def test_rurality_and_claim_price_follow_population(
+    client: httpx.AsyncClient, fips: str, rurality: str, claim_cents: int, monthly_cents: int
+) -> None:
     response = await client.get(f"/api/v1/territories/{fips}")
     assert response.status_code == 200
     body = response.json()
@@ -49,18 +53,18 @@ async def test_rurality_and_claim_price_follow_population(client, fips, rurality
     assert body["claimed"] is False
 
 
-async def test_unknown_or_malformed_county_is_404_or_422(client):
+async def test_unknown_or_malformed_county_is_404_or_422(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/v1/territories/99999")).status_code == 404
     bad = await client.get("/api/v1/territories/abc")
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "fips"
 
 
-async def test_browse_pages_through_a_state_without_gaps(client):
+async def test_browse_pages_through_a_state_without_gaps(client: httpx.AsyncClient) -> None:
     seen: list[str] = []
-    cursor = None
+    cursor: str | None = None
     while True:
-        params = {"state": "de", "limit": 2} | ({"cursor": cursor} if cursor else {})
+        params: dict[str, str | int] = {"state": "de", "limit": 2, **({"cursor": cursor} if cursor else {})}
         page = (await client.get("/api/v1/territories", params=params)).json()
         seen += [t["fips"] for t in page["items"]]
         cursor = page["next_cursor"]
@@ -80,7 +84,9 @@ async def _operator(session: AsyncSession, email: str) -> User:
     return user
 
 
-async def test_operator_claims_a_county_free_within_the_first_claims(client, sign_up):
+async def test_operator_claims_a_county_free_within_the_first_claims(
+    client: httpx.AsyncClient, sign_up: SignUp
+) -> None:
     operator = await sign_up("operator")
     claimed = await client.post("/api/v1/territories/48301/claim", headers=operator.headers)
     assert claimed.status_code == 200, claimed.text
@@ -94,7 +100,9 @@ async def test_operator_claims_a_county_free_within_the_first_claims(client, sig
     assert [t["fips"] for t in listed["items"]] == ["48301"]
 
 
-async def test_claims_past_the_free_allowance_pay_the_band_price(session, settings):
+async def test_claims_past_the_free_allowance_pay_the_band_price(
+    session: AsyncSession, settings: Settings
+) -> None:
     policy = TerritoryPolicy(free_claims=1)
     priced = settings.model_copy(update={"territories": policy})
     first, second = (
@@ -112,6 +120,7 @@ async def test_claims_past_the_free_allowance_pay_the_band_price(session, settin
     assert (two.free_claim, two.claim_price_cents) == (False, 2_500_000)
     # Charged through the payments adapter, into the platform's revenue; the monthly fee is due.
     payment = await session.get(Payment, two.payment_id)
+    assert payment is not None
     assert (payment.purpose, payment.status, payment.amount_cents) == ("claim", "succeeded", 2_500_000)
     assert await sandbox.find_charge(idempotency_key=payment.idempotency_key) is not None
     platform = await ledger.balance(session, account=Account.PLATFORM, owner_id=None)
@@ -120,7 +129,9 @@ async def test_claims_past_the_free_allowance_pay_the_band_price(session, settin
     assert two.monthly_due_at > datetime.now(UTC)
 
 
-async def test_a_paid_claim_with_a_declined_card_claims_nothing(session, settings):
+async def test_a_paid_claim_with_a_declined_card_claims_nothing(
+    session: AsyncSession, settings: Settings
+) -> None:
     """The attack: a script claiming counties past the free ones without paying."""
     priced = settings.model_copy(update={"territories": TerritoryPolicy(free_claims=0)})
     operator = await _operator(session, "op-broke@example.com")
@@ -133,7 +144,9 @@ async def test_a_paid_claim_with_a_declined_card_claims_nothing(session, setting
     assert held is None
 
 
-async def test_a_claimed_county_and_a_second_county_are_conflicts(client, sign_up):
+async def test_a_claimed_county_and_a_second_county_are_conflicts(
+    client: httpx.AsyncClient, sign_up: SignUp
+) -> None:
     first, second = await sign_up("operator"), await sign_up("operator")
     assert (await client.post("/api/v1/territories/48301/claim", headers=first.headers)).status_code == 200
     taken = await client.post("/api/v1/territories/48301/claim", headers=second.headers)
@@ -144,7 +157,7 @@ async def test_a_claimed_county_and_a_second_county_are_conflicts(client, sign_u
     assert "already run a territory" in another.json()["detail"]
 
 
-async def test_only_operators_claim(client, sign_up):
+async def test_only_operators_claim(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     homeowner, contractor = await sign_up("homeowner"), await sign_up("contractor")
     assert (await client.post("/api/v1/territories/48301/claim")).status_code == 401
     assert (
@@ -155,7 +168,7 @@ async def test_only_operators_claim(client, sign_up):
     ).status_code == 403
 
 
-async def test_two_operators_racing_for_one_county_one_wins(engine, settings):
+async def test_two_operators_racing_for_one_county_one_wins(engine: AsyncEngine, settings: Settings) -> None:
     """Real concurrent transactions on separate connections, committed, then cleaned up."""
     async with AsyncSession(engine, expire_on_commit=False) as setup:
         ops = [await _operator(setup, f"racer{i}@example.com") for i in range(2)]

@@ -87,5 +87,5 @@ async def browser_factory(settings: Settings, database: Database) -> AsyncIterat
 
 
 @pytest.fixture
-def browser(browser_factory) -> Browser:  # type: ignore[no-untyped-def]
+def browser(browser_factory: Callable[[], Browser]) -> Browser:
     return browser_factory()

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.models import AccountToken, User
 from ftw.config import Settings
 from ftw.core.db import Database
 from tests.accounts.test_account_security import _mails
 from tests.conftest import PASSWORD
+from tests.web.conftest import Browser
 
 NEW = "a much longer new passphrase"
 
 
-async def test_changing_the_password_needs_the_current_one(browser_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_changing_the_password_needs_the_current_one(browser_factory: Callable[[], Browser]) -> None:
     person, elsewhere = browser_factory(), browser_factory()
     email = await person.sign_up()
     assert (await elsewhere.post("/signin", {"email": email, "password": PASSWORD})).status_code == 303
@@ -43,7 +46,9 @@ async def test_changing_the_password_needs_the_current_one(browser_factory) -> N
     assert (await again.post("/signin", {"email": email, "password": NEW})).status_code == 303
 
 
-async def _reset_link(browser_factory, database: Database, settings: Settings) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+async def _reset_link(
+    browser_factory: Callable[[], Browser], database: Database, settings: Settings
+) -> tuple[str, str]:
     """An account, and the reset link e-mailed to it (through the e-mail adapter)."""
     person = browser_factory()
     email = await person.sign_up()
@@ -60,7 +65,9 @@ async def _reset_link(browser_factory, database: Database, settings: Settings) -
     return email, found[1]
 
 
-async def test_a_reset_link_sets_a_new_password_once(browser_factory, database, settings) -> None:  # type: ignore[no-untyped-def]
+async def test_a_reset_link_sets_a_new_password_once(
+    browser_factory: Callable[[], Browser], database: Database, settings: Settings
+) -> None:
     email, link = await _reset_link(browser_factory, database, settings)
     person = browser_factory()
     form = await person.get(link)
@@ -80,7 +87,9 @@ async def test_a_reset_link_sets_a_new_password_once(browser_factory, database, 
     assert (await person.post("/signin", {"email": email, "password": NEW})).status_code == 303
 
 
-async def test_an_expired_reset_link_is_refused(browser_factory, database, settings) -> None:  # type: ignore[no-untyped-def]
+async def test_an_expired_reset_link_is_refused(
+    browser_factory: Callable[[], Browser], database: Database, settings: Settings
+) -> None:
     email, link = await _reset_link(browser_factory, database, settings)
     async with database.session() as s:
         await s.execute(
@@ -99,8 +108,8 @@ async def test_an_expired_reset_link_is_refused(browser_factory, database, setti
     assert (await person.post("/signin", {"email": email, "password": PASSWORD})).status_code == 303
 
 
-async def test_the_sign_up_e_mails_link_confirms_the_address_with_one_click(  # type: ignore[no-untyped-def]
-    browser_factory, database, settings
+async def test_the_sign_up_e_mails_link_confirms_the_address_with_one_click(
+    browser_factory: Callable[[], Browser], database: Database, settings: Settings
 ) -> None:
     email = await browser_factory().sign_up()
     sent = [m for m in await _mails(database, settings, "/confirm-email?token=") if m["to"] == email]
@@ -129,7 +138,9 @@ async def test_the_sign_up_e_mails_link_confirms_the_address_with_one_click(  # 
     assert "invalid, used or has expired" in cut.text
 
 
-async def test_notification_emails_and_texts_are_turned_off_and_back_on(browser_factory, session) -> None:  # type: ignore[no-untyped-def]
+async def test_notification_emails_and_texts_are_turned_off_and_back_on(
+    browser_factory: Callable[[], Browser], session: AsyncSession
+) -> None:
     person = browser_factory()
     email = await person.sign_up()
     page = await person.get("/account")
@@ -141,6 +152,7 @@ async def test_notification_emails_and_texts_are_turned_off_and_back_on(browser_
     assert "Your notification choices are saved" in saved.text
     assert '<input type="checkbox" name="notify_email">' in saved.text
     user = await session.scalar(select(User).where(User.email == email))
+    assert user is not None
     assert (user.notify_email, user.notify_sms) == (False, True)
 
     on = await person.post("/account/notifications", {"notify_email": "on"})

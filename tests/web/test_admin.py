@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +21,8 @@ async def signed_in_admin(browser: Browser, session: AsyncSession) -> int:
     await session.execute(update(User).where(User.id == admin_id).values(role="admin"))
     signed_in = await browser.post("/signin", {"email": email, "password": PASSWORD})
     assert signed_in.headers["location"] == "/admin"
-    return int(admin_id)
+    assert admin_id is not None
+    return admin_id
 
 
 async def _switch(session: AsyncSession) -> tuple[bool, str | None] | None:
@@ -29,8 +32,8 @@ async def _switch(session: AsyncSession) -> tuple[bool, str | None] | None:
     return None if row is None else (row.enabled, row.message)
 
 
-async def test_an_admin_turns_job_posting_off_and_the_homeowner_form_says_why(  # type: ignore[no-untyped-def]
-    browser_factory, session: AsyncSession
+async def test_an_admin_turns_job_posting_off_and_the_homeowner_form_says_why(
+    browser_factory: Callable[[], Browser], session: AsyncSession
 ) -> None:
     admin, home = browser_factory(), browser_factory()
     admin_id = await signed_in_admin(admin, session)
@@ -50,6 +53,7 @@ async def test_an_admin_turns_job_posting_off_and_the_homeowner_form_says_why(  
     off = await admin.post("/admin/switches/job_posting", {"on": "false", "message": message})
     assert off.status_code == 303
     entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "admin.switch_changed"))
+    assert entry is not None
     assert (entry.actor_id, entry.target, entry.data["via"]) == (admin_id, "switch:job_posting", "web")
     listed = await admin.get("/admin")
     assert message in listed.text
@@ -65,8 +69,8 @@ async def test_an_admin_turns_job_posting_off_and_the_homeowner_form_says_why(  
     assert (await home.post("/jobs/new", JOB)).status_code == 303
 
 
-async def test_maintenance_is_turned_off_from_the_page_it_blocks(  # type: ignore[no-untyped-def]
-    browser_factory, session: AsyncSession
+async def test_maintenance_is_turned_off_from_the_page_it_blocks(
+    browser_factory: Callable[[], Browser], session: AsyncSession
 ) -> None:
     admin = browser_factory()
     await signed_in_admin(admin, session)
@@ -79,8 +83,8 @@ async def test_maintenance_is_turned_off_from_the_page_it_blocks(  # type: ignor
     assert (await admin.post("/admin/switches/no_such_switch", {"on": "false"})).status_code == 404
 
 
-async def test_an_admin_approves_one_application_and_refuses_another(  # type: ignore[no-untyped-def]
-    browser_factory, session: AsyncSession
+async def test_an_admin_approves_one_application_and_refuses_another(
+    browser_factory: Callable[[], Browser], session: AsyncSession
 ) -> None:
     admin, keen, doubtful = browser_factory(), browser_factory(), browser_factory()
     keen_email, doubtful_email = await keen.sign_up("operator"), await doubtful.sign_up("operator")
@@ -109,7 +113,7 @@ async def test_an_admin_approves_one_application_and_refuses_another(  # type: i
     assert "already approved" in again.text
 
 
-async def test_the_admin_page_is_for_admins_only(browser_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_the_admin_page_is_for_admins_only(browser_factory: Callable[[], Browser]) -> None:
     stranger, operator = browser_factory(), browser_factory()
     assert (await stranger.get("/admin")).status_code == 303
     await operator.sign_up("operator")

@@ -20,7 +20,15 @@ import asyncpg
 import pytest
 import uvicorn
 from PIL import Image
-from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright, expect
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    FilePayload,
+    Page,
+    async_playwright,
+    expect,
+)
 
 from ftw.app import create_app
 from ftw.config import PayoutRules, Settings
@@ -142,7 +150,7 @@ async def test_a_job_from_posting_to_the_contractors_payout(
     await expect(home.page.get_by_label("ZIP code of the job")).to_have_value("10001")
     await home.page.get_by_label("Normal: within a few days").check()
     await home.page.get_by_label("Photos").set_input_files(
-        [{"name": "faucet.png", "mimeType": "image/png", "buffer": PNG}]
+        [FilePayload(name="faucet.png", mimeType="image/png", buffer=PNG)]
     )
     await home.page.get_by_role("button", name="Post and see the estimate").click()
     await expect(home.page.get_by_text("Your job is posted")).to_be_visible()
@@ -363,7 +371,7 @@ async def test_a_large_photo_is_shrunk_in_the_browser_before_upload(chromium: Br
     await home.page.get_by_label("Describe the work").fill("Six wall tiles behind the bath are cracked.")
     await home.page.get_by_label("Trade").select_option("handyman")
     await home.page.get_by_label("Photos").set_input_files(
-        [{"name": "tiles.jpg", "mimeType": "image/jpeg", "buffer": large}]
+        [FilePayload(name="tiles.jpg", mimeType="image/jpeg", buffer=large)]
     )
     await home.page.get_by_role("button", name="Post and see the estimate").click()  # once shrunk
     await expect(home.page.get_by_text("Your job is posted")).to_be_visible()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 
 from tests.web.conftest import Browser
 
@@ -71,13 +72,12 @@ async def test_a_missing_job_is_a_404_page(browser: Browser) -> None:
         assert "<h1>Page not found</h1>" in answer.text, url
 
 
-async def test_a_failure_is_the_500_page(browser: Browser, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from ftw.web import public
+async def test_a_failure_is_the_500_page(browser: Browser, monkeypatch: pytest.MonkeyPatch) -> None:
 
     async def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the disk is on fire")
 
-    monkeypatch.setattr(public.territories, "find", broken)
+    monkeypatch.setattr("ftw.web.public.territories.find", broken)
     answer = await browser.get("/search?where=Kings")
     assert answer.status_code == 500
     assert "Something went wrong" in answer.text

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
-from tests.web.conftest import JOB
+from tests.web.conftest import JOB, Browser
 
 
-async def test_a_script_in_a_job_title_renders_as_text(browser_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_a_script_in_a_job_title_renders_as_text(browser_factory: Callable[[], Browser]) -> None:
     home, pro = browser_factory(), browser_factory()
     await home.sign_up()
     title = "<script>alert('x')</script> Fix"
@@ -29,7 +30,7 @@ async def test_a_script_in_a_job_title_renders_as_text(browser_factory) -> None:
     assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in page
 
 
-async def test_another_users_job_page_shows_no_private_data(browser_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_another_users_job_page_shows_no_private_data(browser_factory: Callable[[], Browser]) -> None:
     home, pro, neighbour, stranger = (browser_factory() for _ in range(4))
     owner_email = await home.sign_up()
     job_id = await home.post_job()
@@ -61,7 +62,7 @@ async def test_another_users_job_page_shows_no_private_data(browser_factory) -> 
     assert "Accept and pay" in (await home.get(f"/jobs/{job_id}")).text, "still open, nothing charged"
 
 
-async def test_an_oversized_or_odd_form_is_a_clear_refusal(browser_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_an_oversized_or_odd_form_is_a_clear_refusal(browser_factory: Callable[[], Browser]) -> None:
     home = browser_factory()
     await home.sign_up()
     huge = await home.post("/jobs/new", {**JOB, "title": "x" * 5_000})

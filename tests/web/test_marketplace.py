@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 
 from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,7 +23,7 @@ def _png() -> bytes:
 PNG = _png()
 
 
-async def test_the_whole_award_through_the_pages(browser_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_the_whole_award_through_the_pages(browser_factory: Callable[[], Browser]) -> None:
     home, pro, rival = browser_factory(), browser_factory(), browser_factory()
     await home.sign_up()
     job_id = await home.post_job()
@@ -158,7 +159,9 @@ async def test_the_landing_search_finds_a_county_by_zip_or_name(browser: Browser
     assert "Open jobs in New York County, NY" in county.text
 
 
-async def test_role_pages_send_strangers_to_sign_in_and_refuse_other_roles(browser_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_role_pages_send_strangers_to_sign_in_and_refuse_other_roles(
+    browser_factory: Callable[[], Browser],
+) -> None:
     stranger, pro = browser_factory(), browser_factory()
     answer = await stranger.get("/jobs/new")
     assert answer.status_code == 303
@@ -174,7 +177,7 @@ async def test_role_pages_send_strangers_to_sign_in_and_refuse_other_roles(brows
     assert "This page is for homeowners." in refused.text
 
 
-async def test_a_contractor_withdraws_and_a_homeowner_cancels(browser_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_a_contractor_withdraws_and_a_homeowner_cancels(browser_factory: Callable[[], Browser]) -> None:
     home, pro = browser_factory(), browser_factory()
     await home.sign_up()
     await pro.sign_up("contractor")
@@ -203,7 +206,7 @@ async def test_a_contractor_withdraws_and_a_homeowner_cancels(browser_factory) -
     assert f'href="/jobs/{job_id}"' not in (await pro.get("/board")).text
 
 
-async def test_a_contractor_boosts_a_bid_with_the_card_form(browser_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_a_contractor_boosts_a_bid_with_the_card_form(browser_factory: Callable[[], Browser]) -> None:
     home, pro = browser_factory(), browser_factory()
     await home.sign_up()
     await pro.sign_up("contractor")

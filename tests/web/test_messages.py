@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from tests.web.conftest import Browser
 
@@ -17,7 +18,7 @@ async def _bid(home: Browser, pro: Browser) -> tuple[int, int]:
     return job_id, int(contractor[1])
 
 
-async def test_a_homeowner_and_a_bidder_exchange_messages(browser_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_a_homeowner_and_a_bidder_exchange_messages(browser_factory: Callable[[], Browser]) -> None:
     home, pro, rival = browser_factory(), browser_factory(), browser_factory()
     await home.sign_up()
     await pro.sign_up("contractor")

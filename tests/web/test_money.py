@@ -4,12 +4,13 @@ is paid out, the homeowner pays the invoice; each refusal is shown by its field.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from ftw.web.page import dollars
 from tests.web.conftest import Browser
 
 
-async def _completed(browser_factory) -> tuple[Browser, Browser, int, int]:  # type: ignore[no-untyped-def]
+async def _completed(browser_factory: Callable[[], Browser]) -> tuple[Browser, Browser, int, int]:
     """A job bid on, paid, started and completed through the pages: the homeowner, the
     contractor, the job, and the bid's amount in cents."""
     home, pro = browser_factory(), browser_factory()
@@ -29,7 +30,9 @@ def _line(description: str, quantity: str, price: str, row: int = 1) -> dict[str
     return {f"line{row}_description": description, f"line{row}_quantity": quantity, f"line{row}_price": price}
 
 
-async def test_a_contractor_invoices_a_job_and_the_homeowner_pays_it(browser_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_a_contractor_invoices_a_job_and_the_homeowner_pays_it(
+    browser_factory: Callable[[], Browser],
+) -> None:
     home, pro, job_id, _ = await _completed(browser_factory)
     form = await pro.get(f"/invoices/new?job={job_id}")
     assert f'<option value="{job_id}" selected>' in form.text, "the job comes chosen from its page"
@@ -123,7 +126,9 @@ async def test_a_contractor_invoices_a_job_and_the_homeowner_pays_it(browser_fac
     assert (await stranger.get(f"/crm/customers/{customer[1]}")).status_code == 404
 
 
-async def test_a_contractor_is_paid_out_with_the_fee_shown_first(browser_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_a_contractor_is_paid_out_with_the_fee_shown_first(
+    browser_factory: Callable[[], Browser],
+) -> None:
     _, pro, _, earned = await _completed(browser_factory)
     money = await pro.get("/payouts")
     assert dollars(earned) in money.text
@@ -163,7 +168,7 @@ async def test_a_contractor_is_paid_out_with_the_fee_shown_first(browser_factory
     assert dollars(earned - half) in history.text, "the balance left"
 
 
-async def test_money_pages_are_for_their_roles(browser_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_money_pages_are_for_their_roles(browser_factory: Callable[[], Browser]) -> None:
     home, pro = browser_factory(), browser_factory()
     await home.sign_up()
     await pro.sign_up("contractor")

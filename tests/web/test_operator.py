@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,11 +15,15 @@ from ftw.analytics import service as analytics
 from ftw.config import Settings
 from ftw.core.db import Database
 from tests.conftest import approve_operator
-from tests.web.conftest import JOB
+from tests.web.conftest import JOB, Browser
 
 
-async def test_an_operator_claims_a_county_and_sees_its_jobs(  # type: ignore[no-untyped-def]
-    browser_factory, session: AsyncSession, database: Database
+async def _user_id(session: AsyncSession, email: str) -> int:
+    return (await session.execute(select(User.id).where(User.email == email))).scalar_one()
+
+
+async def test_an_operator_claims_a_county_and_sees_its_jobs(
+    browser_factory: Callable[[], Browser], session: AsyncSession, database: Database
 ) -> None:
     home, operator, rival = browser_factory(), browser_factory(), browser_factory()
     await home.sign_up()
@@ -26,7 +32,7 @@ async def test_an_operator_claims_a_county_and_sees_its_jobs(  # type: ignore[no
     unvetted = await operator.post("/counties/36061/claim")
     assert unvetted.status_code == 403
     assert "Your operator application awaits an admin" in unvetted.text
-    await approve_operator(database, await session.scalar(select(User.id).where(User.email == email)))
+    await approve_operator(database, await _user_id(session, email))
     nothing = await operator.get("/territory")
     assert "You do not run a county yet" in nothing.text
     county = await operator.get("/counties/36061")
@@ -51,7 +57,7 @@ async def test_an_operator_claims_a_county_and_sees_its_jobs(  # type: ignore[no
     assert "You already run a territory" in second.text
 
     rival_email = await rival.sign_up("operator")
-    await approve_operator(database, await session.scalar(select(User.id).where(User.email == rival_email)))
+    await approve_operator(database, await _user_id(session, rival_email))
     taken = await rival.get("/counties/36061")
     assert "Run this county" not in taken.text
     late = await rival.post("/counties/36061/claim")
@@ -60,13 +66,17 @@ async def test_an_operator_claims_a_county_and_sees_its_jobs(  # type: ignore[no
     assert (await home.post("/counties/36047/claim")).status_code == 403
 
 
-async def test_a_claim_past_the_free_ones_is_paid_with_the_card_form(  # type: ignore[no-untyped-def]
-    browser_factory, session: AsyncSession, database: Database, settings: Settings, monkeypatch
+async def test_a_claim_past_the_free_ones_is_paid_with_the_card_form(
+    browser_factory: Callable[[], Browser],
+    session: AsyncSession,
+    database: Database,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(settings.territories, "free_claims", 0)
     operator = browser_factory()
     email = await operator.sign_up("operator")
-    await approve_operator(database, await session.scalar(select(User.id).where(User.email == email)))
+    await approve_operator(database, await _user_id(session, email))
     county = await operator.get("/counties/36061")
     assert "Claim price $" in county.text
     assert 'name="card"' in county.text
@@ -81,8 +91,8 @@ async def test_a_claim_past_the_free_ones_is_paid_with_the_card_form(  # type: i
     assert "New York County, NY" in (await operator.get("/territory")).text
 
 
-async def test_the_dashboard_shows_the_county_contractors_and_charts_but_never_a_bid_amount(  # type: ignore[no-untyped-def]
-    browser_factory, session: AsyncSession, database: Database
+async def test_the_dashboard_shows_the_county_contractors_and_charts_but_never_a_bid_amount(
+    browser_factory: Callable[[], Browser], session: AsyncSession, database: Database
 ) -> None:
     home, pro, operator = browser_factory(), browser_factory(), browser_factory()
     await home.sign_up()
@@ -91,7 +101,7 @@ async def test_the_dashboard_shows_the_county_contractors_and_charts_but_never_a
     amount = await pro.lowest(job_id)
     assert (await pro.bid(job_id)).status_code == 303
     email = await operator.sign_up("operator")
-    await approve_operator(database, await session.scalar(select(User.id).where(User.email == email)))
+    await approve_operator(database, await _user_id(session, email))
     assert (await operator.post("/counties/36061/claim")).status_code == 303
     today = datetime.now(UTC).date()
     await analytics.roll_up(session=session, first=today, last=today)

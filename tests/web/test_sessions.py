@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 from starlette.requests import Request
 from starlette.responses import Response
@@ -127,8 +129,8 @@ async def test_two_requests_that_both_refresh_keep_the_browser_signed_in(browser
     assert (await browser.get("/dashboard")).status_code == 200, "the family is still alive"
 
 
-async def test_a_replayed_refresh_cookie_revokes_the_family(  # type: ignore[no-untyped-def]
-    browser_factory, database: Database, settings: Settings
+async def test_a_replayed_refresh_cookie_revokes_the_family(
+    browser_factory: Callable[[], Browser], database: Database, settings: Settings
 ) -> None:
     owner, thief = browser_factory(), browser_factory()
     await owner.sign_up()
@@ -159,8 +161,8 @@ async def test_sign_out_revokes_the_refresh_token_for_the_api_too(
 
 
 async def test_a_tampered_or_forged_cookie_signs_nobody_in(
-    browser_factory,
-    settings: Settings,  # type: ignore[no-untyped-def]
+    browser_factory: Callable[[], Browser],
+    settings: Settings,
 ) -> None:
     owner = browser_factory()
     await owner.sign_up()

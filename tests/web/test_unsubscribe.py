@@ -4,6 +4,7 @@ the link and RFC 8058 headers in the e-mail, the page it opens, the mail client'
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from ftw.integrations import build
 from ftw.messaging import tasks as messaging_tasks
 from ftw.messaging.notifications import notify
 from ftw.worker import Registry, drain
-from tests.messaging.marketplace import make_user
+from tests.support.market import make_user
 from tests.web.conftest import Browser
 
 MAIL = Registry({**messaging_tasks.TASKS, **account_tasks.TASKS})
@@ -33,8 +34,12 @@ async def _sent(database: Database, settings: Settings, to: str) -> list[dict[st
     return [m for m in map(json.loads, lines) if m["to"] == to]
 
 
-async def test_the_link_in_a_notification_email_turns_notification_emails_off(  # type: ignore[no-untyped-def]
-    browser_factory, session: AsyncSession, database: Database, settings: Settings, tmp_path: Path
+async def test_the_link_in_a_notification_email_turns_notification_emails_off(
+    browser_factory: Callable[[], Browser],
+    session: AsyncSession,
+    database: Database,
+    settings: Settings,
+    tmp_path: Path,
 ) -> None:
     settings = settings.model_copy(update={"data_dir": tmp_path})  # an outbox of this test's own
     user = await make_user(session, settings)
@@ -51,14 +56,17 @@ async def test_the_link_in_a_notification_email_turns_notification_emails_off(  
     assert opened.status_code == 200
     assert user.email in opened.text
     assert "<button" in opened.text
-    assert (await session.get(User, user.id, populate_existing=True)).notify_email, "opening changes nothing"
+    assert (await session.get_one(User, user.id, populate_existing=True)).notify_email, (
+        "opening changes nothing"
+    )
 
     mail_client = browser_factory()  # RFC 8058: a POST without cookies or a CSRF token
     clicked = await mail_client.client.post(path, data={"List-Unsubscribe": "One-Click"})
     assert clicked.status_code == 200
     assert "gets no more notification e-mails" in clicked.text
-    assert not (await session.get(User, user.id, populate_existing=True)).notify_email
+    assert not (await session.get_one(User, user.id, populate_existing=True)).notify_email
     entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "email.unsubscribed"))
+    assert entry is not None
     assert entry.target == f"user:{user.id}"
     assert "gets no more notification e-mails" in (await reader.get(path)).text
 
@@ -71,7 +79,7 @@ async def test_the_link_in_a_notification_email_turns_notification_emails_off(  
     assert "headers" not in account_mail[0], "an account e-mail has no unsubscribe"
 
 
-async def test_a_forged_or_altered_link_unsubscribes_nobody(  # type: ignore[no-untyped-def]
+async def test_a_forged_or_altered_link_unsubscribes_nobody(
     browser: Browser, session: AsyncSession, settings: Settings
 ) -> None:
     user = await make_user(session, settings)
@@ -80,4 +88,4 @@ async def test_a_forged_or_altered_link_unsubscribes_nobody(  # type: ignore[no-
         assert refused.status_code == 404
         assert "This unsubscribe link is not valid" in refused.text
     assert (await browser.get("/unsubscribe")).status_code == 404
-    assert (await session.get(User, user.id, populate_existing=True)).notify_email
+    assert (await session.get_one(User, user.id, populate_existing=True)).notify_email

@@ -1,23 +1,37 @@
-"""Shared by the bids, billing and journey tests: a sandbox that counts charges, the app
-around it, market helpers, and the clean-up of data that concurrency tests commit."""
+"""Arranging a marketplace for tests: users, jobs, bids, awards and completions.
+
+Through the API: a sandbox that counts charges, the app around it, posting jobs, placing and
+accepting bids, and the clean-up of data that concurrency tests commit. Written directly, for
+the tests that do not exercise these endpoints: users with a ready-made token (sign-up's
+password hashing would dominate those tests; sign-up has its own), bids and job statuses.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import delete, or_, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy import delete, or_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from ftw.accounts.models import User
 from ftw.app import create_app
+from ftw.bids.models import Bid, BidStatus
 from ftw.config import Settings
 from ftw.core.db import Database
+from ftw.core.security import hash_password, issue_access_token
 from ftw.integrations import Integrations, build
+from ftw.integrations.messages import DeliveryFailed
 from ftw.integrations.payments import Charge, SandboxPayments
+from ftw.jobs.models import Job, JobStatus
 from ftw.models import metadata
 from tests.conftest import PASSWORD, Account, SignUp
 
@@ -238,3 +252,115 @@ async def completed(client: httpx.AsyncClient, sign_up: SignUp, *, zip: str = "1
     done = await client.post(f"/api/v1/jobs/{job_id}/complete", headers=deal.homeowner.headers)
     assert done.status_code == 200, done.text
     return deal
+
+
+async def write_bid(
+    session: AsyncSession,
+    job_id: int,
+    contractor: Account,
+    *,
+    amount_cents: int = 12_000,
+    status: str = "pending",
+) -> Bid:
+    bid = Bid(
+        job_id=job_id,
+        contractor_id=contractor.id,
+        amount_cents=amount_cents,
+        message="I can fix this tomorrow morning.",
+        status=status,
+    )
+    session.add(bid)
+    await session.flush()
+    return bid
+
+
+async def set_job_status(session: AsyncSession, job_id: int, status: JobStatus) -> None:
+    await session.execute(update(Job).where(Job.id == job_id).values(status=status.value))
+    await session.flush()
+
+
+async def completed_job(
+    client: httpx.AsyncClient, session: AsyncSession, homeowner: Account, contractor: Account
+) -> dict[str, Any]:
+    """A job whose bid by ``contractor`` was accepted and which the homeowner completed."""
+    job = await post_job(client, homeowner)
+    await write_bid(session, job["id"], contractor, status=BidStatus.ACCEPTED.value)
+    await set_job_status(session, job["id"], JobStatus.COMPLETED)
+    return job
+
+
+def headers_as(settings: Settings, user_id: int, role: str) -> dict[str, str]:
+    """Auth headers of ``user_id`` acting as ``role`` (sign-up cannot create admins)."""
+    token, _ = issue_access_token(settings.auth, user_id=user_id, role=role, pro=False)
+    return {"Authorization": f"Bearer {token}"}
+
+
+@cache
+def _password_hash() -> str:
+    return hash_password(PASSWORD)
+
+
+async def make_user(
+    session: AsyncSession,
+    settings: Settings,
+    role: str = "homeowner",
+    *,
+    name: str | None = None,
+    phone: str | None = None,
+    fips: str = "36061",
+) -> Account:
+    """A user of ``role`` in New York County (ZIP 10001), signed in, its e-mail (and phone)
+    verified."""
+    tag = os.urandom(6).hex()
+    verified = datetime.now(UTC)
+    user = User(
+        email=f"{role}-{tag}@example.com",
+        password_hash=_password_hash(),
+        full_name=name or f"Test {role.title()}",
+        role=role,
+        phone=phone,
+        zip="10001",
+        territory_fips=fips,
+        is_available=role == "contractor",
+        referral_code=tag[:12].upper(),
+        email_verified_at=verified,
+        phone_verified_at=verified if phone else None,
+    )
+    session.add(user)
+    await session.flush()
+    return Account(user.id, user.email, role, headers_as(settings, user.id, role), refresh_token="")
+
+
+class RecordingChannel:
+    """A fake SMS/e-mail provider that records what it sends, or refuses while ``down``."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.down = False
+        self.refused = 0
+        self.pause = 0.0
+
+    async def send(
+        self, *, to: str, body: str, subject: str | None = None, headers: Mapping[str, str] | None = None
+    ) -> str:
+        """Either channel's send: a text has no subject and no headers."""
+        message: dict[str, Any] = {"to": to, "body": body}
+        if subject is not None:
+            message["subject"] = subject
+        if headers is not None:
+            message["headers"] = headers
+        await asyncio.sleep(self.pause)
+        if self.down:
+            self.refused += 1
+            raise DeliveryFailed("provider unreachable")
+        self.sent.append(message)
+        return f"ref-{len(self.sent)}"
+
+
+def recording_integrations(settings: Settings) -> tuple[Integrations, RecordingChannel, RecordingChannel]:
+    integrations = build(settings)
+    sms, email = RecordingChannel(), RecordingChannel()
+    integrations.sms, integrations.email = sms, email
+    return integrations, sms, email

@@ -22,9 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.billing import ledger
@@ -113,7 +112,7 @@ class Charge:
             return f"{base}:key-{self.client_key}"
         return f"{base}:attempt-{earlier + 1}"
 
-    def same_row(self) -> list[Any]:
+    def same_row(self) -> list[ColumnElement[bool]]:
         """The payments made for the same row (by its payer when it has no id of its own)."""
         ids = [getattr(Payment, name) == value for name, value in self.row.items()]
         return [Payment.purpose == self.purpose, *(ids or [Payment.payer_id == self.payer_id])]
@@ -139,7 +138,7 @@ async def earlier(session: AsyncSession, charge: Charge, terms: Terms) -> Paymen
     whose charge failed is refused as it was (402); a succeeded one is returned: the request
     is a repeat, answered as before by the caller. None: a new charge is to be opened."""
     held = terms.when_down is not Down.REFUSE
-    wanted = []
+    wanted: list[ColumnElement[bool]] = []
     if held:
         wanted.append(and_(*charge.same_row(), Payment.status == PaymentStatus.PENDING))
     if charge.client_key is not None:
@@ -220,7 +219,7 @@ async def retry(
     payment: Payment,
     charge: Charge,
     stale: str | None,
-) -> Payment:
+) -> None:
     """One background attempt of a pending charge (from ``due``); the payer is told when it
     fails. ``stale`` says why the row paid for no longer wants it (the job went to another
     bid): then it is not charged again, but an earlier attempt may have been taken with its
@@ -240,7 +239,6 @@ async def retry(
         else:
             await _retry_later(session, charge, payment)
     await session.flush()
-    return payment
 
 
 def retry_dedupe_key(payment: Payment) -> str:

@@ -95,10 +95,10 @@ class Charge:
         ids = {"job_id": self.job_id, "bid_id": self.bid_id, "invoice_id": self.invoice_id}
         return {name: value for name, value in ids.items() if value is not None}
 
-    def key(self, earlier: int) -> str:
+    def key(self, kept: int) -> str:
         """The provider's idempotency key: the row paid for, then the client's key, or without
-        one the number of ``earlier`` payments for the row that were kept (a request retried
-        after its transaction was lost reuses the key of the lost charge)."""
+        one the number of payments for the row that were ``kept`` (a request retried after its
+        transaction was lost reuses the key of the lost charge)."""
         match self.purpose:
             case PaymentPurpose.AWARD:
                 base = f"award:{self.job_id}:{self.bid_id}"
@@ -110,7 +110,7 @@ class Charge:
                 base = f"claim:{self.payer_id}"
         if self.client_key is not None:
             return f"{base}:key-{self.client_key}"
-        return f"{base}:attempt-{earlier + 1}"
+        return f"{base}:attempt-{kept + 1}"
 
     def same_row(self) -> list[ColumnElement[bool]]:
         """The payments made for the same row (by its payer when it has no id of its own)."""

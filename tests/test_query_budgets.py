@@ -65,8 +65,9 @@ BUDGETS: dict[str, Budget] = {
     "POST /jobs/{id}/bids": Budget(sql=14, redis=1),
     "POST /jobs/{id}/messages (contractor)": Budget(sql=13, redis=1),
     "POST /jobs/{id}/messages (homeowner)": Budget(sql=15, redis=1),
-    # The bid read twice (before and after locking its job), payments three times before the charge.
-    "POST /bids/{id}/accept": Budget(sql=22, redis=2),
+    # The bid read twice (before and after locking its job), payments twice before the charge (a
+    # pending charge or the key's, in one statement; then the count that numbers a new key).
+    "POST /bids/{id}/accept": Budget(sql=21, redis=2),
     # The job read again after its UPDATE; the contractor's stats: upsert, read, then update.
     "POST /jobs/{id}/complete": Budget(sql=16, redis=2),
     # The invoice read three times: to check access, locked, and again to present it.

@@ -22,13 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ftw.accounts.models import Role
 from ftw.bids import service as bids
 from ftw.bids.models import BID, Bid, BidStatus
-from ftw.billing import ledger
+from ftw.billing import charges, ledger
 from ftw.billing import payments as charging
 from ftw.billing.ledger import Entry, Kind
 from ftw.billing.models import Account, Payment, PaymentPurpose, PaymentStatus
-from ftw.billing.payments import Outcome, PaymentRequired, ProviderDown
+from ftw.billing.payments import ProviderDown
 from ftw.config import Settings
-from ftw.core import audit, tasks
+from ftw.core import audit
 from ftw.core.errors import Conflict, Forbidden
 from ftw.core.security import AccessClaims
 from ftw.crm import service as crm
@@ -39,9 +39,11 @@ from ftw.messaging.notifications import notify
 from ftw.reviews import service as reviews
 from ftw.territories.models import Territory
 
-
-def _describe(job: Job) -> str:
-    return f"Job {job.id}: {job.title}"
+AWARD = charges.Terms(
+    when_down=charges.Down.RETRY,
+    declined="{reason}. The job stays open and the bid pending: accept it again with another payment method",
+    down="{reason}. The job stays open; accept the bid again later",
+)
 
 
 @dataclass(frozen=True)
@@ -102,89 +104,42 @@ async def accept(
             "you saw; look at it again before accepting",
             field="amount_cents",
         )
-    payment = await _payment_to_try(
-        session, settings, payments, principal, job, bid, payment_method=payment_method, client_key=client_key
+    charge = _charge(settings, job, bid, principal.user_id, payment_method, client_key)
+    held = await charges.earlier(session, charge, AWARD)
+    payment = await charges.take(
+        session, settings=settings, payments=payments, charge=charge, terms=AWARD, earlier=held
     )
-    outcome = await charging.attempt(
-        session,
-        settings=settings,
-        payments=payments,
-        payment=payment,
-        description=_describe(job),
-    )
-    if outcome is Outcome.SUCCEEDED:
-        await _award(session, job, bid, payment)
-        return Award("awarded", job.id, bid.id, payment)
-    if outcome is Outcome.DECLINED:
-        raise PaymentRequired(
-            f"{payment.failure_reason}. The job stays open and the bid pending: "
-            "accept it again with another payment method",
-            field="payment_method",
-            keep_writes=True,
-        )
-    if not await _retry_later(session, job, bid, payment):
-        raise ProviderDown(
-            f"{payment.failure_reason}. The job stays open; accept the bid again later", keep_writes=True
-        )
-    return Award("pending", job.id, bid.id, payment)
+    if payment.status == PaymentStatus.PENDING:
+        return Award("pending", job.id, bid.id, payment)
+    await _award(session, job, bid)
+    return Award("awarded", job.id, bid.id, payment)
 
 
-async def _payment_to_try(
-    session: AsyncSession,
-    settings: Settings,
-    payments: Payments,
-    principal: AccessClaims,
-    job: Job,
-    bid: Bid,
-    *,
-    payment_method: str,
-    client_key: str | None,
-) -> Payment:
-    """The pending charge for this bid if there is one (never a second), else a new one."""
-    pending = await _payment_of(session, bid, PaymentStatus.PENDING)
-    if pending is not None:
-        return pending
-    base = f"award:{job.id}:{bid.id}"
-    if client_key is not None:
-        replay = await charging.by_key(
-            session, charging.idempotency_key(base, client_key=client_key, earlier=0)
-        )
-        if replay is not None:  # neither pending nor captured: it failed
-            raise PaymentRequired(replay.failure_reason or "This payment failed", field="payment_method")
-    earlier = await charging.count_payments(
-        session, Payment.job_id == job.id, Payment.bid_id == bid.id, Payment.purpose == PaymentPurpose.AWARD
-    )
+def _charge(
+    settings: Settings, job: Job, bid: Bid, payer_id: int, payment_method: str, client_key: str | None
+) -> charges.Charge:
+    """Bid + platform fee, held in the job's escrow until the work is complete."""
     fee = settings.fees.homeowner_platform_fee_cents
-    return await charging.open_payment(
-        session,
-        payer_id=principal.user_id,
+    return charges.Charge(
         purpose=PaymentPurpose.AWARD,
+        payer_id=payer_id,
         amount_cents=bid.amount_cents + fee,
         fee_cents=fee,
         payment_method=payment_method,
-        idempotency_key=charging.idempotency_key(base, client_key=client_key, earlier=earlier),
-        provider=payments.name,
+        description=f"Job {job.id}: {job.title}",
+        booking=charges.Booking(Kind.AWARD_CAPTURE, Account.ESCROW, job.id),
         job_id=job.id,
         bid_id=bid.id,
+        client_key=client_key,
     )
 
 
-async def _award(session: AsyncSession, job: Job, bid: Bid, payment: Payment) -> None:
-    """The captured charge goes to escrow; the job is awarded and the other bids rejected."""
+async def _award(session: AsyncSession, job: Job, bid: Bid) -> None:
+    """The charge is captured: the job is awarded and the other bids rejected."""
     now = datetime.now(UTC)
     JOB.move(job, JobStatus.AWARDED, by=Role.HOMEOWNER)
     BID.move(bid, BidStatus.ACCEPTED, by=Role.HOMEOWNER)
     bid.decided_at = now
-    await ledger.post(
-        session,
-        kind=Kind.AWARD_CAPTURE,
-        entries=[
-            Entry(Account.CARD, payment.payer_id, -payment.amount_cents),
-            Entry(Account.ESCROW, job.id, payment.amount_cents),
-        ],
-        payment_id=payment.id,
-        job_id=job.id,
-    )
     await session.execute(
         update(Bid)
         .where(Bid.job_id == job.id, Bid.status.in_(BID.sources(BidStatus.REJECTED)), Bid.id != bid.id)
@@ -200,94 +155,34 @@ async def _award(session: AsyncSession, job: Job, bid: Bid, payment: Payment) ->
     )
 
 
-async def _retry_later(session: AsyncSession, job: Job, bid: Bid, payment: Payment) -> bool:
-    """Queue the next attempt of a charge the provider could not take; False once exhausted."""
-    delay = charging.retry_delay(payment.attempts)
-    about = {
-        "job_id": job.id,
-        "bid_id": bid.id,
-        "payment_id": payment.id,
-        "amount_cents": payment.amount_cents,
-    }
-    if delay is None:
-        charging.fail(
-            session,
-            payment,
-            reason=f"The payments provider could not be reached in {payment.attempts} attempts",
-            event="abandoned",
-        )
-        await notify(session, user_id=payment.payer_id, kind="payment.failed", payload=about)
-        return False
-    await tasks.enqueue(
-        session,
-        charging.RETRY_TASK,
-        {"payment_id": payment.id, "attempt": payment.attempts},
-        delay=delay,
-        dedupe_key=charging.retry_dedupe_key(payment),
-    )
-    if payment.attempts == 1:
-        await notify(session, user_id=payment.payer_id, kind="payment.pending", payload=about)
-    return True
-
-
 async def retry(
     *, session: AsyncSession, settings: Settings, payments: Payments, payment_id: int, attempt: int
 ) -> None:
     """One background attempt of a pending award charge; a no-op unless it is still due.
 
     If the job was meanwhile awarded to another bid or cancelled, the charge is not tried
-    again; but an earlier attempt that timed out may have been taken, so the provider is
-    asked first and whatever it took is refunded before the charge is marked failed.
+    again: the provider is asked what an earlier attempt took, and that is refunded.
     """
     found = await session.get(Payment, payment_id)
     if found is None or found.purpose != PaymentPurpose.AWARD or found.job_id is None or found.bid_id is None:
         return
     job = await jobs.get(session=session, job_id=found.job_id, for_update=True)
-    payment = await session.scalar(
-        select(Payment)
-        .where(Payment.id == payment_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if payment is None or payment.attempts != attempt:
-        return
-    # Whether to charge again is decided by the payment's log, not by a row that may disagree.
-    if await charging.reconcile(session, payment) is not PaymentStatus.PENDING:
+    payment = await charges.due(session, payment_id=payment_id, attempt=attempt)
+    if payment is None:
         return
     bid = await bids.get(session=session, bid_id=found.bid_id)
-    if job.status != JobStatus.OPEN or bid.status != BidStatus.PENDING:
-        await charging.abandon(
-            session,
-            payments=payments,
-            payment=payment,
-            reason=f"Not charged: the job is {job.status} and the bid {bid.status}",
-        )
-        await session.flush()
-        return
-    outcome = await charging.attempt(
+    wanted = job.status == JobStatus.OPEN and bid.status == BidStatus.PENDING
+    await charges.retry(
         session,
         settings=settings,
         payments=payments,
         payment=payment,
-        description=_describe(job),
+        charge=_charge(settings, job, bid, payment.payer_id, payment.payment_method, None),
+        stale=None if wanted else f"Not charged: the job is {job.status} and the bid {bid.status}",
     )
-    if outcome is Outcome.SUCCEEDED:
-        await _award(session, job, bid, payment)
-    elif outcome is Outcome.DECLINED:
-        await notify(
-            session,
-            user_id=payment.payer_id,
-            kind="payment.failed",
-            payload={
-                "job_id": job.id,
-                "bid_id": bid.id,
-                "payment_id": payment.id,
-                "reason": payment.failure_reason,
-            },
-        )
-    else:
-        await _retry_later(session, job, bid, payment)
-    await session.flush()
+    if payment.status == PaymentStatus.SUCCEEDED:
+        await _award(session, job, bid)
+        await session.flush()
 
 
 async def accepted_bid(session: AsyncSession, job_id: int) -> Bid | None:

@@ -23,11 +23,9 @@ from ftw.accounts.models import Role
 from ftw.bids.events import BidPlaced
 from ftw.bids.models import BID, Bid, BidBoost, BidStatus
 from ftw.bids.schemas import BidCreate, BidOut, BidUpdate
-from ftw.billing import ledger, paging
-from ftw.billing import payments as charging
-from ftw.billing.ledger import Entry, Kind
+from ftw.billing import charges, paging
+from ftw.billing.ledger import Kind
 from ftw.billing.models import Account, Payment, PaymentPurpose, PaymentStatus
-from ftw.billing.payments import Outcome, PaymentRequired, ProviderDown
 from ftw.config import BidRules, Settings
 from ftw.core import events, metrics, pagination
 from ftw.core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -93,12 +91,13 @@ async def _own_pending(session: AsyncSession, principal: AccessClaims, bid_id: i
     bid = await get(session=session, bid_id=bid_id, for_update=True)
     if bid.status != BidStatus.PENDING:
         raise Conflict(f"The bid is {bid.status}; only a pending bid can change")
-    paying = await charging.count_payments(
-        session,
-        Payment.job_id == job.id,
-        Payment.bid_id == bid.id,
-        Payment.purpose == PaymentPurpose.AWARD,
-        Payment.status == PaymentStatus.PENDING,
+    paying = await session.scalar(
+        select(func.count()).where(
+            Payment.job_id == job.id,
+            Payment.bid_id == bid.id,
+            Payment.purpose == PaymentPurpose.AWARD,
+            Payment.status == PaymentStatus.PENDING,
+        )
     )
     if paying:
         raise Conflict("The homeowner is paying for this bid; it cannot change now")
@@ -170,6 +169,14 @@ async def withdraw(*, session: AsyncSession, principal: AccessClaims, bid_id: in
     return bid
 
 
+BOOST = charges.Terms(
+    when_down=charges.Down.REFUSE,
+    declined="{reason}; the bid is not boosted",
+    down="The payments provider is not answering; try again in a few minutes",
+    field=None,
+)
+
+
 async def boost(
     *,
     session: AsyncSession,
@@ -190,15 +197,20 @@ async def boost(
         raise Forbidden("Only the contractor who placed this bid may boost it")
     job = await jobs.get(session=session, job_id=bid.job_id, for_update=True)
     bid = await get(session=session, bid_id=bid_id)
-    base = f"boost:{bid.id}"
-    if client_key is not None:
-        replay = await charging.by_key(
-            session, charging.idempotency_key(base, client_key=client_key, earlier=0)
-        )
-        if replay is not None and replay.status == PaymentStatus.SUCCEEDED:
-            return bid
-        if replay is not None:
-            raise PaymentRequired(replay.failure_reason or "This payment failed")
+    charge = charges.Charge(
+        purpose=PaymentPurpose.BOOST,
+        payer_id=principal.user_id,
+        amount_cents=price,
+        fee_cents=price,
+        payment_method=payment_method,
+        description=f"Boost of bid {bid.id}",
+        booking=charges.Booking(Kind.BOOST, Account.PLATFORM),
+        job_id=job.id,
+        bid_id=bid.id,
+        client_key=client_key,
+    )
+    if await charges.earlier(session, charge, BOOST) is not None:  # a repeat of a boost made
+        return bid
     if job.status != JobStatus.OPEN or bid.status != BidStatus.PENDING:
         raise Conflict("Only a pending bid on an open job can be boosted")
     now = datetime.now(UTC)
@@ -207,34 +219,8 @@ async def boost(
     live = await session.scalar(select(func.count()).where(BidBoost.job_id == job.id, BidBoost.ends_at > now))
     if (live or 0) >= rules.max_live_boosts_per_job:
         raise Conflict(f"This job already has {rules.max_live_boosts_per_job} boosted bids; try later")
-    earlier = await charging.count_payments(
-        session, Payment.job_id == job.id, Payment.bid_id == bid.id, Payment.purpose == PaymentPurpose.BOOST
-    )
-    payment = await charging.open_payment(
-        session,
-        payer_id=principal.user_id,
-        purpose=PaymentPurpose.BOOST,
-        amount_cents=price,
-        fee_cents=price,
-        payment_method=payment_method,
-        idempotency_key=charging.idempotency_key(base, client_key=client_key, earlier=earlier),
-        provider=payments.name,
-        job_id=job.id,
-        bid_id=bid.id,
-    )
-    outcome = await charging.attempt(
-        session, settings=settings, payments=payments, payment=payment, description=f"Boost of bid {bid.id}"
-    )
-    if outcome is Outcome.DECLINED:
-        raise PaymentRequired(f"{payment.failure_reason}; the bid is not boosted", keep_writes=True)
-    if outcome is Outcome.UNAVAILABLE:
-        raise ProviderDown("The payments provider is not answering; try again in a few minutes")
-    await ledger.post(
-        session,
-        kind=Kind.BOOST,
-        entries=[Entry(Account.CARD, principal.user_id, -price), Entry(Account.PLATFORM, None, price)],
-        payment_id=payment.id,
-        job_id=job.id,
+    payment = await charges.take(
+        session, settings=settings, payments=payments, charge=charge, terms=BOOST, earlier=None
     )
     ends = now + timedelta(hours=rules.boost_hours)
     session.add(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ftw.bids import flows
-from ftw.billing import payments as charging
+from ftw.billing import charges
 from ftw.integrations.context import Handler, TaskContext
 
 
@@ -24,4 +24,4 @@ async def retry_payment(ctx: TaskContext, payload: dict[str, Any]) -> None:
         )
 
 
-TASKS: dict[str, Handler] = {charging.RETRY_TASK: retry_payment}
+TASKS: dict[str, Handler] = {charges.RETRY_TASK: retry_payment}

@@ -17,10 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.models import Role
 from ftw.bids.models import Bid, BidStatus
-from ftw.billing import ledger, paging
-from ftw.billing import payments as charging
+from ftw.billing import charges, paging
 from ftw.billing.events import InvoicePaid
-from ftw.billing.ledger import Entry, Kind
+from ftw.billing.ledger import Kind
 from ftw.billing.models import (
     INVOICE,
     PAYABLE,
@@ -30,11 +29,8 @@ from ftw.billing.models import (
     InvoiceLine,
     InvoiceReminder,
     InvoiceStatus,
-    Payment,
     PaymentPurpose,
-    PaymentStatus,
 )
-from ftw.billing.payments import Outcome, PaymentRequired, ProviderDown
 from ftw.billing.payouts import lock_user
 from ftw.billing.schemas import InvoiceCreate, InvoiceLineOut, InvoiceOut, InvoiceSummary
 from ftw.config import Settings
@@ -217,6 +213,13 @@ async def cancel(*, session: AsyncSession, principal: AccessClaims, invoice_id: 
     return invoice
 
 
+PAYING = charges.Terms(
+    when_down=charges.Down.REFUSE,
+    declined="{reason}; nothing was paid",
+    down="The payments provider is not answering; nothing was paid, try again later",
+)
+
+
 async def pay(
     *,
     session: AsyncSession,
@@ -230,62 +233,29 @@ async def pay(
 ) -> Invoice:
     """Charge the homeowner ``amount_cents`` (all or part of what is due) for the invoice."""
     invoice = await _as(session, principal, invoice_id, InvoiceActor.HOMEOWNER)
-    base = f"invoice:{invoice.id}"
-    if client_key is not None:
-        replay = await charging.by_key(
-            session, charging.idempotency_key(base, client_key=client_key, earlier=0)
-        )
-        if replay is not None and replay.status == PaymentStatus.SUCCEEDED:
-            return invoice
-        if replay is not None:
-            raise PaymentRequired(replay.failure_reason or "This payment failed", field="payment_method")
+    charge = charges.Charge(
+        purpose=PaymentPurpose.INVOICE,
+        payer_id=principal.user_id,
+        amount_cents=amount_cents,
+        fee_cents=0,
+        payment_method=payment_method,
+        description=f"Invoice {invoice.number}",
+        booking=charges.Booking(
+            Kind.INVOICE_PAYMENT, Account.CONTRACTOR, invoice.contractor_id, settings.fees.contractor_fee_bps
+        ),
+        job_id=invoice.job_id,
+        invoice_id=invoice.id,
+        client_key=client_key,
+    )
+    if await charges.earlier(session, charge, PAYING) is not None:  # a repeat of a payment made
+        return invoice
     if invoice.status not in PAYABLE:
         raise Conflict(f"An invoice that is {invoice.status} takes no payment")
     due = invoice.total_cents - invoice.paid_cents
     if amount_cents > due:
         raise Invalid(f"At most {due} cents are due on this invoice", field="amount_cents")
-    earlier = await charging.count_payments(
-        session,
-        Payment.job_id == invoice.job_id,  # ix_payments_job
-        Payment.invoice_id == invoice.id,
-        Payment.purpose == PaymentPurpose.INVOICE,
-    )
-    payment = await charging.open_payment(
-        session,
-        payer_id=principal.user_id,
-        purpose=PaymentPurpose.INVOICE,
-        amount_cents=amount_cents,
-        fee_cents=0,
-        payment_method=payment_method,
-        idempotency_key=charging.idempotency_key(base, client_key=client_key, earlier=earlier),
-        provider=payments.name,
-        job_id=invoice.job_id,
-        invoice_id=invoice.id,
-    )
-    outcome = await charging.attempt(
-        session,
-        settings=settings,
-        payments=payments,
-        payment=payment,
-        description=f"Invoice {invoice.number}",
-    )
-    if outcome is Outcome.DECLINED:
-        raise PaymentRequired(
-            f"{payment.failure_reason}; nothing was paid", field="payment_method", keep_writes=True
-        )
-    if outcome is Outcome.UNAVAILABLE:
-        raise ProviderDown("The payments provider is not answering; nothing was paid, try again later")
-    contractor_fee = amount_cents * settings.fees.contractor_fee_bps // 10_000
-    await ledger.post(
-        session,
-        kind=Kind.INVOICE_PAYMENT,
-        entries=[
-            Entry(Account.CARD, principal.user_id, -amount_cents),
-            Entry(Account.CONTRACTOR, invoice.contractor_id, amount_cents - contractor_fee),
-            Entry(Account.PLATFORM, None, contractor_fee),
-        ],
-        payment_id=payment.id,
-        job_id=invoice.job_id,
+    await charges.take(
+        session, settings=settings, payments=payments, charge=charge, terms=PAYING, earlier=None
     )
     invoice.paid_cents += amount_cents
     now = datetime.now(UTC)

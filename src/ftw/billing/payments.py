@@ -1,10 +1,10 @@
-"""Charging a card through the payments Protocol, with its outcome logged as events.
+"""A payment row and its event log: opened, tried at the provider, failed or given up.
 
 A Payment row exists before the provider is called; the append-only PaymentEvent log
 records each attempt and outcome, and the status is the log's conclusion: ``record`` is
-the one writer of both, and ``reconcile`` re-derives a status from its log. Every charge
-carries an idempotency key derived from what is being paid for, so a retried request or
-task charges at most once.
+the one writer of both, and ``reconcile`` re-derives a status from its log. Purchases do
+not call these directly: they charge through ``billing.charges``, which derives each
+payment's idempotency key from the row it pays for.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from ftw.integrations.payments import PaymentDeclined, Payments, ProviderUnavail
 
 log = structlog.get_logger(__name__)
 
-RETRY_TASK = "billing.retry_payment"
 # Delay before each automatic retry of a charge the provider could not take; the charge
 # fails for good after the attempt that follows the last delay.
 RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
@@ -142,27 +141,6 @@ async def open_payment(
     return payment
 
 
-def idempotency_key(base: str, *, client_key: str | None, earlier: int) -> str:
-    """The provider key of a new charge for ``base`` (e.g. ``award:12:34``).
-
-    A client's Idempotency-Key names the attempt; without one, attempts are numbered by the
-    ``earlier`` payments for ``base`` that were kept, so a request retried after its
-    transaction was lost reuses the key of the lost charge.
-    """
-    if client_key is not None:
-        return f"{base}:key-{client_key}"
-    return f"{base}:attempt-{earlier + 1}"
-
-
-async def count_payments(session: AsyncSession, *conditions: Any) -> int:
-    return int(await session.scalar(select(func.count()).select_from(Payment).where(*conditions)) or 0)
-
-
-async def by_key(session: AsyncSession, key: str) -> Payment | None:
-    payment: Payment | None = await session.scalar(select(Payment).where(Payment.idempotency_key == key))
-    return payment
-
-
 async def attempt(
     session: AsyncSession, *, settings: Settings, payments: Payments, payment: Payment, description: str
 ) -> Outcome:
@@ -225,11 +203,6 @@ def fail(session: AsyncSession, payment: Payment, *, reason: str, event: str) ->
 def retry_delay(attempts: int) -> timedelta | None:
     """How long to wait after ``attempts`` failed attempts; None once they are exhausted."""
     return RETRY_DELAYS[attempts - 1] if attempts <= len(RETRY_DELAYS) else None
-
-
-def retry_dedupe_key(payment: Payment) -> str:
-    """One queued retry per payment and attempt (a running task still holds its own key)."""
-    return f"retry_payment:{payment.id}:{payment.attempts}"
 
 
 async def get_own(*, session: AsyncSession, principal: AccessClaims, payment_id: int) -> Payment:

@@ -12,8 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ftw.billing import invoices, payouts
-from ftw.billing import payments as charging
+from ftw.billing import charges, invoices, payouts
 from ftw.billing.models import Payment, PaymentPurpose, PaymentStatus
 from ftw.core import tasks
 from ftw.integrations.context import Handler, TaskContext
@@ -49,9 +48,9 @@ async def sweep_pending_payments(ctx: TaskContext, payload: dict[str, Any]) -> N
             for payment in pending:
                 await tasks.enqueue(
                     session,
-                    charging.RETRY_TASK,
+                    charges.RETRY_TASK,
                     {"payment_id": payment.id, "attempt": payment.attempts},
-                    dedupe_key=charging.retry_dedupe_key(payment),
+                    dedupe_key=charges.retry_dedupe_key(payment),
                 )
         if len(pending) < _BATCH:
             return

@@ -11,11 +11,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.models import Role, User
-from ftw.billing import ledger
-from ftw.billing import payments as charging
-from ftw.billing.ledger import Entry, Kind
-from ftw.billing.models import Account, Payment, PaymentPurpose, PaymentStatus
-from ftw.billing.payments import Outcome
+from ftw.billing import charges
+from ftw.billing.ledger import Kind
+from ftw.billing.models import Account, PaymentPurpose
 from ftw.billing.schemas import DEFAULT_METHOD
 from ftw.config import Settings
 from ftw.core import cache, pagination
@@ -29,6 +27,15 @@ from ftw.territories.schemas import ClaimOut, TerritoryOut, TerritoryPage
 _CLAIM_LOCK = 0x46545754  # "FTWT"
 
 MONTHLY_CYCLE = timedelta(days=30)  # a claimed county's monthly fee falls due every 30 days
+
+# A claim is charged once: a charge whose outcome was unknown is tried again by the next
+# claim under its own key (the provider returns the first result), a declined one under the next.
+CLAIMING = charges.Terms(
+    when_down=charges.Down.HOLD,
+    declined="{reason}; the county was not claimed",
+    down="The payments provider is not answering; claim again in a few minutes (you will be charged once)",
+    changed="An earlier claim's charge is still being settled; try again in a few minutes",
+)
 
 
 def load_counties() -> list[tuple[str, str, str, int]]:
@@ -189,8 +196,18 @@ async def claim(
     if not free:
         if payments is None:
             raise Conflict("This claim has a price and no payments provider was given")
-        payment = await _charge(
-            session, settings, payments, operator_id, territory, band.claim_price_cents, payment_method
+        charge = charges.Charge(
+            purpose=PaymentPurpose.CLAIM,
+            payer_id=operator_id,
+            amount_cents=band.claim_price_cents,
+            fee_cents=band.claim_price_cents,
+            payment_method=payment_method,
+            description=f"Territory claim {territory.name}, {territory.state}",
+            booking=charges.Booking(Kind.CLAIM, Account.PLATFORM),
+        )
+        pending = await charges.earlier(session, charge, CLAIMING)
+        payment = await charges.take(
+            session, settings=settings, payments=payments, charge=charge, terms=CLAIMING, earlier=pending
         )
     now = datetime.now(UTC)
     try:
@@ -222,59 +239,3 @@ async def claim(
         monthly_due_at=claimed.monthly_due_at,
         payment_id=payment.id if payment is not None else None,
     )
-
-
-async def _charge(
-    session: AsyncSession,
-    settings: Settings,
-    payments: Payments,
-    operator_id: int,
-    territory: Territory,
-    price_cents: int,
-    payment_method: str,
-) -> Payment:
-    """Charge a claim's price, once: a charge whose outcome was unknown is tried again under
-    its own key (the provider returns the first result), a declined one under the next."""
-    conditions = (Payment.payer_id == operator_id, Payment.purpose == PaymentPurpose.CLAIM)
-    payment = await session.scalar(
-        select(Payment).where(*conditions, Payment.status == PaymentStatus.PENDING).with_for_update()
-    )
-    if payment is None:
-        earlier = await charging.count_payments(session, *conditions)
-        payment = await charging.open_payment(
-            session,
-            payer_id=operator_id,
-            purpose=PaymentPurpose.CLAIM,
-            amount_cents=price_cents,
-            fee_cents=price_cents,
-            payment_method=payment_method,
-            idempotency_key=charging.idempotency_key(
-                f"claim:{operator_id}", client_key=None, earlier=earlier
-            ),
-            provider=payments.name,
-        )
-    elif payment.amount_cents != price_cents:
-        raise Conflict("An earlier claim's charge is still being settled; try again in a few minutes")
-    outcome = await charging.attempt(
-        session,
-        settings=settings,
-        payments=payments,
-        payment=payment,
-        description=f"Territory claim {territory.name}, {territory.state}",
-    )
-    if outcome is Outcome.DECLINED:
-        raise charging.PaymentRequired(
-            f"{payment.failure_reason}; the county was not claimed", field="payment_method", keep_writes=True
-        )
-    if outcome is Outcome.UNAVAILABLE:
-        raise charging.ProviderDown(
-            "The payments provider is not answering; claim again in a few minutes (you will be charged once)",
-            keep_writes=True,
-        )
-    await ledger.post(
-        session,
-        kind=Kind.CLAIM,
-        entries=[Entry(Account.CARD, operator_id, -price_cents), Entry(Account.PLATFORM, None, price_cents)],
-        payment_id=payment.id,
-    )
-    return payment

@@ -22,8 +22,8 @@ from ftw.integrations.payments import Charge as Taken
 from ftw.integrations.payments import ProviderUnavailable
 from ftw.jobs.models import Job, JobStatus
 from ftw.messaging.models import Notification
-from tests.billing.support import CountingSandbox, Market, market
 from tests.conftest import SignUp
+from tests.support.market import CountingSandbox, Market, market
 
 TERMS = {
     down: Terms(

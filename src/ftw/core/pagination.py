@@ -177,13 +177,13 @@ Cursor = Annotated[
 ]
 
 
-def _default_page(
-    settings: SettingsDep,
-    cursor: Cursor = None,
-    limit: Annotated[
-        int | None, Query(ge=1, description="Rows per page: the default page size, at most the maximum one")
-    ] = None,
-) -> PageParams:
+_Limit = Annotated[
+    int | None,
+    Query(ge=1, description="Rows per page: 20 unless given, a larger limit than 100 cut to 100 (settings)"),
+]
+
+
+def _default_page(settings: SettingsDep, cursor: Cursor = None, limit: _Limit = None) -> PageParams:
     rules = settings.jobs
     return PageParams(cursor, min(limit or rules.page_size_default, rules.page_size_max))
 

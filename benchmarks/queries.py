@@ -29,9 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.config import Settings
 from ftw.core.db import Database
+from ftw.core.pagination import PageParams
 from ftw.jobs import service
-from ftw.jobs.models import JobStatus
-from ftw.jobs.schemas import JobSummary
+from ftw.jobs.schemas import JobFilters, JobSummary
 
 # Websearch syntax: plain words, a quoted phrase, an exclusion, an alternative.
 QUERIES = (
@@ -93,29 +93,13 @@ async def timed(db: Database, call: Callable[[AsyncSession], Awaitable[Page]]) -
 
 def browse(fips: str, cursor: str | None, limit: int) -> Callable[[AsyncSession], Awaitable[Page]]:
     return lambda session: service.browse(
-        session=session,
-        territory=fips,
-        homeowner_id=None,
-        status=JobStatus.OPEN,
-        size=None,
-        trade=None,
-        urgent=None,
-        cursor=cursor,
-        limit=limit,
+        session=session, filters=JobFilters(territory=fips), page=PageParams(cursor, limit)
     )
 
 
 def search(query: str, fips: str | None, limit: int) -> Callable[[AsyncSession], Awaitable[Page]]:
     return lambda session: service.search(
-        session=session,
-        text_query=query,
-        territory=fips,
-        status=JobStatus.OPEN,
-        size=None,
-        trade=None,
-        urgent=None,
-        cursor=None,
-        limit=limit,
+        session=session, text_query=query, filters=JobFilters(territory=fips), page=PageParams(None, limit)
     )
 
 

@@ -33,7 +33,7 @@ async def test_a_fresh_operator_cannot_claim_until_an_admin_approves(
     admin_id, admin = await _admin(client, sign_up, session)
     assert (await client.get("/api/v1/admin/operators", headers=applicant.headers)).status_code == 403
     waiting = await client.get("/api/v1/admin/operators", headers=admin)
-    assert applicant.id in [a["id"] for a in waiting.json()]
+    assert applicant.id in [a["id"] for a in waiting.json()["items"]]
     approved = await client.post(f"/api/v1/admin/operators/{applicant.id}/approve", headers=admin)
     assert approved.status_code == 200, approved.text
     assert approved.json()["operator_approved_at"] is not None
@@ -65,7 +65,7 @@ async def test_a_refused_application_closes_the_applicant_account(
     assert entry is not None
     assert (entry.actor_id, entry.target) == (admin_id, f"user:{applicant.id}")
     waiting = await client.get("/api/v1/admin/operators", headers=admin)
-    assert applicant.id not in [a["id"] for a in waiting.json()]
+    assert applicant.id not in [a["id"] for a in waiting.json()["items"]]
     again = await client.post("/api/v1/auth/refresh", json={"refresh_token": applicant.refresh_token})
     assert again.status_code == 401, "its sessions are over"
     login = await client.post("/api/v1/auth/login", json={"email": applicant.email, "password": PASSWORD})

@@ -18,6 +18,7 @@ from ftw.accounts.schemas import (
     Login,
     LogoutRequest,
     OperatorApplicant,
+    OperatorApplicantPage,
     PasswordChange,
     PasswordForgotten,
     PasswordReset,
@@ -32,6 +33,7 @@ from ftw.accounts.schemas import (
 from ftw.core import switches
 from ftw.core.deps import OwnReadSessionDep, SessionDep, SettingsDep
 from ftw.core.errors import Forbidden
+from ftw.core.pagination import PageDep
 from ftw.core.ratelimit import auth_limit
 from ftw.core.switches import Name
 from ftw.core.validation import Id
@@ -135,10 +137,12 @@ async def sms_inbound(request: Request, session: SessionDep, settings: SettingsD
 
 
 @router.get("/admin/operators")
-async def operator_applicants(session: SessionDep, _: Admin, pending: bool = True) -> list[OperatorApplicant]:
-    """Operator applications awaiting an admin (``pending=false``: the approved ones)."""
-    users = await service.operator_applicants(session=session, pending=pending)
-    return [OperatorApplicant.model_validate(u) for u in users]
+async def operator_applicants(
+    session: SessionDep, _: Admin, page: PageDep, pending: bool = True
+) -> OperatorApplicantPage:
+    """Operator applications awaiting an admin (``pending=false``: the approved ones), oldest first."""
+    items, next_cursor = await service.operator_applicants(session=session, pending=pending, page=page)
+    return OperatorApplicantPage(items=items, next_cursor=next_cursor)
 
 
 @router.post("/admin/operators/{user_id}/approve")

@@ -128,6 +128,11 @@ class OperatorApplicant(BaseModel):
     operator_approved_at: datetime | None
 
 
+class OperatorApplicantPage(BaseModel):
+    items: list[OperatorApplicant]
+    next_cursor: str | None
+
+
 class ProfileUpdate(BaseModel):
     full_name: str | None = Field(default=None, min_length=2, max_length=120)
     zip: str | None = Field(default=None, pattern=r"^\d{5}$")

@@ -21,11 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.mail import MAIL_TASK, PHONE_CODE_TASK, MailKind
 from ftw.accounts.models import AccountToken, RefreshToken, Role, SignInBackoff, TokenPurpose, User
-from ftw.accounts.schemas import ProfileUpdate, Signup, TokenPair, UserOut
+from ftw.accounts.schemas import OperatorApplicant, ProfileUpdate, Signup, TokenPair, UserOut
 from ftw.config import AuthSettings, Settings
 from ftw.core import audit, tasks
 from ftw.core.db import ReadSession
 from ftw.core.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
+from ftw.core.pagination import Keyset, PageParams
 from ftw.core.query import Query
 from ftw.core.security import (
     digest,
@@ -426,16 +427,25 @@ async def sms_reply(*, session: AsyncSession, phone: str, body: str) -> None:
     )
 
 
+_APPLICANTS = {
+    pending: Keyset(
+        select(*User.__table__.c[tuple(OperatorApplicant.model_fields)]).where(
+            User.role == Role.OPERATOR,
+            User.is_active.is_(True),
+            User.operator_approved_at.is_(None) if pending else User.operator_approved_at.is_not(None),
+        ),
+        User.id,
+    )
+    for pending in (False, True)
+}
+
+
 async def operator_applicants(
-    *, session: AsyncSession, pending: bool, after: int | None = None, limit: int = 500
-) -> list[User]:
-    """Operator accounts, oldest first: those awaiting approval (``pending``) or approved;
-    ``after`` an id, the keyset of the next page."""
-    waiting = User.operator_approved_at.is_(None) if pending else User.operator_approved_at.is_not(None)
-    query = select(User).where(User.role == Role.OPERATOR, User.is_active.is_(True), waiting)
-    if after is not None:
-        query = query.where(User.id > after)
-    return list(await session.scalars(query.order_by(User.id).limit(limit)))
+    *, session: AsyncSession, pending: bool, page: PageParams
+) -> tuple[list[OperatorApplicant], str | None]:
+    """Operator accounts, oldest first: those awaiting approval (``pending``) or approved."""
+    rows, next_cursor = await _APPLICANTS[pending].page(session, page.cursor, page.limit)
+    return [OperatorApplicant.model_validate(dict(row)) for row in rows], next_cursor
 
 
 async def approve_operator(*, session: AsyncSession, admin_id: int, user_id: int) -> User:

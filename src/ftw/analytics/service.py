@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import BigInteger, DateTime, bindparam, func, select, text, true
+from sqlalchemy import BigInteger, BindParameter, DateTime, bindparam, func, select, text, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,6 +37,7 @@ from ftw.bids.models import Bid, BidStatus
 from ftw.billing.ledger import Kind
 from ftw.billing.models import Account, LedgerEntry
 from ftw.core.errors import Forbidden, NotFound
+from ftw.core.pagination import Keyset, PageParams
 from ftw.core.query import Query
 from ftw.core.security import AccessClaims
 from ftw.jobs.models import Job
@@ -255,12 +256,9 @@ async def response_times(*, session: AsyncSession, fips: str, days: int) -> list
     return out
 
 
-async def county_contractors(
-    *, session: AsyncSession, fips: str, days: int, after: int | None, limit: int
-) -> list[CountyContractor]:
-    """The county's active contractors by id (keyset ``after``), with their rating and how
-    they answered the county's jobs in the window: bids and median response, never amounts."""
-    _, since = _window(days)
+def _county_contractors() -> Keyset:
+    fips: BindParameter[str] = bindparam("fips")
+    since: BindParameter[datetime] = bindparam("since", type_=DateTime(timezone=True))
     answered = (
         select(
             Bid.contractor_id,
@@ -288,12 +286,23 @@ async def county_contractors(
         .outerjoin(ContractorStats, ContractorStats.contractor_id == User.id)
         .outerjoin(answered, answered.c.contractor_id == User.id)
         .where(User.role == Role.CONTRACTOR, User.territory_fips == fips, User.is_active.is_(True))
-        .order_by(User.id)
-        .limit(limit)
     )
-    if after is not None:
-        query = query.where(User.id > after)
-    return [CountyContractor.model_validate(dict(row)) for row in (await session.execute(query)).mappings()]
+    return Keyset(query, User.id)
+
+
+_COUNTY_CONTRACTORS = _county_contractors()
+
+
+async def county_contractors(
+    *, session: AsyncSession, fips: str, days: int, page: PageParams
+) -> tuple[list[CountyContractor], str | None]:
+    """The county's active contractors by id, with their rating and how they answered the
+    county's jobs in the window: bids and median response, never amounts."""
+    _, since = _window(days)
+    rows, next_cursor = await _COUNTY_CONTRACTORS.page(
+        session, page.cursor, page.limit, fips=fips, since=since
+    )
+    return [CountyContractor.model_validate(dict(row)) for row in rows], next_cursor
 
 
 async def platform_figures(*, session: AsyncSession, days: int) -> PlatformFigures:

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Response, status
 
 from ftw.accounts.auth import Contractor, Homeowner, SignedIn
 from ftw.bids import flows, service
 from ftw.bids.models import BidStatus
 from ftw.bids.schemas import AwardOut, BidCreate, BidOut, BidPage, BidUpdate, PayWith
 from ftw.billing.schemas import IdempotencyKey, PaymentOut
-from ftw.config import Settings
 from ftw.core import ratelimit, switches
 from ftw.core.deps import OwnReadSessionDep, SessionDep, SettingsDep
 from ftw.core.errors import PROBLEM_JSON
+from ftw.core.pagination import PageDep
 from ftw.core.switches import Name
 from ftw.core.validation import Id
 from ftw.integrations.deps import IntegrationsDep, StorageDep
@@ -23,17 +23,9 @@ from ftw.jobs.schemas import JobOut
 
 router = APIRouter(prefix="/api/v1", tags=["bids"])
 
-Cursor = Annotated[str | None, Query(max_length=200)]
-Limit = Annotated[int | None, Query(ge=1)]
-
 
 def _problem(description: str) -> dict[str, Any]:
     return {"description": description, "content": {PROBLEM_JSON: {}}}
-
-
-def _page(settings: Settings, limit: int | None) -> int:
-    rules = settings.jobs
-    return min(limit or rules.page_size_default, rules.page_size_max)
 
 
 @router.post(
@@ -53,35 +45,29 @@ async def place(
 async def of_job(
     job_id: Id,
     session: OwnReadSessionDep,
-    settings: SettingsDep,
     principal: SignedIn,
+    page: PageDep,
     status: BidStatus | None = None,
-    cursor: Cursor = None,
-    limit: Limit = None,
 ) -> BidPage:
     """Blind bidding: contractors see their own bids; the homeowner, the territory's operator
     and admins see all, accepted first, then live boosts, then by amount."""
     items, next_cursor = await service.of_job(
-        session=session, principal=principal, job_id=job_id, status=status, cursor=cursor,
-        limit=_page(settings, limit),
-    )  # fmt: skip
+        session=session, principal=principal, job_id=job_id, status=status, page=page
+    )
     return BidPage(items=items, next_cursor=next_cursor)
 
 
 @router.get("/bids", dependencies=[ratelimit.limit("list_bids")])
 async def mine(
     session: OwnReadSessionDep,
-    settings: SettingsDep,
     principal: Contractor,
+    page: PageDep,
     status: BidStatus | None = None,
-    cursor: Cursor = None,
-    limit: Limit = None,
 ) -> BidPage:
     """The caller's own bids, newest first."""
     items, next_cursor = await service.of_contractor(
-        session=session, contractor_id=principal.user_id, status=status, cursor=cursor,
-        limit=_page(settings, limit),
-    )  # fmt: skip
+        session=session, contractor_id=principal.user_id, status=status, page=page
+    )
     return BidPage(items=items, next_cursor=next_cursor)
 
 

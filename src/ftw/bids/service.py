@@ -15,7 +15,7 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Integer, and_, bindparam, case, func, select, tuple_
+from sqlalchemy import ColumnElement, and_, bindparam, case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,15 +23,15 @@ from ftw.accounts.models import Role
 from ftw.bids.events import BidPlaced
 from ftw.bids.models import BID, Bid, BidBoost, BidStatus
 from ftw.bids.schemas import BidCreate, BidOut, BidUpdate
-from ftw.billing import charges, paging
+from ftw.billing import charges
 from ftw.billing.ledger import Kind
 from ftw.billing.models import Account, Payment, PaymentPurpose, PaymentStatus
 from ftw.config import BidRules, Settings
-from ftw.core import events, metrics, pagination
+from ftw.core import events, metrics
 from ftw.core.errors import Conflict, Forbidden, Invalid, NotFound
+from ftw.core.pagination import Keyset, PageParams
 from ftw.core.query import Query
 from ftw.core.security import AccessClaims
-from ftw.core.validation import MAX_ID
 from ftw.integrations.payments import Payments
 from ftw.jobs import service as jobs
 from ftw.jobs.models import Job, JobStatus
@@ -274,8 +274,8 @@ async def _sees_all(session: AsyncSession, principal: AccessClaims, job_id: int)
 
 
 @functools.cache
-def _of_job_query(*, own: bool, with_status: bool, after: bool) -> Query:
-    """A page of a job's bids in the homeowner's order; one compiled statement per shape."""
+def _of_job_query(*, own: bool, with_status: bool) -> Keyset:
+    """The pages of a job's bids in the homeowner's order; one pager per shape."""
     rank = _rank().label("rank")
     query = select(*Bid.__table__.c[tuple(BidOut.model_fields)], rank).where(
         Bid.job_id == bindparam("job_id")
@@ -284,14 +284,7 @@ def _of_job_query(*, own: bool, with_status: bool, after: bool) -> Query:
         query = query.where(Bid.contractor_id == bindparam("contractor_id"))
     if with_status:
         query = query.where(Bid.status == bindparam("status"))
-    if after:
-        last = (
-            bindparam("last_rank", type_=Integer),
-            bindparam("last_amount", type_=Integer),
-            bindparam("last_id", type_=BigInteger),
-        )
-        query = query.where(tuple_(rank, Bid.amount_cents, Bid.id) > tuple_(*last))
-    return Query(query.order_by(rank, Bid.amount_cents, Bid.id).limit(bindparam("limit")))
+    return Keyset(query, rank, Bid.amount_cents, Bid.id)
 
 
 async def of_job(
@@ -300,29 +293,18 @@ async def of_job(
     principal: AccessClaims,
     job_id: int,
     status: BidStatus | None,
-    cursor: str | None,
-    limit: int,
+    page: PageParams,
 ) -> tuple[list[BidOut], str | None]:
     """A job's bids in the homeowner's order, by keyset on (rank, amount, id)."""
     own = not await _sees_all(session, principal, job_id)
-    values: dict[str, Any] = {"job_id": job_id, "limit": limit + 1}
+    values: dict[str, Any] = {"job_id": job_id}
     if own:
         values["contractor_id"] = principal.user_id
     if status is not None:
         values["status"] = status.value
-    if cursor:
-        last = pagination.decode(cursor, 3)
-        if not all(isinstance(v, int) and abs(v) <= MAX_ID for v in last):
-            raise Invalid("Malformed cursor", field="cursor")
-        values["last_rank"], values["last_amount"], values["last_id"] = last
-    query = _of_job_query(own=own, with_status=status is not None, after=cursor is not None)
-    rows = await query.rows(session, **values)
-    items = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        last_row = items[-1]
-        next_cursor = pagination.encode(last_row["rank"], last_row["amount_cents"], last_row["id"])
-    return [BidOut.model_validate(dict(row)) for row in items], next_cursor
+    pages = _of_job_query(own=own, with_status=status is not None)
+    rows, next_cursor = await pages.page(session, page.cursor, page.limit, **values)
+    return [BidOut.model_validate(dict(row)) for row in rows], next_cursor
 
 
 async def pending_counts(*, session: AsyncSession, job_ids: list[int]) -> dict[int, int]:
@@ -338,13 +320,13 @@ async def pending_counts(*, session: AsyncSession, job_ids: list[int]) -> dict[i
 
 
 _OF_CONTRACTOR = {
-    with_status: paging.NewestFirst(
+    with_status: Keyset(
         select(*Bid.__table__.c[tuple(BidOut.model_fields)]).where(
             Bid.contractor_id == bindparam("contractor_id"),
             *([Bid.status == bindparam("status")] if with_status else []),
         ),
-        created=Bid.created_at,
-        ident=Bid.id,
+        Bid.created_at.desc(),
+        Bid.id.desc(),
     )
     for with_status in (False, True)
 }
@@ -355,14 +337,13 @@ async def of_contractor(
     session: AsyncSession,
     contractor_id: int,
     status: BidStatus | None,
-    cursor: str | None,
-    limit: int,
+    page: PageParams,
 ) -> tuple[list[BidOut], str | None]:
     """A contractor's own bids, newest first."""
     values: dict[str, Any] = {"contractor_id": contractor_id}
     if status is not None:
         values["status"] = status.value
     rows, next_cursor = await _OF_CONTRACTOR[status is not None].page(
-        session, cursor=cursor, limit=limit, **values
+        session, page.cursor, page.limit, **values
     )
     return [BidOut.model_validate(dict(row)) for row in rows], next_cursor

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.models import Role
 from ftw.bids.models import Bid, BidStatus
-from ftw.billing import charges, paging
+from ftw.billing import charges
 from ftw.billing.events import InvoicePaid
 from ftw.billing.ledger import Kind
 from ftw.billing.models import (
@@ -36,6 +36,7 @@ from ftw.billing.schemas import InvoiceCreate, InvoiceLineOut, InvoiceOut, Invoi
 from ftw.config import Settings
 from ftw.core import events
 from ftw.core.errors import Conflict, Forbidden, Invalid, NotFound
+from ftw.core.pagination import Keyset, PageParams
 from ftw.core.security import AccessClaims
 from ftw.integrations.payments import Payments
 from ftw.jobs.models import Job
@@ -278,7 +279,7 @@ async def pay(
 
 
 @functools.cache
-def _browse_query(role: str, *, with_status: bool) -> paging.NewestFirst:
+def _browse_query(role: str, *, with_status: bool) -> Keyset:
     """A contractor's own invoices, or those addressed to a homeowner; admins see all."""
     query = select(*Invoice.__table__.c[tuple(InvoiceSummary.model_fields)])
     if role == Role.CONTRACTOR:
@@ -287,7 +288,7 @@ def _browse_query(role: str, *, with_status: bool) -> paging.NewestFirst:
         query = query.where(Invoice.homeowner_id == bindparam("user_id"), Invoice.status != S.DRAFT.value)
     if with_status:
         query = query.where(Invoice.status == bindparam("status"))
-    return paging.NewestFirst(query, created=Invoice.created_at, ident=Invoice.id)
+    return Keyset(query, Invoice.created_at.desc(), Invoice.id.desc())
 
 
 async def browse(
@@ -295,8 +296,7 @@ async def browse(
     session: AsyncSession,
     principal: AccessClaims,
     status: InvoiceStatus | None,
-    cursor: str | None,
-    limit: int,
+    page: PageParams,
 ) -> tuple[list[InvoiceSummary], str | None]:
     """A contractor's own invoices, or those addressed to a homeowner; admins see all."""
     role = principal.role if principal.role in (Role.CONTRACTOR, Role.HOMEOWNER) else Role.ADMIN
@@ -304,7 +304,7 @@ async def browse(
     values: dict[str, Any] = {"user_id": principal.user_id} if role != Role.ADMIN else {}
     if status is not None:
         values["status"] = status.value
-    rows, next_cursor = await pages.page(session, cursor=cursor, limit=limit, **values)
+    rows, next_cursor = await pages.page(session, page.cursor, page.limit, **values)
     return [InvoiceSummary.model_validate(dict(row)) for row in rows], next_cursor
 
 

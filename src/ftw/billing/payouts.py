@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.models import Role, User
 from ftw.bids.models import Bid, BidStatus
-from ftw.billing import ledger, paging
+from ftw.billing import ledger
 from ftw.billing.ledger import Entry, Kind
 from ftw.billing.models import (
     PAYOUT,
@@ -45,6 +45,7 @@ from ftw.billing.schemas import BalanceOut, PayoutAccountOut, PayoutOut
 from ftw.config import FeePolicy, Settings
 from ftw.core import audit, metrics, tasks
 from ftw.core.errors import Conflict, Forbidden, Invalid
+from ftw.core.pagination import Keyset, PageParams
 from ftw.core.query import Query
 from ftw.core.security import AccessClaims
 from ftw.integrations.payments import PaymentDeclined, Payments, ProviderUnavailable
@@ -325,15 +326,16 @@ async def resolve(*, session: AsyncSession, payments: Payments, payout_id: int) 
     return PayoutStatus.FAILED
 
 
-_HISTORY = paging.NewestFirst(
+_HISTORY = Keyset(
     select(*Payout.__table__.c[tuple(PayoutOut.model_fields)]).where(Payout.user_id == bindparam("user_id")),
-    created=Payout.created_at,
-    ident=Payout.id,
+    Payout.created_at.desc(),
+    Payout.id.desc(),
 )
 
 
 async def history(
-    *, session: AsyncSession, user_id: int, cursor: str | None, limit: int
+    *, session: AsyncSession, user_id: int, page: PageParams
 ) -> tuple[list[PayoutOut], str | None]:
-    rows, next_cursor = await _HISTORY.page(session, cursor=cursor, limit=limit, user_id=user_id)
+    """The user's payouts, newest first."""
+    rows, next_cursor = await _HISTORY.page(session, page.cursor, page.limit, user_id=user_id)
     return [PayoutOut.model_validate(dict(row)) for row in rows], next_cursor

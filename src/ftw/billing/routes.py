@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from ftw.accounts.auth import Contractor, Homeowner, Principal, SignedIn, require
 from ftw.accounts.models import Role
@@ -25,10 +25,10 @@ from ftw.billing.schemas import (
     PayoutOut,
     PayoutPage,
 )
-from ftw.config import Settings
 from ftw.core import ratelimit, switches
 from ftw.core.deps import OwnReadSessionDep, SessionDep, SettingsDep
 from ftw.core.errors import PROBLEM_JSON
+from ftw.core.pagination import PageDep
 from ftw.core.switches import Name
 from ftw.core.validation import Id
 from ftw.integrations.deps import IntegrationsDep
@@ -37,17 +37,10 @@ router = APIRouter(prefix="/api/v1", tags=["billing"])
 
 Earner = Annotated[Principal, Depends(require(Role.CONTRACTOR, Role.OPERATOR))]
 InvoiceParty = Annotated[Principal, Depends(require(Role.CONTRACTOR, Role.HOMEOWNER))]
-Cursor = Annotated[str | None, Query(max_length=200)]
-Limit = Annotated[int | None, Query(ge=1)]
 PAYMENT_PROBLEMS: dict[int | str, dict[str, Any]] = {
     402: {"description": "The card was declined", "content": {PROBLEM_JSON: {}}},
     503: {"description": "The payments provider is down; nothing was charged", "content": {PROBLEM_JSON: {}}},
 }
-
-
-def _page(settings: Settings, limit: int | None) -> int:
-    rules = settings.jobs
-    return min(limit or rules.page_size_default, rules.page_size_max)
 
 
 @router.get("/payments/{payment_id}")
@@ -104,16 +97,8 @@ async def open_payout_account(
 
 
 @router.get("/payouts")
-async def payout_history(
-    session: OwnReadSessionDep,
-    settings: SettingsDep,
-    principal: Earner,
-    cursor: Cursor = None,
-    limit: Limit = None,
-) -> PayoutPage:
-    items, next_cursor = await payouts.history(
-        session=session, user_id=principal.user_id, cursor=cursor, limit=_page(settings, limit)
-    )
+async def payout_history(session: OwnReadSessionDep, principal: Earner, page: PageDep) -> PayoutPage:
+    items, next_cursor = await payouts.history(session=session, user_id=principal.user_id, page=page)
     return PayoutPage(items=items, next_cursor=next_cursor)
 
 
@@ -129,16 +114,12 @@ async def create_invoice(
 @router.get("/invoices")
 async def list_invoices(
     session: OwnReadSessionDep,
-    settings: SettingsDep,
     principal: InvoiceParty,
+    page: PageDep,
     status: InvoiceStatus | None = None,
-    cursor: Cursor = None,
-    limit: Limit = None,
 ) -> InvoicePage:
     """A contractor's own invoices, or those sent to a homeowner, newest first."""
-    items, next_cursor = await invoices.browse(
-        session=session, principal=principal, status=status, cursor=cursor, limit=_page(settings, limit)
-    )
+    items, next_cursor = await invoices.browse(session=session, principal=principal, status=status, page=page)
     return InvoicePage(items=items, next_cursor=next_cursor)
 
 

@@ -149,8 +149,9 @@ async def _warm(settings: Settings, top: int) -> int:
 
     from ftw.core.cache import build
     from ftw.core.db import Database
+    from ftw.core.pagination import PageParams
     from ftw.jobs import service as jobs
-    from ftw.jobs.models import JobStatus
+    from ftw.jobs.schemas import JobFilters
     from ftw.territories import service as territories
     from ftw.territories.models import Territory
 
@@ -167,9 +168,9 @@ async def _warm(settings: Settings, top: int) -> int:
                 task = progress.add_task("Warming", total=-(-counties // page_size) + 2 * len(hot))
                 cursor: str | None = None
                 while True:
-                    listing = await territories.page(
+                    listing = await territories.browse(
                         cache_=cache, session=session, settings=settings, state=None,
-                        unclaimed=None, cursor=cursor, limit=page_size,
+                        unclaimed=None, page=PageParams(cursor, page_size),
                     )  # fmt: skip
                     progress.advance(task)
                     cursor = listing.next_cursor
@@ -178,8 +179,8 @@ async def _warm(settings: Settings, top: int) -> int:
                 for fips in hot:
                     await territories.detail(cache_=cache, session=session, settings=settings, fips=fips)
                     await jobs.browse_territory(
-                        cache_=cache, session=session, territory=fips, status=JobStatus.OPEN, size=None,
-                        trade=None, urgent=None, cursor=None, limit=settings.jobs.page_size_default,
+                        cache_=cache, session=session, filters=JobFilters(territory=fips),
+                        page=PageParams(None, settings.jobs.page_size_default),
                     )  # fmt: skip
                     progress.advance(task, 2)
                 return int(progress.tasks[0].completed)

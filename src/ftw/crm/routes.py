@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 
 from ftw.accounts.auth import Contractor
-from ftw.config import Settings
-from ftw.core.deps import OwnReadSessionDep, SessionDep, SettingsDep
+from ftw.core.deps import OwnReadSessionDep, SessionDep
+from ftw.core.pagination import PageDep
 from ftw.core.validation import Id
 from ftw.crm import service
 from ftw.crm.models import Stage
@@ -25,27 +23,18 @@ from ftw.crm.schemas import (
 
 router = APIRouter(prefix="/api/v1/crm", tags=["crm"])
 
-Limit = Annotated[int | None, Query(ge=1)]
-
-
-def _page(settings: Settings, limit: int | None) -> int:
-    return min(limit or settings.jobs.page_size_default, settings.jobs.page_size_max)
-
 
 @router.get("/customers")
 async def customers(
     session: OwnReadSessionDep,
-    settings: SettingsDep,
     principal: Contractor,
+    page: PageDep,
     stage: Stage | None = None,
-    cursor: str | None = None,
-    limit: Limit = None,
 ) -> CustomerPage:
     """The pipeline: leads, active, completed, advocates, inactive; most recently touched first."""
     items, next_cursor = await service.customers(
-        session=session, contractor_id=principal.user_id, stage=stage, cursor=cursor,
-        limit=_page(settings, limit),
-    )  # fmt: skip
+        session=session, contractor_id=principal.user_id, stage=stage, page=page
+    )
     return CustomerPage(items=items, next_cursor=next_cursor)
 
 
@@ -85,13 +74,10 @@ async def add_interaction(
 async def interactions(
     customer_id: Id,
     session: OwnReadSessionDep,
-    settings: SettingsDep,
     principal: Contractor,
-    cursor: str | None = None,
-    limit: Limit = None,
+    page: PageDep,
 ) -> InteractionPage:
     items, next_cursor = await service.interactions(
-        session=session, contractor_id=principal.user_id, customer_id=customer_id, cursor=cursor,
-        limit=_page(settings, limit),
-    )  # fmt: skip
+        session=session, contractor_id=principal.user_id, customer_id=customer_id, page=page
+    )
     return InteractionPage(items=items, next_cursor=next_cursor)

@@ -23,16 +23,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
-    DateTime,
-    Integer,
     Select,
     and_,
     bindparam,
     case,
     func,
-    or_,
     select,
     update,
 )
@@ -43,9 +39,8 @@ from ftw.accounts.models import User
 from ftw.bids.models import Bid
 from ftw.billing.events import InvoicePaid
 from ftw.config import Settings
-from ftw.core import pagination
 from ftw.core.errors import Conflict, Invalid, NotFound
-from ftw.core.query import Query
+from ftw.core.pagination import Keyset, PageParams
 from ftw.crm.models import FOLLOW_UP, Customer, FollowUp, Interaction, Stage
 from ftw.crm.models import FollowUpStatus as F
 from ftw.crm.schemas import (
@@ -275,52 +270,29 @@ async def customer(*, session: AsyncSession, contractor_id: int, customer_id: in
     )
 
 
-def _pipeline_cursor(cursor: str) -> tuple[int, datetime, int]:
-    """The (stage rank, last touched, id) of the last customer seen."""
-    rank, touched, last_id = pagination.decode(cursor, 3)
-    try:
-        return int(rank), datetime.fromisoformat(touched), int(last_id)
-    except (TypeError, ValueError) as exc:
-        raise Invalid("Malformed cursor", field="cursor") from exc
-
-
 @functools.cache
-def _pipeline_query(*, with_stage: bool, after: bool) -> Query:
-    """A page of the pipeline; one compiled statement per shape."""
+def _pipeline_pages(*, with_stage: bool) -> Keyset:
+    """The pipeline's pager; one per shape."""
+    rank, touched = _stage_rank.label("rank"), _touched.label("touched")
     query: Select[Any] = (
-        select(*_CUSTOMER_COLUMNS, _stage_rank.label("rank"), _touched.label("touched"))
+        select(*_CUSTOMER_COLUMNS, rank, touched)
         .join(User, User.id == Customer.homeowner_id)
         .where(Customer.contractor_id == bindparam("contractor_id"))
     )
     if with_stage:
         query = query.where(Customer.stage == bindparam("stage"))
-    if after:
-        rank = bindparam("last_rank", type_=Integer)
-        touched = bindparam("last_touched", type_=DateTime(timezone=True))
-        last_id = bindparam("last_id", type_=BigInteger)
-        later = or_(_touched < touched, and_(_touched == touched, Customer.id < last_id))
-        query = query.where(or_(_stage_rank > rank, and_(_stage_rank == rank, later)))
-    order = (_stage_rank, _touched.desc(), Customer.id.desc())
-    return Query(query.order_by(*order).limit(bindparam("limit")))
+    return Keyset(query, rank, touched.desc(), Customer.id.desc())
 
 
 async def customers(
-    *, session: AsyncSession, contractor_id: int, stage: Stage | None, cursor: str | None, limit: int
+    *, session: AsyncSession, contractor_id: int, stage: Stage | None, page: PageParams
 ) -> tuple[list[CustomerOut], str | None]:
     """The contractor's pipeline: by stage (lead first), then most recently touched."""
-    values: dict[str, Any] = {"contractor_id": contractor_id, "limit": limit + 1}
-    if stage is not None:
-        values["stage"] = stage.value
-    if cursor:
-        values["last_rank"], values["last_touched"], values["last_id"] = _pipeline_cursor(cursor)
-    query = _pipeline_query(with_stage=stage is not None, after=cursor is not None)
-    rows = await query.rows(session, **values)
-    items = [CustomerOut.model_validate(dict(row)) for row in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = pagination.encode(last["rank"], last["touched"].isoformat(), last["id"])
-    return items, next_cursor
+    pages = _pipeline_pages(with_stage=stage is not None)
+    rows, next_cursor = await pages.page(
+        session, page.cursor, page.limit, contractor_id=contractor_id, stage=stage.value if stage else None
+    )
+    return [CustomerOut.model_validate(dict(row)) for row in rows], next_cursor
 
 
 async def set_stage(
@@ -360,20 +332,21 @@ async def add_interaction(
     return InteractionOut.model_validate(interaction)
 
 
+_INTERACTIONS = Keyset(
+    select(*Interaction.__table__.c[tuple(InteractionOut.model_fields)]).where(
+        Interaction.customer_id == bindparam("customer_id")
+    ),
+    Interaction.id.desc(),
+)
+
+
 async def interactions(
-    *, session: AsyncSession, contractor_id: int, customer_id: int, cursor: str | None, limit: int
+    *, session: AsyncSession, contractor_id: int, customer_id: int, page: PageParams
 ) -> tuple[list[InteractionOut], str | None]:
     """Newest first, by keyset on id."""
     await _customer(session, contractor_id=contractor_id, customer_id=customer_id)
-    query = select(Interaction).where(Interaction.customer_id == customer_id)
-    if cursor:
-        (before,) = pagination.decode(cursor, 1)
-        if not isinstance(before, int):
-            raise Invalid("Malformed cursor", field="cursor")
-        query = query.where(Interaction.id < before)
-    rows = list(await session.scalars(query.order_by(Interaction.id.desc()).limit(limit + 1)))
-    items = [InteractionOut.model_validate(i) for i in rows[:limit]]
-    return items, pagination.encode(items[-1].id) if len(rows) > limit else None
+    rows, next_cursor = await _INTERACTIONS.page(session, page.cursor, page.limit, customer_id=customer_id)
+    return [InteractionOut.model_validate(dict(row)) for row in rows], next_cursor
 
 
 async def follow_ups_due(*, session: AsyncSession, contractor_id: int, limit: int) -> list[FollowUpDue]:

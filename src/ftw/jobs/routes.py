@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
@@ -12,12 +13,13 @@ from ftw.core.cache import CacheDep
 from ftw.core.deps import ReadSessionDep, SessionDep, SettingsDep
 from ftw.core.errors import Invalid, LengthRequired, PayloadTooLarge
 from ftw.core.multipart import MB, Form
+from ftw.core.pagination import PageDep
 from ftw.core.switches import Name
 from ftw.core.validation import Id, NoNul
 from ftw.integrations.deps import StorageDep
 from ftw.jobs import service
 from ftw.jobs.models import JobStatus
-from ftw.jobs.schemas import JobCreate, JobOut, JobPage, JobUpdate, PhotoOut
+from ftw.jobs.schemas import JobCreate, JobFilters, JobOut, JobPage, JobUpdate, PhotoOut
 from ftw.scoping.estimator import JobSize
 from ftw.scoping.trades import Trade
 
@@ -57,8 +59,8 @@ async def post_job(
 async def browse(
     session: ReadSessionDep,
     cache: CacheDep,
-    settings: SettingsDep,
     principal: Anyone,
+    page: PageDep,
     q: Annotated[
         str | None, Query(min_length=2, max_length=200, description="Full-text, websearch syntax"), NoNul
     ] = None,
@@ -68,35 +70,22 @@ async def browse(
     size: JobSize | None = None,
     trade: Trade | None = None,
     urgent: bool | None = None,
-    cursor: str | None = None,
-    limit: Annotated[int | None, Query(ge=1)] = None,
 ) -> JobPage | Response:
     """Browse a county's jobs newest first, or search them (``q``) best match first."""
-    rules = settings.jobs
-    page = min(limit or rules.page_size_default, rules.page_size_max)
+    filters = JobFilters(status=status, territory=territory, size=size, trade=trade, urgent=urgent)
     if q is not None:
-        items, next_cursor = await service.search(
-            session=session, text_query=q, territory=territory, status=status,
-            size=size, trade=trade, urgent=urgent, cursor=cursor, limit=page,
-        )  # fmt: skip
+        items, next_cursor = await service.search(session=session, text_query=q, filters=filters, page=page)
         return JobPage(items=items, next_cursor=next_cursor)
-    homeowner_id = None
     if mine:
         if principal is None:
             raise Invalid("Sign in to list your own jobs", field="mine")
-        homeowner_id = principal.user_id
+        filters = replace(filters, homeowner_id=principal.user_id)
     elif territory is None:
         raise Invalid("Choose a territory to browse, or search with q", field="territory")
     else:
-        page_json = await service.browse_territory(
-            cache_=cache, session=session, territory=territory, status=status,
-            size=size, trade=trade, urgent=urgent, cursor=cursor, limit=page,
-        )  # fmt: skip
+        page_json = await service.browse_territory(cache_=cache, session=session, filters=filters, page=page)
         return Response(page_json, media_type="application/json")  # the cached JSON, as it is
-    items, next_cursor = await service.browse(
-        session=session, territory=territory, homeowner_id=homeowner_id, status=status,
-        size=size, trade=trade, urgent=urgent, cursor=cursor, limit=page,
-    )  # fmt: skip
+    items, next_cursor = await service.browse(session=session, filters=filters, page=page)
     return JobPage(items=items, next_cursor=next_cursor)
 
 

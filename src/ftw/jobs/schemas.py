@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
@@ -91,6 +92,18 @@ class JobOut(BaseModel):
     photos: list[PhotoOut]
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilters:
+    """What a list of jobs is narrowed to; None is any."""
+
+    status: JobStatus = JobStatus.OPEN
+    territory: str | None = None
+    homeowner_id: int | None = None  # a homeowner's own jobs
+    size: JobSize | None = None
+    trade: Trade | None = None
+    urgent: bool | None = None
 
 
 class JobPage(BaseModel):

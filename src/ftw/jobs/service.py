@@ -10,24 +10,34 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import filetype
-from sqlalchemy import Float, Select, and_, bindparam, event, func, literal_column, or_, select, tuple_
+from sqlalchemy import Float, Select, bindparam, event, func, literal_column, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from ftw.accounts.models import Role
 from ftw.config import JobRules, Settings
-from ftw.core import cache, metrics, pagination
+from ftw.core import cache, metrics
 from ftw.core.db import on_rollback
 from ftw.core.errors import Conflict, Forbidden, Invalid, NotFound, UnsupportedMediaType
 from ftw.core.multipart import Part
+from ftw.core.pagination import Keyset, PageParams
 from ftw.core.query import Query
 from ftw.core.security import AccessClaims
 from ftw.integrations.storage import Storage
 from ftw.jobs.models import EDITABLE, JOB, Job, JobPhoto, JobStatus, Urgency
 from ftw.jobs.photos import NotAnImage, rewritten
-from ftw.jobs.schemas import JobCreate, JobOut, JobPage, JobSummary, JobUpdate, PhotoOut, ThumbnailOut
-from ftw.scoping.estimator import Estimate, JobSize, estimate
+from ftw.jobs.schemas import (
+    JobCreate,
+    JobFilters,
+    JobOut,
+    JobPage,
+    JobSummary,
+    JobUpdate,
+    PhotoOut,
+    ThumbnailOut,
+)
+from ftw.scoping.estimator import Estimate, estimate
 from ftw.scoping.schemas import EstimateOut
 from ftw.scoping.trades import Trade
 from ftw.territories import service as territories
@@ -362,10 +372,28 @@ _SUMMARY = (
 )
 
 
-def _filters(
-    query: Select[*tuple[Any, ...]], *, size: bool, trade: bool, urgent: bool | None
-) -> Select[*tuple[Any, ...]]:
-    """The optional filters, bound as ``size`` and ``trade``."""
+_Shape = tuple[bool, bool, bool, bool, bool | None]  # territory, mine, size, trade set; urgent
+
+
+def _shape(filters: JobFilters) -> _Shape:
+    """Which filters are set: the statement's shape, one compiled pager per shape."""
+    return (
+        filters.territory is not None,
+        filters.homeowner_id is not None,
+        filters.size is not None,
+        filters.trade is not None,
+        filters.urgent,
+    )
+
+
+def _narrowed(query: Select[*tuple[Any, ...]], shape: _Shape) -> Select[*tuple[Any, ...]]:
+    """``query`` narrowed to the filters set, bound as ``territory``, ``homeowner_id``,
+    ``size`` and ``trade``."""
+    territory, mine, size, trade, urgent = shape
+    if territory:
+        query = query.where(Job.territory_fips == bindparam("territory"))
+    if mine:
+        query = query.where(Job.homeowner_id == bindparam("homeowner_id"))
     if size:
         query = query.where(Job.size == bindparam("size"))
     if trade:
@@ -376,88 +404,49 @@ def _filters(
     return query
 
 
-def _filter_values(*, size: JobSize | None, trade: Trade | None) -> dict[str, Any]:
+def _values(filters: JobFilters) -> dict[str, Any]:
     return {
-        "size": size.value if size is not None else None,
-        "trade": trade.value if trade is not None else None,
+        "status": filters.status.value,
+        "territory": filters.territory,
+        "homeowner_id": filters.homeowner_id,
+        "size": filters.size.value if filters.size is not None else None,
+        "trade": filters.trade.value if filters.trade is not None else None,
     }
+
+
+_BROWSE = select(*_SUMMARY).where(Job.status == bindparam("status"))
 
 
 @functools.cache
-def _browse_query(
-    *, territory: bool, mine: bool, size: bool, trade: bool, urgent: bool | None, after: bool
-) -> Query:
-    """``browse``'s statement for one combination of filters, compiled on first use."""
-    query: Select[*tuple[Any, ...]] = select(*_SUMMARY).where(Job.status == bindparam("status"))
-    if territory:
-        query = query.where(Job.territory_fips == bindparam("territory"))
-    if mine:
-        query = query.where(Job.homeowner_id == bindparam("homeowner_id"))
-    query = _filters(query, size=size, trade=trade, urgent=urgent)
-    if after:
-        query = query.where(
-            tuple_(Job.created_at, Job.id) < tuple_(bindparam("created"), bindparam("last_id"))
-        )
-    return Query(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(bindparam("limit")))
+def _browse_pages(shape: _Shape) -> Keyset:
+    """``browse``'s pager for one combination of filters, compiled on first use."""
+    return Keyset(_narrowed(_BROWSE, shape), Job.created_at.desc(), Job.id.desc())
 
 
 async def browse(
-    *,
-    session: AsyncSession,
-    territory: str | None,
-    homeowner_id: int | None,
-    status: JobStatus,
-    size: JobSize | None,
-    trade: Trade | None,
-    urgent: bool | None,
-    cursor: str | None,
-    limit: int,
+    *, session: AsyncSession, filters: JobFilters, page: PageParams
 ) -> tuple[list[JobSummary], str | None]:
     """Newest first, by keyset on (created_at, id)."""
-    values: dict[str, Any] = {
-        "status": status.value,
-        "territory": territory,
-        "homeowner_id": homeowner_id,
-        "limit": limit + 1,
-        **_filter_values(size=size, trade=trade),
-    }
-    if cursor:
-        values["created"], values["last_id"] = pagination.decode_as(cursor, datetime, int)
-    query = _browse_query(
-        territory=territory is not None, mine=homeowner_id is not None, size=size is not None,
-        trade=trade is not None, urgent=urgent, after=cursor is not None,
-    )  # fmt: skip
-    rows = await query.rows(session, **values)
-    items = [JobSummary.model_validate(dict(row)) for row in rows[:limit]]
-    next_cursor = (
-        pagination.encode(items[-1].created_at.isoformat(), items[-1].id) if len(rows) > limit else None
-    )
-    return items, next_cursor
+    pages = _browse_pages(_shape(filters))
+    rows, next_cursor = await pages.page(session, page.cursor, page.limit, **_values(filters))
+    return [JobSummary.model_validate(dict(row)) for row in rows], next_cursor
 
 
 async def browse_territory(
-    *,
-    cache_: cache.Cache,
-    session: AsyncSession,
-    territory: str,
-    status: JobStatus,
-    size: JobSize | None,
-    trade: Trade | None,
-    urgent: bool | None,
-    cursor: str | None,
-    limit: int,
+    *, cache_: cache.Cache, session: AsyncSession, filters: JobFilters, page: PageParams
 ) -> bytes:
-    """``browse`` of one county through the cache, as the page's JSON; every job write
-    there changes the county's version."""
+    """``browse`` of one county (``filters.territory``) through the cache, as the page's
+    JSON; every job write there changes the county's version."""
+    territory = filters.territory
+    if territory is None:
+        raise ValueError("browse_territory lists one county")
 
     async def load(s: AsyncSession) -> JobPage:
-        items, next_cursor = await browse(
-            session=s, territory=territory, homeowner_id=None, status=status,
-            size=size, trade=trade, urgent=urgent, cursor=cursor, limit=limit,
-        )  # fmt: skip
+        items, next_cursor = await browse(session=s, filters=filters, page=page)
         return JobPage(items=items, next_cursor=next_cursor)
 
-    key = f"jobs:{territory}:{status.value}:{size}:{trade}:{urgent}:{limit}:{cursor or ''}"
+    status, size, trade, urgent = filters.status, filters.size, filters.trade, filters.urgent
+    key = f"jobs:{territory}:{status.value}:{size}:{trade}:{urgent}:{page.limit}:{page.cursor or ''}"
     return await cache_.payload(
         "job_listings", key, load, session=session, version=cache.territory(territory)
     )
@@ -480,52 +469,22 @@ def listen() -> None:
 
 
 @functools.cache
-def _search_query(*, territory: bool, size: bool, trade: bool, urgent: bool | None, after: bool) -> Query:
-    """``search``'s statement for one combination of filters, compiled on first use."""
+def _search_pages(shape: _Shape) -> Keyset:
+    """``search``'s pager for one combination of filters, compiled on first use."""
     tsquery = func.websearch_to_tsquery("english", bindparam("text_query"))
-    rank = func.ts_rank_cd(Job.search, tsquery, 32).label("rank")
+    rank = func.ts_rank_cd(Job.search, tsquery, 32, type_=Float).label("rank")
     query: Select[*tuple[Any, ...]] = select(*_SUMMARY, rank).where(
         Job.search.bool_op("@@")(tsquery), Job.status == bindparam("status")
     )
-    if territory:
-        query = query.where(Job.territory_fips == bindparam("territory"))
-    query = _filters(query, size=size, trade=trade, urgent=urgent)
-    if after:
-        last_rank = bindparam("last_rank", type_=Float)
-        query = query.where(or_(rank < last_rank, and_(rank == last_rank, Job.id < bindparam("last_id"))))
-    return Query(query.order_by(rank.desc(), Job.id.desc()).limit(bindparam("limit")))
+    return Keyset(_narrowed(query, shape), rank.desc(), Job.id.desc())
 
 
 async def search(
-    *,
-    session: AsyncSession,
-    text_query: str,
-    territory: str | None,
-    status: JobStatus,
-    size: JobSize | None,
-    trade: Trade | None,
-    urgent: bool | None,
-    cursor: str | None,
-    limit: int,
+    *, session: AsyncSession, text_query: str, filters: JobFilters, page: PageParams
 ) -> tuple[list[JobSummary], str | None]:
     """Full-text search in websearch syntax, best match first, by keyset on (rank, id)."""
-    values: dict[str, Any] = {
-        "text_query": text_query,
-        "status": status.value,
-        "territory": territory,
-        "limit": limit + 1,
-        **_filter_values(size=size, trade=trade),
-    }
-    if cursor:
-        values["last_rank"], values["last_id"] = pagination.decode_as(cursor, float, int)
-    query = _search_query(
-        territory=territory is not None, size=size is not None, trade=trade is not None,
-        urgent=urgent, after=cursor is not None,
-    )  # fmt: skip
-    rows = await query.rows(session, **values)
-    items = [JobSummary.model_validate(dict(row)) for row in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = pagination.encode(last["rank"], last["id"])
-    return items, next_cursor
+    pages = _search_pages(_shape(filters))
+    rows, next_cursor = await pages.page(
+        session, page.cursor, page.limit, text_query=text_query, **_values(filters)
+    )
+    return [JobSummary.model_validate(dict(row)) for row in rows], next_cursor

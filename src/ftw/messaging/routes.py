@@ -8,10 +8,10 @@ from fastapi import APIRouter, Body, Header, Query, Request, status
 from fastapi.responses import StreamingResponse
 
 from ftw.accounts.auth import SignedIn
-from ftw.config import Settings
 from ftw.core import ratelimit
 from ftw.core.db import Database
-from ftw.core.deps import OwnReadSessionDep, SessionDep, SettingsDep
+from ftw.core.deps import OwnReadSessionDep, SessionDep
+from ftw.core.pagination import PageDep
 from ftw.core.validation import MAX_ID, Id
 from ftw.messaging import service, stream
 from ftw.messaging.schemas import (
@@ -29,28 +29,19 @@ from ftw.messaging.schemas import (
 
 router = APIRouter(prefix="/api/v1", tags=["messaging"])
 
-Limit = Annotated[int | None, Query(ge=1)]
-
-
-def _page(settings: Settings, limit: int | None) -> int:
-    return min(limit or settings.jobs.page_size_default, settings.jobs.page_size_max)
-
 
 @router.get("/jobs/{job_id}/messages")
 async def job_messages(
     job_id: Id,
     session: OwnReadSessionDep,
-    settings: SettingsDep,
     principal: SignedIn,
+    page: PageDep,
     contractor_id: Annotated[int | None, Query(description="Homeowners and admins: whose thread")] = None,
-    cursor: str | None = None,
-    limit: Limit = None,
 ) -> MessagePage:
     """One thread of the job, newest message first."""
     thread_id, items, next_cursor = await service.history(
-        session=session, principal=principal, job_id=job_id, contractor_id=contractor_id,
-        cursor=cursor, limit=_page(settings, limit),
-    )  # fmt: skip
+        session=session, principal=principal, job_id=job_id, contractor_id=contractor_id, page=page
+    )
     return MessagePage(thread_id=thread_id, items=items, next_cursor=next_cursor)
 
 
@@ -64,17 +55,9 @@ async def send_message(job_id: Id, data: MessageIn, session: SessionDep, princip
 
 
 @router.get("/threads")
-async def my_threads(
-    session: OwnReadSessionDep,
-    settings: SettingsDep,
-    principal: SignedIn,
-    cursor: str | None = None,
-    limit: Limit = None,
-) -> ThreadPage:
+async def my_threads(session: OwnReadSessionDep, principal: SignedIn, page: PageDep) -> ThreadPage:
     """The caller's threads, most recent first, with unread counts and a preview."""
-    items, next_cursor = await service.threads(
-        session=session, principal=principal, cursor=cursor, limit=_page(settings, limit)
-    )
+    items, next_cursor = await service.threads(session=session, principal=principal, page=page)
     return ThreadPage(items=items, next_cursor=next_cursor)
 
 
@@ -100,16 +83,13 @@ async def mark_read(
 @router.get("/notifications")
 async def notifications(
     session: OwnReadSessionDep,
-    settings: SettingsDep,
     principal: SignedIn,
+    page: PageDep,
     unread_only: bool = False,
-    cursor: str | None = None,
-    limit: Limit = None,
 ) -> NotificationPage:
     items, next_cursor, unread_count = await service.notifications(
-        session=session, user_id=principal.user_id, unread_only=unread_only,
-        cursor=cursor, limit=_page(settings, limit),
-    )  # fmt: skip
+        session=session, user_id=principal.user_id, unread_only=unread_only, page=page
+    )
     return NotificationPage(items=items, next_cursor=next_cursor, unread=unread_count)
 
 

@@ -4,7 +4,6 @@ homeowner. A thread row is created with its first message; read markers count un
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -18,7 +17,6 @@ from sqlalchemy import (
     func,
     select,
     true,
-    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert
@@ -26,9 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.models import Role, User
 from ftw.bids.models import Bid
-from ftw.core import events, metrics, pagination
+from ftw.core import events, metrics
 from ftw.core.db import ReadSession
 from ftw.core.errors import Forbidden, Invalid, NotFound
+from ftw.core.pagination import Keyset, PageParams
 from ftw.core.query import Query
 from ftw.core.security import AccessClaims
 from ftw.jobs import service as jobs
@@ -150,18 +149,12 @@ def _thread_of_job() -> Query:
 
 
 _THREAD_OF_JOB = _thread_of_job()
-_HISTORY = {
-    after: Query(
-        select(*Message.__table__.c[tuple(MessageOut.model_fields)])
-        .where(
-            Message.thread_id == bindparam("thread_id"),
-            *([Message.id < bindparam("before")] if after else []),
-        )
-        .order_by(Message.id.desc())
-        .limit(bindparam("limit"))
-    )
-    for after in (False, True)
-}
+_HISTORY = Keyset(
+    select(*Message.__table__.c[tuple(MessageOut.model_fields)]).where(
+        Message.thread_id == bindparam("thread_id")
+    ),
+    Message.id.desc(),
+)
 
 
 async def history(
@@ -170,8 +163,7 @@ async def history(
     principal: AccessClaims,
     job_id: int,
     contractor_id: int | None,
-    cursor: str | None,
-    limit: int,
+    page: PageParams,
 ) -> tuple[int | None, list[MessageOut], str | None]:
     """A thread's messages newest first, by keyset on id: the job, the caller's right to the
     thread and the thread in one statement, its messages in another."""
@@ -189,12 +181,8 @@ async def history(
     thread_id: int | None = found["thread_id"]
     if thread_id is None:
         return None, [], None
-    values: dict[str, Any] = {"thread_id": thread_id, "limit": limit + 1}
-    if cursor:
-        (values["before"],) = pagination.decode_as(cursor, int)
-    rows = await _HISTORY[cursor is not None].rows(session, **values)
-    items = [MessageOut.model_validate(dict(row)) for row in rows[:limit]]
-    return thread_id, items, pagination.encode(items[-1].id) if len(rows) > limit else None
+    rows, next_cursor = await _HISTORY.page(session, page.cursor, page.limit, thread_id=thread_id)
+    return thread_id, [MessageOut.model_validate(dict(row)) for row in rows], next_cursor
 
 
 def _mine(principal: AccessClaims) -> ColumnElement[bool]:
@@ -216,9 +204,9 @@ def _unread_of(user_id: int | BindParameter[Any]) -> ColumnElement[bool]:
     )
 
 
-def _threads_query(role: Role, *, after: bool) -> Query:
+def _threads_pages(role: Role) -> Keyset:
     """The caller's threads, most recent first, each with its unread count and last message:
-    for one role (its side's column leads its index), from the start or after a cursor."""
+    for one role (its side's column leads its index)."""
     me: BindParameter[int] = bindparam("me")
     side = Thread.contractor_id if role == Role.CONTRACTOR else Thread.homeowner_id
     last = (
@@ -246,35 +234,19 @@ def _threads_query(role: Role, *, after: bool) -> Query:
         .join(last, true())
         .where(side == me, Thread.last_message_at.is_not(None))
     )
-    if after:
-        query = query.where(
-            tuple_(Thread.last_message_at, Thread.id) < tuple_(bindparam("at"), bindparam("last_id"))
-        )
-    order = (Thread.last_message_at.desc().nulls_last(), Thread.id.desc())
-    return Query(query.order_by(*order).limit(bindparam("limit")))
+    return Keyset(query, Thread.last_message_at.desc().nulls_last(), Thread.id.desc())
 
 
-_THREADS = {
-    (role, after): _threads_query(role, after=after)
-    for role in (Role.HOMEOWNER, Role.CONTRACTOR)
-    for after in (False, True)
-}
+_THREADS = {role: _threads_pages(role) for role in (Role.HOMEOWNER, Role.CONTRACTOR)}
 
 
 async def threads(
-    *, session: ReadSession, principal: AccessClaims, cursor: str | None, limit: int
+    *, session: ReadSession, principal: AccessClaims, page: PageParams
 ) -> tuple[list[ThreadSummary], str | None]:
     """The caller's threads, most recent first, each with its unread count and last message."""
     role = Role.CONTRACTOR if principal.role == Role.CONTRACTOR else Role.HOMEOWNER
-    values: dict[str, Any] = {"me": principal.user_id, "limit": limit + 1}
-    if cursor:
-        values["at"], values["last_id"] = pagination.decode_as(cursor, datetime, int)
-    rows = await _THREADS[role, cursor is not None].rows(session, **values)
-    items = [ThreadSummary.model_validate(dict(row)) for row in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        next_cursor = pagination.encode(items[-1].last_message_at.isoformat(), items[-1].id)
-    return items, next_cursor
+    rows, next_cursor = await _THREADS[role].page(session, page.cursor, page.limit, me=principal.user_id)
+    return [ThreadSummary.model_validate(dict(row)) for row in rows], next_cursor
 
 
 async def unread_total(*, session: AsyncSession, principal: AccessClaims) -> int:
@@ -338,38 +310,30 @@ async def mark_read(
     return marker, int(unread or 0)
 
 
-def _notifications_query(*, unread_only: bool, before: bool) -> Query:
+def _notifications_pages(*, unread_only: bool) -> Keyset:
     query = select(*Notification.__table__.c["id", "kind", "payload", "created_at", "read_at"]).where(
         Notification.user_id == bindparam("user_id")
     )
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
-    if before:
-        query = query.where(Notification.id < bindparam("before"))
-    return Query(query.order_by(Notification.id.desc()).limit(bindparam("limit")))
+    return Keyset(query, Notification.id.desc())
 
 
-_NOTIFICATIONS = {
-    (unread_only, before): _notifications_query(unread_only=unread_only, before=before)
-    for unread_only in (False, True)
-    for before in (False, True)
-}
+_NOTIFICATIONS = {unread_only: _notifications_pages(unread_only=unread_only) for unread_only in (False, True)}
 _UNREAD_NOTIFICATIONS = Query(
     select(func.count()).where(Notification.user_id == bindparam("user_id"), Notification.read_at.is_(None))
 )
 
 
 async def notifications(
-    *, session: ReadSession, user_id: int, unread_only: bool, cursor: str | None, limit: int
+    *, session: ReadSession, user_id: int, unread_only: bool, page: PageParams
 ) -> tuple[list[NotificationOut], str | None, int]:
     """The user's notifications newest first (keyset on id), and how many are unread."""
-    values = {"user_id": user_id, "limit": limit + 1}
-    if cursor:
-        (values["before"],) = pagination.decode_as(cursor, int)
-    rows = await _NOTIFICATIONS[unread_only, cursor is not None].rows(session, **values)
-    items = [NotificationOut.model_validate(dict(row)) for row in rows[:limit]]
+    rows, next_cursor = await _NOTIFICATIONS[unread_only].page(
+        session, page.cursor, page.limit, user_id=user_id
+    )
     unread = await _UNREAD_NOTIFICATIONS.row(session, user_id=user_id)
-    next_cursor = pagination.encode(items[-1].id) if len(rows) > limit else None
+    items = [NotificationOut.model_validate(dict(row)) for row in rows]
     return items, next_cursor, unread[0] if unread is not None else 0
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 
 from ftw.accounts.auth import Anyone, Contractor, Homeowner
-from ftw.core.deps import ReadSessionDep, SessionDep, SettingsDep
+from ftw.core.deps import ReadSessionDep, SessionDep
+from ftw.core.pagination import PageDep
 from ftw.core.validation import Id
 from ftw.reviews import service
 from ftw.reviews.schemas import ContractorProfile, ResponseIn, ReviewIn, ReviewOut, ReviewPage
@@ -36,13 +35,8 @@ async def contractor_profile(contractor_id: Id, session: ReadSessionDep, _: Anyo
 async def contractor_reviews(
     contractor_id: Id,
     session: ReadSessionDep,
-    settings: SettingsDep,
     _: Anyone,
-    cursor: str | None = None,
-    limit: Annotated[int | None, Query(ge=1)] = None,
+    page: PageDep,
 ) -> ReviewPage:
-    page = min(limit or settings.jobs.page_size_default, settings.jobs.page_size_max)
-    items, next_cursor = await service.of_contractor(
-        session=session, contractor_id=contractor_id, cursor=cursor, limit=page
-    )
+    items, next_cursor = await service.of_contractor(session=session, contractor_id=contractor_id, page=page)
     return ReviewPage(items=items, next_cursor=next_cursor)

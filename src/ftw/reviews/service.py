@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import Numeric, cast, func, select, tuple_, update
+from sqlalchemy import Numeric, bindparam, cast, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.models import Role, User
 from ftw.bids.models import Bid, BidStatus
-from ftw.core import events, pagination
+from ftw.core import events
 from ftw.core.errors import Conflict, Forbidden, NotFound
+from ftw.core.pagination import Keyset, PageParams
 from ftw.core.security import AccessClaims
 from ftw.jobs import service as jobs
 from ftw.jobs.models import JobStatus
@@ -257,24 +257,21 @@ async def bidders(*, session: AsyncSession, contractor_ids: list[int]) -> dict[i
     return {row[0]: Bidder(*row) for row in rows}
 
 
+_OF_CONTRACTOR = Keyset(
+    select(*_REVIEW_COLUMNS)
+    .join(User, User.id == Review.homeowner_id)
+    .where(Review.contractor_id == bindparam("contractor_id")),
+    Review.created_at.desc(),
+    Review.id.desc(),
+)
+
+
 async def of_contractor(
-    *, session: AsyncSession, contractor_id: int, cursor: str | None, limit: int
+    *, session: AsyncSession, contractor_id: int, page: PageParams
 ) -> tuple[list[ReviewOut], str | None]:
     """A contractor's reviews, newest first, by keyset on (created_at, id)."""
     await _contractor(session, contractor_id)
-    query: Any = (
-        select(*_REVIEW_COLUMNS)
-        .join(User, User.id == Review.homeowner_id)
-        .where(Review.contractor_id == contractor_id)
+    rows, next_cursor = await _OF_CONTRACTOR.page(
+        session, page.cursor, page.limit, contractor_id=contractor_id
     )
-    if cursor:
-        created, last_id = pagination.decode_as(cursor, datetime, int)
-        query = query.where(tuple_(Review.created_at, Review.id) < (created, last_id))
-    rows = (
-        await session.execute(query.order_by(Review.created_at.desc(), Review.id.desc()).limit(limit + 1))
-    ).all()
-    items = [ReviewOut.model_validate(row._mapping) for row in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        next_cursor = pagination.encode(items[-1].created_at.isoformat(), items[-1].id)
-    return items, next_cursor
+    return [ReviewOut.model_validate(dict(row)) for row in rows], next_cursor

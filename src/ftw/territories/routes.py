@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from ftw.accounts.auth import Anyone, Operator
 from ftw.core import switches
 from ftw.core.cache import CacheDep
 from ftw.core.deps import ReadSessionDep, SessionDep, SettingsDep
+from ftw.core.pagination import PageParams, page_params
 from ftw.core.switches import Name
 from ftw.integrations.deps import IntegrationsDep
 from ftw.territories import service
@@ -26,15 +27,13 @@ async def browse(
     settings: SettingsDep,
     cache: CacheDep,
     _: Anyone,
+    page: Annotated[PageParams, Depends(page_params(default=50, maximum=100))],
     state: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")] = None,
     unclaimed: bool | None = None,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> TerritoryPage:
-    return await service.page(
-        cache_=cache, session=session, settings=settings, state=state,
-        unclaimed=unclaimed, cursor=cursor, limit=limit,
-    )  # fmt: skip
+    return await service.browse(
+        cache_=cache, session=session, settings=settings, state=state, unclaimed=unclaimed, page=page
+    )
 
 
 @router.get("/{fips}")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import csv
+import functools
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,8 +17,9 @@ from ftw.billing.ledger import Kind
 from ftw.billing.models import Account, PaymentPurpose
 from ftw.billing.schemas import DEFAULT_METHOD
 from ftw.config import Settings
-from ftw.core import cache, pagination
+from ftw.core import cache
 from ftw.core.errors import Conflict, Forbidden, NotFound
+from ftw.core.pagination import Keyset, PageParams
 from ftw.integrations.payments import Payments
 from ftw.territories.models import Territory
 from ftw.territories.pricing import band_for
@@ -105,49 +107,52 @@ async def find(*, session: AsyncSession, name: str, state: str | None, limit: in
     return list(await session.scalars(query.order_by(Territory.population.desc()).limit(limit)))
 
 
-async def browse(
-    *,
-    session: AsyncSession,
-    state: str | None,
-    unclaimed: bool | None,
-    after: str | None,
-    limit: int,
-) -> list[Territory]:
-    query = select(Territory).order_by(Territory.fips).limit(limit)
+_PRESENTED = (
+    "fips",
+    "state",
+    "name",
+    "population",
+    "claim_price_cents",
+    "monthly_cents",
+    "operator_id",
+    "claimed_at",
+)
+
+
+@functools.cache
+def _pages(*, state: bool, unclaimed: bool | None) -> Keyset:
+    """The county list's pager for one combination of filters, by FIPS code."""
+    query = select(*Territory.__table__.c[_PRESENTED])
     if state:
-        query = query.where(Territory.state == state.upper())
+        query = query.where(Territory.state == bindparam("state"))
     if unclaimed is True:
         query = query.where(Territory.operator_id.is_(None))
     elif unclaimed is False:
         query = query.where(Territory.operator_id.is_not(None))
-    if after:
-        query = query.where(Territory.fips > after)
-    return list(await session.scalars(query))
+    return Keyset(query, Territory.fips)
 
 
 LISTING = "territories"  # the cache version of every territory page and detail
 
 
-async def page(
+async def browse(
     *,
     cache_: cache.Cache,
     session: AsyncSession,
     settings: Settings,
     state: str | None,
     unclaimed: bool | None,
-    cursor: str | None,
-    limit: int,
+    page: PageParams,
 ) -> TerritoryPage:
-    """One page of ``browse``, through the cache until a claim changes territories."""
+    """One page of the county list, through the cache until a claim changes territories."""
 
     async def load(s: AsyncSession) -> TerritoryPage:
-        after = str(pagination.decode(cursor, 1)[0]) if cursor else None
-        rows = await browse(session=s, state=state, unclaimed=unclaimed, after=after, limit=limit + 1)
-        items = [present(t, settings) for t in rows[:limit]]
-        more = len(rows) > limit
-        return TerritoryPage(items=items, next_cursor=pagination.encode(items[-1].fips) if more else None)
+        pages = _pages(state=bool(state), unclaimed=unclaimed)
+        rows, next_cursor = await pages.page(s, page.cursor, page.limit, state=(state or "").upper())
+        items = [present(Territory(**dict(row)), settings) for row in rows]
+        return TerritoryPage(items=items, next_cursor=next_cursor)
 
-    key = f"territories:{(state or '').upper()}:{unclaimed}:{limit}:{cursor or ''}"
+    key = f"territories:{(state or '').upper()}:{unclaimed}:{page.limit}:{page.cursor or ''}"
     return await cache_.fetch("territory_metrics", key, TerritoryPage, load, session=session, version=LISTING)
 
 

@@ -7,9 +7,9 @@ approve and refuse routes do.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from starlette.responses import Response
 
 from ftw.accounts import service as accounts
@@ -17,23 +17,20 @@ from ftw.core import switches
 from ftw.core.errors import DomainError
 from ftw.core.validation import Id
 from ftw.web.forms import FormInvalid, parse
-from ftw.web.page import AdminPage, Page
+from ftw.web.page import AdminPage, Cursor, Page
 
 router = APIRouter(include_in_schema=False)
 
 APPLICANTS_PAGE = 50
 
 
-async def _admin(page: Page, status: int = 200, *, after: int | None = None, **context: Any) -> Response:
+async def _admin(page: Page, status: int = 200, *, cursor: str = "", **context: Any) -> Response:
     async with page.reading() as s:
         states = await switches.stored(s)
-        applicants = await accounts.operator_applicants(
-            session=s, pending=True, after=after, limit=APPLICANTS_PAGE + 1
+        applicants, next_cursor = await accounts.operator_applicants(
+            session=s, pending=True, page=page.rows(cursor, APPLICANTS_PAGE)
         )
-    more = None
-    if len(applicants) > APPLICANTS_PAGE:
-        applicants = applicants[:APPLICANTS_PAGE]
-        more = f"/admin?after={applicants[-1].id}#applications"
+    more = f"/admin?cursor={next_cursor}#applications" if next_cursor else None
     return page.render(
         "admin.html", status, switches=states, features=switches.FEATURES, applicants=applicants,
         more=more, **{"failed": None, **context},
@@ -41,8 +38,8 @@ async def _admin(page: Page, status: int = 200, *, after: int | None = None, **c
 
 
 @router.get("/admin")
-async def overview(page: AdminPage, after: Annotated[int | None, Query(ge=0)] = None) -> Response:
-    return await _admin(page, after=after)
+async def overview(page: AdminPage, cursor: Cursor = "") -> Response:
+    return await _admin(page, cursor=cursor)
 
 
 @router.post("/admin/switches/{name}")

@@ -16,7 +16,7 @@ from ftw.core.switches import Name
 from ftw.core.validation import Id
 from ftw.jobs import service as jobs
 from ftw.web.forms import FormInvalid, card_method, cents, parse, refusal
-from ftw.web.page import ContractorPage, Page
+from ftw.web.page import ContractorPage, Cursor, Page
 from ftw.web.public import job_page, listing
 
 router = APIRouter(include_in_schema=False)
@@ -106,12 +106,11 @@ async def start(page: ContractorPage, job_id: Id) -> Response:
 
 
 @router.get("/bids")
-async def my_bids(page: ContractorPage, cursor: Annotated[str, Query(max_length=200)] = "") -> Response:
+async def my_bids(page: ContractorPage, cursor: Cursor = "") -> Response:
     async with page.reading() as s:
         listed, next_cursor = await bids.of_contractor(
-            session=s, contractor_id=page.user.user_id, status=None, cursor=cursor or None,
-            limit=page.settings.jobs.page_size_default,
-        )  # fmt: skip
+            session=s, contractor_id=page.user.user_id, status=None, page=page.rows(cursor)
+        )
         titles = await jobs.titles(session=s, job_ids=sorted({b.job_id for b in listed}))
-    more = page.request.url.include_query_params(cursor=next_cursor) if next_cursor else None
+    more = page.more(next_cursor)
     return page.render("my_bids.html", bids=listed, titles=titles, more=more)

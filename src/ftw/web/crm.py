@@ -14,13 +14,12 @@ from ftw.crm import service as crm
 from ftw.crm.models import Stage
 from ftw.crm.schemas import InteractionIn, InteractionKind, StageIn
 from ftw.web.forms import FormInvalid, parse
-from ftw.web.page import ContractorPage, Page
+from ftw.web.page import ContractorPage, Cursor, Page
 
 router = APIRouter(include_in_schema=False)
 
 COLUMN = 10  # customers shown per stage before "more"
 FOLLOW_UPS = 20
-Cursor = Annotated[str, Query(max_length=200)]
 STAGES = [(stage.value, stage.value.capitalize()) for stage in Stage]
 KINDS = [
     (InteractionKind.NOTE.value, "Note"),
@@ -42,8 +41,8 @@ async def pipeline(
     async with page.reading() as s:
         for one in shown:
             items, next_cursor = await crm.customers(
-                session=s, contractor_id=page.user.user_id, stage=one, cursor=cursor or None,
-                limit=page.settings.jobs.page_size_default if stage else COLUMN,
+                session=s, contractor_id=page.user.user_id, stage=one,
+                page=page.rows(cursor, None if stage else COLUMN),
             )  # fmt: skip
             more = f"/crm?stage={one.value}&cursor={next_cursor}" if next_cursor else None
             columns.append((one, items, more))
@@ -70,10 +69,9 @@ async def _customer_page(
     async with page.reading() as s:
         found = await crm.customer(session=s, contractor_id=page.user.user_id, customer_id=customer_id)
         touches, next_cursor = await crm.interactions(
-            session=s, contractor_id=page.user.user_id, customer_id=customer_id, cursor=cursor or None,
-            limit=page.settings.jobs.page_size_default,
-        )  # fmt: skip
-    more = page.request.url.include_query_params(cursor=next_cursor) if next_cursor else None
+            session=s, contractor_id=page.user.user_id, customer_id=customer_id, page=page.rows(cursor)
+        )
+    more = page.more(next_cursor)
     return page.render(
         "customer.html",
         status=status,

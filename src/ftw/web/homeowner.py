@@ -15,7 +15,7 @@ from ftw.core.switches import Name
 from ftw.core.validation import Id
 from ftw.jobs import service as jobs
 from ftw.jobs.models import JobStatus, Urgency
-from ftw.jobs.schemas import JobCreate
+from ftw.jobs.schemas import JobCreate, JobFilters
 from ftw.messaging import service as messaging
 from ftw.reviews import service as reviews
 from ftw.reviews.schemas import ReviewIn
@@ -42,9 +42,10 @@ async def dashboard(page: HomeownerPage) -> Response:
     async with page.reading() as s:
         for status in DASHBOARD:
             by_status[status], _ = await jobs.browse(
-                session=s, territory=None, homeowner_id=viewer.user_id, status=status,
-                size=None, trade=None, urgent=None, cursor=None, limit=20,
-            )  # fmt: skip
+                session=s,
+                filters=JobFilters(status=status, homeowner_id=viewer.user_id),
+                page=page.rows(limit=20),
+            )
         unread = await messaging.unread_total(session=s, principal=viewer)
         waiting = await bids.pending_counts(session=s, job_ids=[j.id for j in by_status[JobStatus.OPEN]])
     needs_you = []

@@ -20,14 +20,13 @@ from ftw.core.errors import DomainError
 from ftw.core.validation import Id
 from ftw.jobs import service as jobs
 from ftw.web.forms import FormInvalid, card_method, cents, new_request_key, parse, refusal, request_key
-from ftw.web.page import ContractorPage, HomeownerPage, Page, PartyPage
+from ftw.web.page import ContractorPage, Cursor, HomeownerPage, Page, PartyPage
 
 router = APIRouter(include_in_schema=False)
 
 LINE_ROWS = 5  # blank rows of the new-invoice form; a blank row is skipped
 LINE_FIELDS = ("description", "quantity", "price")
 WON_JOBS = 50  # the newest jobs a contractor won, to invoice one of
-Cursor = Annotated[str, Query(max_length=200)]
 
 
 @router.get("/invoices")
@@ -35,11 +34,10 @@ async def invoice_list(page: PartyPage, cursor: Cursor = "") -> Response:
     """A contractor's own invoices, or those sent to a homeowner, newest first."""
     async with page.reading() as s:
         listed, next_cursor = await invoices.browse(
-            session=s, principal=page.user, status=None, cursor=cursor or None,
-            limit=page.settings.jobs.page_size_default,
-        )  # fmt: skip
+            session=s, principal=page.user, status=None, page=page.rows(cursor)
+        )
         titles = await jobs.titles(session=s, job_ids=sorted({i.job_id for i in listed}))
-    more = page.request.url.include_query_params(cursor=next_cursor) if next_cursor else None
+    more = page.more(next_cursor)
     return page.render("invoices.html", invoices=listed, titles=titles, more=more)
 
 
@@ -53,7 +51,10 @@ async def _new_page(
 ) -> Response:
     async with page.reading() as s:
         won, _ = await bids.of_contractor(
-            session=s, contractor_id=page.user.user_id, status=BidStatus.ACCEPTED, cursor=None, limit=WON_JOBS
+            session=s,
+            contractor_id=page.user.user_id,
+            status=BidStatus.ACCEPTED,
+            page=page.rows(limit=WON_JOBS),
         )
         titles = await jobs.titles(session=s, job_ids=[b.job_id for b in won])
     options = [(str(b.job_id), titles.get(b.job_id, f"Job {b.job_id}")) for b in won]

@@ -56,7 +56,7 @@ async def bell(page: AnyPage) -> Response:
     _signed_in(page)
     async with page.reading() as s:
         _, _, unread = await messaging.notifications(
-            session=s, user_id=page.user.user_id, unread_only=True, cursor=None, limit=1
+            session=s, user_id=page.user.user_id, unread_only=True, page=page.rows(limit=1)
         )
     return page.render("_bell.html", unread=unread)
 
@@ -66,7 +66,7 @@ async def notifications(page: AnyPage) -> Response:
     _signed_in(page)
     async with page.reading() as s:
         items, _, unread = await messaging.notifications(
-            session=s, user_id=page.user.user_id, unread_only=False, cursor=None, limit=30
+            session=s, user_id=page.user.user_id, unread_only=False, page=page.rows(limit=30)
         )
     return page.render("notifications.html", items=items, unread=unread)
 
@@ -102,7 +102,7 @@ async def _thread(
     async with page.writing() as s:
         job = await jobs.get(session=s, job_id=job_id)
         thread_id, items, _ = await messaging.history(
-            session=s, principal=viewer, job_id=job_id, contractor_id=contractor_id, cursor=None, limit=100
+            session=s, principal=viewer, job_id=job_id, contractor_id=contractor_id, page=page.rows(limit=100)
         )
         if thread_id is not None and items:
             await messaging.mark_read(session=s, principal=viewer, thread_id=thread_id, message_id=None)

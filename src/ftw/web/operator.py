@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 from starlette.responses import Response
 
 from ftw.analytics import service as analytics
@@ -17,9 +17,10 @@ from ftw.core.replicas import ReadKind
 from ftw.core.switches import Name
 from ftw.jobs import service as jobs
 from ftw.jobs.models import JobStatus
+from ftw.jobs.schemas import JobFilters
 from ftw.territories import service as territories
 from ftw.web.forms import FormInvalid, card_method
-from ftw.web.page import OperatorPage, dollars
+from ftw.web.page import Cursor, OperatorPage, dollars
 from ftw.web.public import listing
 
 router = APIRouter(include_in_schema=False)
@@ -86,8 +87,8 @@ def _minutes(seconds: float) -> str:
 async def territory(
     page: OperatorPage,
     status: JobStatus = JobStatus.OPEN,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    cursor: Cursor = "",
+    after: Cursor = "",
 ) -> Response:
     """The operator's county: figures of the last 30 days day by day (jobs, bids, fees,
     response times), its contractors and its jobs by status, each list keyset-paged."""
@@ -98,14 +99,13 @@ async def territory(
     async with page.reading(ReadKind.ANALYTICS) as s:
         figures = await analytics.territory_figures(session=s, principal=page.user, fips=mine.fips, days=DAYS)
         responses = await analytics.response_times(session=s, fips=mine.fips, days=DAYS)
-        contractors = await analytics.county_contractors(
-            session=s, fips=mine.fips, days=DAYS, after=after, limit=PAGE + 1
+        contractors, next_contractors = await analytics.county_contractors(
+            session=s, fips=mine.fips, days=DAYS, page=page.rows(after, PAGE)
         )
     async with page.reading(ReadKind.BROWSE) as s:
         county_jobs, next_cursor = await jobs.browse(
-            session=s, territory=mine.fips, homeowner_id=None, status=status,
-            size=None, trade=None, urgent=None, cursor=cursor, limit=PAGE,
-        )  # fmt: skip
+            session=s, filters=JobFilters(status=status, territory=mine.fips), page=page.rows(cursor, PAGE)
+        )
     days = list(reversed(figures.daily))  # oldest first, as a chart reads
     peak = max([1, *(max(d.jobs_posted, d.bids) for d in days)])
     charts = [
@@ -119,10 +119,9 @@ async def territory(
         ),
     ]  # fmt: skip
     more_contractors = None
-    if len(contractors) > PAGE:
-        contractors = contractors[:PAGE]
-        more_contractors = str(page.request.url.include_query_params(after=contractors[-1].id))
-    more_jobs = str(page.request.url.include_query_params(cursor=next_cursor)) if next_cursor else None
+    if next_contractors:
+        more_contractors = str(page.request.url.include_query_params(after=next_contractors))
+    more_jobs = page.more(next_cursor)
     return page.render(
         "territory.html", territory=mine, figures=figures, days=days, peak=peak, charts=charts,
         contractors=contractors, more_contractors=more_contractors, jobs=county_jobs, more_jobs=more_jobs,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
@@ -25,6 +25,7 @@ from ftw.config import Settings
 from ftw.core import switches
 from ftw.core.db import Database, ReadSession
 from ftw.core.multipart import Form
+from ftw.core.pagination import CURSOR_MAX_CHARS, PageParams
 from ftw.core.principal import PRINCIPAL
 from ftw.core.ratelimit import Endpoint, Limit, Limiter
 from ftw.core.replicas import ReadKind
@@ -33,6 +34,7 @@ from ftw.web import session as browser
 from ftw.web.assets import Assets
 
 R = TypeVar("R", bound=Response)
+Cursor = Annotated[str, Query(max_length=CURSOR_MAX_CHARS)]  # a list page's ?cursor= ('' the first)
 TEMPLATES = Path(__file__).parent / "templates"
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -123,6 +125,15 @@ class Page:
     @property
     def is_htmx(self) -> bool:
         return self.request.headers.get("hx-request") == "true"
+
+    def rows(self, cursor: str | None = None, limit: int | None = None) -> PageParams:
+        """A page of a list: after ``cursor`` ('' or None: the first), ``limit`` rows or the
+        default page size."""
+        return PageParams(cursor or None, limit or self.settings.jobs.page_size_default)
+
+    def more(self, next_cursor: str | None) -> str | None:
+        """This page's address continued at ``next_cursor``; None at the end of the list."""
+        return str(self.request.url.include_query_params(cursor=next_cursor)) if next_cursor else None
 
     def field(self, name: str) -> str:
         """A text field of the posted form ('' when absent)."""

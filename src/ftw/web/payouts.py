@@ -20,11 +20,10 @@ from ftw.core import switches
 from ftw.core.errors import DomainError
 from ftw.core.switches import Name
 from ftw.web.forms import FormInvalid, cents, new_request_key, parse, refusal, request_key
-from ftw.web.page import EarnerPage, Page
+from ftw.web.page import Cursor, EarnerPage, Page
 
 router = APIRouter(include_in_schema=False)
 
-Cursor = Annotated[str, Query(max_length=200)]
 RENAME = {"amount_cents": "amount"}
 NOTICES = {
     "paid": "Payout sent to your bank.",
@@ -53,12 +52,9 @@ async def _money_page(
         balance = await payouts.balance(session=s, settings=page.settings, principal=page.user)
         account = await payouts.destination(s, page.user.user_id)
         history, next_cursor = await payouts.history(
-            session=s,
-            user_id=page.user.user_id,
-            cursor=cursor or None,
-            limit=page.settings.jobs.page_size_default,
+            session=s, user_id=page.user.user_id, page=page.rows(cursor)
         )
-    more = page.request.url.include_query_params(cursor=next_cursor) if next_cursor else None
+    more = page.more(next_cursor)
     return page.render(
         "payouts.html",
         status=status,

@@ -13,12 +13,12 @@ from starlette.responses import Response
 from ftw.accounts.models import Role
 from ftw.bids import flows
 from ftw.bids import service as bids
+from ftw.core.pagination import PageParams
 from ftw.core.replicas import ReadKind
 from ftw.core.security import AccessClaims
 from ftw.core.validation import Id, NoNul
 from ftw.jobs import service as jobs
-from ftw.jobs.models import JobStatus
-from ftw.jobs.schemas import JobPage, JobSummary
+from ftw.jobs.schemas import JobFilters, JobPage, JobSummary
 from ftw.reviews import service as reviews
 from ftw.scoping.estimator import JobSize
 from ftw.scoping.trades import Trade
@@ -56,18 +56,14 @@ def filters_of(values: dict[str, str]) -> tuple[Filters, dict[str, str]]:
 
 async def job_list(page: Page, fips: str, filters: Filters) -> tuple[list[JobSummary], str | None]:
     """A county's open jobs: searched (best match first) or browsed through the cache (newest first)."""
-    size = page.settings.jobs.page_size_default
+    narrowed = JobFilters(territory=fips, size=filters.size, trade=filters.trade, urgent=filters.urgent)
+    rows = page.rows(filters.cursor)
     async with page.reading(ReadKind.BROWSE) as s:
         if len(filters.q.strip()) >= 2:
-            return await jobs.search(
-                session=s, text_query=filters.q.strip(), territory=fips, status=JobStatus.OPEN,
-                size=filters.size, trade=filters.trade, urgent=filters.urgent, cursor=filters.cursor,
-                limit=size,
-            )  # fmt: skip
+            return await jobs.search(session=s, text_query=filters.q.strip(), filters=narrowed, page=rows)
         raw = await jobs.browse_territory(
-            cache_=page.request.app.state.cache, session=s, territory=fips, status=JobStatus.OPEN,
-            size=filters.size, trade=filters.trade, urgent=filters.urgent, cursor=filters.cursor, limit=size,
-        )  # fmt: skip
+            cache_=page.request.app.state.cache, session=s, filters=narrowed, page=rows
+        )
     listed = JobPage.model_validate_json(raw)
     return listed.items, listed.next_cursor
 
@@ -136,9 +132,7 @@ async def listing(
         async with page.reading() as s:
             claims = await territories.claims_made(session=s)
     items, next_cursor = await job_list(page, fips, filters)
-    more = None
-    if next_cursor:
-        more = page.request.url.include_query_params(cursor=next_cursor)
+    more = page.more(next_cursor)
     return page.render(
         template,
         territory=territory,
@@ -190,7 +184,7 @@ async def job_page(
             context["review"] = await reviews.of_job(session=s, job_id=job_id)
         elif viewer is not None and viewer.role == Role.CONTRACTOR:
             mine, _ = await bids.of_job(
-                session=s, principal=viewer, job_id=job_id, status=None, cursor=None, limit=20
+                session=s, principal=viewer, job_id=job_id, status=None, page=page.rows(limit=20)
             )
             context["my_bids"] = mine
             context["band"] = bids.amount_range(await jobs.get(session=s, job_id=job_id), page.settings.bids)
@@ -217,7 +211,7 @@ async def job_page(
 async def bid_list(s: AsyncSession, viewer: AccessClaims, job_id: int, sort: str) -> dict[str, Any]:
     """The job's bids for its homeowner, with each bidder's name and rating, sorted as asked."""
     listed, _ = await bids.of_job(
-        session=s, principal=viewer, job_id=job_id, status=None, cursor=None, limit=100
+        session=s, principal=viewer, job_id=job_id, status=None, page=PageParams(None, 100)
     )
     people = await reviews.bidders(session=s, contractor_ids=sorted({b.contractor_id for b in listed}))
     if sort == "price":
@@ -233,5 +227,7 @@ async def bid_list(s: AsyncSession, viewer: AccessClaims, job_id: int, sort: str
 async def contractor(page: AnyPage, contractor_id: Id) -> Response:
     async with page.reading(ReadKind.BROWSE) as s:
         profile = await reviews.profile(session=s, contractor_id=contractor_id)
-        listed, _ = await reviews.of_contractor(session=s, contractor_id=contractor_id, cursor=None, limit=20)
+        listed, _ = await reviews.of_contractor(
+            session=s, contractor_id=contractor_id, page=page.rows(limit=20)
+        )
     return page.render("contractor.html", profile=profile, reviews=listed)

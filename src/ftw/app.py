@@ -90,6 +90,7 @@ def create_app(
                 settings.database_url or start_embedded(settings.data_dir), settings
             )
             app.state.db = db
+            await app.state.limiter.warm()
             async with (
                 stream.running(app.state.notifications, settings.streams.listen_url or db.url),
                 app.state.views.running(db),

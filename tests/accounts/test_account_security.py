@@ -4,6 +4,8 @@ password guessing with and without a token of one's own, and reset links used tw
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -31,15 +33,21 @@ LOGIN = "/api/v1/auth/login"
 NEW_PASSWORD = "a much longer new passphrase"
 
 
-def client_for(settings: Settings, database: Database, address: str = "127.0.0.1") -> httpx.AsyncClient:
+@asynccontextmanager
+async def client_for(
+    settings: Settings, database: Database, address: str = "127.0.0.1"
+) -> AsyncIterator[httpx.AsyncClient]:
     """A client from ``address`` of one app per settings object: the clients of a test share
-    its limiter, in Redis or (should Redis be slow on a busy machine) in process."""
+    its limiter, connected to Redis before the first request as the app's start-up does
+    (ASGITransport runs no lifespan)."""
     app = next((app for kept, app in _apps if kept is settings), None)
     if app is None:
         app = create_app(settings, database=database)
         _apps.append((settings, app))  # kept alive, so no later settings object shares its id
+        await app.state.limiter.warm()
     transport = httpx.ASGITransport(app=app, client=(address, 4321))
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
 
 
 _apps: list[tuple[Settings, FastAPI]] = []

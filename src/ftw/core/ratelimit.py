@@ -59,6 +59,7 @@ AccountRoute = Literal["login", "signup", "refresh", "password_reset", "email_co
 AUTH_BODY_MAX = 4_096
 REDIS_TIMEOUT_S = 0.25
 LOG_EVERY_S = 30.0
+WARM_TIMEOUT_S = 5.0  # connecting at start-up, outside any request
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 OPERATOR_ROLES = frozenset({"operator", "admin"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -263,6 +264,19 @@ class Limiter:
             # Hashed: the limit needs only to tell addresses apart, Redis need not hold them.
             limits.append((parse(self.accounts.per_email), "accounts", f"email:{digest(email)}"))
         return limits
+
+    async def warm(self) -> None:
+        """Connect to Redis and load the script before the first request, so that request
+        is not the one paying both under the hot path's bound (on a busy starting pod it
+        would miss it and be counted in process instead). Redis down is only logged here:
+        each request falls back on its own."""
+        if self._client is None:
+            return
+        try:
+            async with asyncio.timeout(WARM_TIMEOUT_S):
+                await self._client.script_load(MOVING_WINDOWS)
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.warning("rate_limit_store_unavailable", error=repr(exc), effect="per-process limits")
 
     async def aclose(self) -> None:
         if self._client is not None:

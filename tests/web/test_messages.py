@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ftw.accounts.models import User
+from ftw.messaging.notifications import notify
 from tests.web.conftest import Browser
 
 
@@ -54,3 +60,22 @@ async def test_the_event_stream_needs_a_session(browser: Browser) -> None:
     answer = await browser.get("/events")
     assert answer.status_code == 204, "EventSource stops on a 204 instead of retrying"
     assert (await browser.get("/notifications")).status_code == 303
+
+
+async def test_older_notifications_are_a_link_away(browser: Browser, session: AsyncSession) -> None:
+    email = await browser.sign_up()
+    user = await session.scalar(select(User).where(User.email == email))
+    assert user is not None
+    for dollars in range(1, 36):  # 35: a page of 30 and five older
+        bid = {"job_id": 1, "amount_cents": dollars * 100}
+        await notify(session, user_id=user.id, kind="bid.new", payload=bid)
+
+    first = await browser.get("/notifications")
+    assert "New bid of $35 on your job" in first.text
+    assert "New bid of $5 on your job" not in first.text
+    older = re.search(r'href="([^"]+)">Older notifications<', first.text)
+    assert older is not None, "the 30 newest, and a link to the rest"
+    rest = await browser.get(html.unescape(older[1]))
+    assert [f"${n} on" in rest.text for n in (5, 4, 3, 2, 1)] == [True] * 5
+    assert "New bid of $6 on your job" not in rest.text
+    assert "Older notifications" not in rest.text

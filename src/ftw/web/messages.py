@@ -22,7 +22,7 @@ from ftw.messaging import stream
 from ftw.messaging.schemas import MessageIn
 from ftw.reviews import service as reviews
 from ftw.web.forms import FormInvalid, parse, refusal
-from ftw.web.page import AnyPage, Page, SignInRequired
+from ftw.web.page import AnyPage, Cursor, Page, SignInRequired
 
 router = APIRouter(include_in_schema=False)
 
@@ -62,13 +62,14 @@ async def bell(page: AnyPage) -> Response:
 
 
 @router.get("/notifications")
-async def notifications(page: AnyPage) -> Response:
+async def notifications(page: AnyPage, cursor: Cursor = "") -> Response:
+    """Newest first, 30 a page, the older ones a link away."""
     _signed_in(page)
     async with page.reading() as s:
-        items, _, unread = await messaging.notifications(
-            session=s, user_id=page.user.user_id, unread_only=False, page=page.rows(limit=30)
+        items, next_cursor, unread = await messaging.notifications(
+            session=s, user_id=page.user.user_id, unread_only=False, page=page.rows(cursor, limit=30)
         )
-    return page.render("notifications.html", items=items, unread=unread)
+    return page.render("notifications.html", items=items, unread=unread, more=page.more(next_cursor))
 
 
 @router.post("/notifications/read")

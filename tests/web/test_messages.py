@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.models import User
+from ftw.messaging.models import Message, Thread
 from ftw.messaging.notifications import notify
 from tests.web.conftest import Browser
 
@@ -79,3 +80,33 @@ async def test_older_notifications_are_a_link_away(browser: Browser, session: As
     assert [f"${n} on" in rest.text for n in (5, 4, 3, 2, 1)] == [True] * 5
     assert "New bid of $6 on your job" not in rest.text
     assert "Older notifications" not in rest.text
+
+
+async def test_a_long_thread_shows_its_latest_and_earlier_messages_a_link_away(
+    browser_factory: Callable[[], Browser], session: AsyncSession
+) -> None:
+    home, pro = browser_factory(), browser_factory()
+    await home.sign_up()
+    await pro.sign_up("contractor")
+    job_id, contractor_id = await _bid(home, pro)
+    await pro.post(f"/jobs/{job_id}/messages", {"body": "Message 1"})
+    thread = await session.scalar(select(Thread).where(Thread.job_id == job_id))
+    assert thread is not None
+    session.add_all(
+        Message(thread_id=thread.id, sender_id=contractor_id, body=f"Message {n}") for n in range(2, 106)
+    )
+    await session.flush()
+
+    latest = await home.get(f"/jobs/{job_id}/messages?contractor={contractor_id}")
+    assert "Message 105<" in latest.text
+    assert "Message 6<" in latest.text
+    assert "Message 5<" not in latest.text
+    earlier = re.search(r'href="([^"]+)">Earlier messages<', latest.text)
+    assert earlier is not None, "the 100 latest, and a link to the ones before"
+    before = await home.get(html.unescape(earlier[1]))
+    assert [f"Message {n}<" in before.text for n in (1, 5, 6)] == [True, True, False]
+    assert "Earlier messages" not in before.text
+    assert "Latest messages" in before.text
+    assert "hx-trigger" not in before.text.split('id="thread"')[1].split(">")[0], (
+        "a live message would swap the earlier page for the latest"
+    )

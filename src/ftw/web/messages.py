@@ -81,8 +81,8 @@ async def read_all(page: AnyPage) -> Response:
 
 
 @router.get("/jobs/{job_id}/messages")
-async def thread(page: AnyPage, job_id: Id, contractor: ContractorId = None) -> Response:
-    return await _thread(page, job_id, contractor)
+async def thread(page: AnyPage, job_id: Id, contractor: ContractorId = None, cursor: Cursor = "") -> Response:
+    return await _thread(page, job_id, contractor, cursor=cursor)
 
 
 async def _thread(
@@ -93,17 +93,22 @@ async def _thread(
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
     status: int = 200,
+    cursor: str = "",
 ) -> Response:
-    """One thread (the viewer's own as a contractor, a bidder's as the homeowner), oldest
-    message first; opening it marks it read."""
+    """One thread (the viewer's own as a contractor, a bidder's as the homeowner): its 100
+    latest messages oldest first, or the 100 before ``cursor``; opening it marks it read."""
     _signed_in(page)
     viewer = page.user
     if viewer.role == Role.CONTRACTOR:
         contractor_id = viewer.user_id
     async with page.writing() as s:
         job = await jobs.get(session=s, job_id=job_id)
-        thread_id, items, _ = await messaging.history(
-            session=s, principal=viewer, job_id=job_id, contractor_id=contractor_id, page=page.rows(limit=100)
+        thread_id, items, next_cursor = await messaging.history(
+            session=s,
+            principal=viewer,
+            job_id=job_id,
+            contractor_id=contractor_id,
+            page=page.rows(cursor, limit=100),
         )
         if thread_id is not None and items:
             await messaging.mark_read(session=s, principal=viewer, thread_id=thread_id, message_id=None)
@@ -112,6 +117,8 @@ async def _thread(
         "job": job,
         "messages": list(reversed(items)),
         "contractor_id": contractor_id,
+        "earlier": page.more(next_cursor),
+        "latest": str(page.request.url.remove_query_params("cursor")) if cursor else None,
         "bidder": people.get(contractor_id) if contractor_id else None,
         "errors": errors or {},
         "values": values or {},

@@ -278,7 +278,10 @@ async def test_password_change_needs_the_current_one_and_ends_every_session(
 ) -> None:
     account = await sign_up()
     wrong = {"current_password": "not the password", "new_password": NEW_PASSWORD}
-    assert (await client.post("/api/v1/me/password", json=wrong, headers=account.headers)).status_code == 401
+    refused = await client.post("/api/v1/me/password", json=wrong, headers=account.headers)
+    assert refused.status_code == 422, "signed in: the typed password is wrong, not the session"
+    (error,) = refused.json()["errors"]
+    assert error == {"field": "current_password", "message": "The current password is wrong"}
     short = {"current_password": PASSWORD, "new_password": "short"}
     assert (await client.post("/api/v1/me/password", json=short, headers=account.headers)).status_code == 422
     right = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
@@ -299,7 +302,8 @@ async def test_deactivation_closes_the_account(client: httpx.AsyncClient, sign_u
     wrong = await client.post(
         "/api/v1/me/deactivate", json={"password": "not the password"}, headers=account.headers
     )
-    assert wrong.status_code == 401
+    assert wrong.status_code == 422
+    assert wrong.json()["errors"][0]["field"] == "password"
     done = await client.post("/api/v1/me/deactivate", json={"password": PASSWORD}, headers=account.headers)
     assert done.status_code == 204
     assert (await client.post(LOGIN, json={"email": account.email, "password": PASSWORD})).status_code == 401

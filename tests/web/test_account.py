@@ -28,7 +28,7 @@ async def test_changing_the_password_needs_the_current_one(browser_factory: Call
     assert 'action="/account/password"' in page.text
 
     wrong = await person.post("/account/password", {"current": "not my password", "new": NEW})
-    assert wrong.status_code == 401
+    assert wrong.status_code == 422
     assert 'id="e-current">The current password is wrong' in wrong.text
     short = await person.post("/account/password", {"current": PASSWORD, "new": "short"})
     assert short.status_code == 422

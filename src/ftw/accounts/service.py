@@ -252,7 +252,8 @@ async def change_password(
         await audit.record(
             session, actor_id=user.id, action="auth.password_change_refused", target=f"user:{user.id}"
         )
-        raise Unauthorized("The current password is wrong", keep_writes=True)
+        # 422, not 401: the caller is signed in; only the password it typed is wrong.
+        raise Invalid("The current password is wrong", field="current_password", keep_writes=True)
     user.password_hash = await hashed(new_password)
     await _revoke_all(session=session, user_id=user.id)
     await audit.record(session, actor_id=user.id, action="auth.password_changed", target=f"user:{user.id}")
@@ -298,7 +299,7 @@ async def deactivate(*, session: AsyncSession, user_id: int, password: str) -> N
         await audit.record(
             session, actor_id=user.id, action="auth.deactivate_refused", target=f"user:{user.id}"
         )
-        raise Unauthorized("The password is wrong", keep_writes=True)
+        raise Invalid("The password is wrong", field="password", keep_writes=True)
     user.is_active = False
     user.is_available = False
     await _revoke_all(session=session, user_id=user.id)

@@ -161,8 +161,6 @@ async def change_password(page: SignedInPage) -> Response:
             )
     except FormInvalid as exc:
         return await _account_page(page, errors=exc.errors, status=422)
-    except Unauthorized as exc:
-        return await _account_page(page, errors={"current": exc.detail}, status=401)
     except DomainError as exc:
         return await _account_page(page, errors=refusal(exc, rename=rename).errors, status=exc.status)
     page.session.signed_in(page.settings, tokens)

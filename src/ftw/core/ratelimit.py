@@ -188,11 +188,15 @@ class Limiter:
                 async with asyncio.timeout(REDIS_TIMEOUT_S * 4):
                     return await self._shared(limits, writer)
             except (RedisError, OSError, TimeoutError) as exc:
-                now = time.monotonic()
-                if now - self._last_error_log >= LOG_EVERY_S:
-                    self._last_error_log = now
-                    log.warning("rate_limit_store_unavailable", error=repr(exc), effect="per-process limits")
+                self._unavailable(exc)
         return await self._in_memory(limits)
+
+    def _unavailable(self, exc: Exception) -> None:
+        """Log that limits fall back to this process, at most once every LOG_EVERY_S."""
+        now = time.monotonic()
+        if now - self._last_error_log >= LOG_EVERY_S:
+            self._last_error_log = now
+            log.warning("rate_limit_store_unavailable", error=repr(exc), effect="per-process limits")
 
     async def _shared(self, limits: Sequence[Limit], writer: Writer | None) -> Decision:
         keys = [self.prefix + item.key_for(name, key) for item, name, key in limits]
@@ -276,7 +280,7 @@ class Limiter:
             async with asyncio.timeout(WARM_TIMEOUT_S):
                 await self._client.script_load(MOVING_WINDOWS)
         except (RedisError, OSError, TimeoutError) as exc:
-            log.warning("rate_limit_store_unavailable", error=repr(exc), effect="per-process limits")
+            self._unavailable(exc)
 
     async def aclose(self) -> None:
         if self._client is not None:

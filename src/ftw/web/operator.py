@@ -118,9 +118,7 @@ async def territory(
             [(r.day, r.median_first_bid_s) for r in responses], _minutes,
         ),
     ]  # fmt: skip
-    more_contractors = None
-    if next_contractors:
-        more_contractors = str(page.request.url.include_query_params(after=next_contractors))
+    more_contractors = page.more(next_contractors, "after")
     more_jobs = page.more(next_cursor)
     return page.render(
         "territory.html", territory=mine, figures=figures, days=days, peak=peak, charts=charts,

@@ -131,9 +131,12 @@ class Page:
         default page size."""
         return PageParams(cursor or None, limit or self.settings.jobs.page_size_default)
 
-    def more(self, next_cursor: str | None) -> str | None:
-        """This page's address continued at ``next_cursor``; None at the end of the list."""
-        return str(self.request.url.include_query_params(cursor=next_cursor)) if next_cursor else None
+    def more(self, next_cursor: str | None, param: str = "cursor") -> str | None:
+        """This page's address continued at ``next_cursor`` (as its ``param``, for a page
+        holding two lists); None at the end of the list."""
+        if not next_cursor:
+            return None
+        return str(self.request.url.include_query_params(**{param: next_cursor}))
 
     def field(self, name: str) -> str:
         """A text field of the posted form ('' when absent)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
@@ -14,6 +14,7 @@ from ftw.accounts.models import User
 from ftw.analytics import service as analytics
 from ftw.config import Settings
 from ftw.core.db import Database
+from ftw.web.operator import Chart
 from tests.conftest import approve_operator
 from tests.web.conftest import JOB, Browser
 
@@ -118,3 +119,10 @@ async def test_the_dashboard_shows_the_county_contractors_and_charts_but_never_a
     awarded = await operator.get("/territory?status=awarded")
     assert "No awarded jobs right now" in awarded.text
     assert (await operator.get("/territory?status=nonsense")).status_code == 404
+
+
+@pytest.mark.parametrize("seconds", [0.011033099297893681, 61.5, 5400.0])
+def test_the_peak_day_fills_its_chart_and_the_others_scale_to_it(seconds: float) -> None:
+    day = date(2026, 12, 1)
+    chart = Chart.of("response", "t", [(day, seconds), (day, seconds / 3), (day, None)], str)
+    assert [height for _, height, _ in chart.bars] == [100.0, 33.3, 0.0]

@@ -73,7 +73,7 @@ class Chart:
     ) -> Chart:
         top = max([0.0, *(v or 0.0 for _, v in points)])
         bars = [
-            (d, (v or 0.0) * 100 / top if top else 0.0, say(v) if v is not None else "none")
+            (d, round((v or 0.0) / top * 100, 1) if top else 0.0, say(v) if v is not None else "none")
             for d, v in points
         ]
         return cls(key, title, bars, say(top) if top else "")

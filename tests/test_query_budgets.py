@@ -144,7 +144,7 @@ async def world(budget_database_url: str, tmp_path_factory: pytest.TempPathFacto
     )
     recorder = Recorder(redis_prefix=prefix)
     db = Database.connect(budget_database_url, settings)
-    recorder.watch_engine(db.engine)  # before its first connection opens
+    recorder.watch_database(db)  # before its first connection opens
     app = create_app(settings, database=db)  # ASGITransport runs no lifespan: nothing to start
     try:
         transport = httpx.ASGITransport(app=app)

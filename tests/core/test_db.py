@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import time
+
 import asyncpg
 import pytest
-from sqlalchemy import bindparam, func, insert, select, text
+from sqlalchemy import Integer, String, bindparam, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import QueuePool
 
 from ftw.accounts.models import User
 from ftw.config import PoolSettings, Settings
@@ -52,7 +56,59 @@ async def test_a_read_on_a_connection_the_server_dropped_is_answered_from_a_fres
         await admin.execute("SELECT pg_terminate_backend($1)", before)
         await admin.close()
         async with db.read_session(ReadKind.BROWSE) as session:
+            await session.connection()  # the ORM's pooled connection, the dead one, holds the read
             assert await users.row(session, above=0) == expected
             assert await session.scalar(text("SELECT pg_backend_pid()")) != before
+    finally:
+        await db.dispose()
+
+
+BACKEND = Query(select(func.pg_backend_pid(), func.current_setting(bindparam("name", type_=String))))
+DOCUMENT = Query(select(func.jsonb_build_object("bids", bindparam("bids", type_=Integer))))
+
+
+async def test_compiled_reads_take_the_read_pool_with_the_engines_settings(database_url: str) -> None:
+    """A read session whose reads are all compiled never opens an ORM connection, and its
+    connections read JSON and hold the statement timeout as the engine's do."""
+    settings = Settings(environment="test", pool=PoolSettings(statement_timeout_s=0.25))
+    db = Database.connect(database_url, settings, pool_size=1)
+    try:
+        async with db.read_session(ReadKind.OWN) as session:
+            row = await BACKEND.row(session, name="statement_timeout")
+            assert row is not None
+            assert row[1] == "250ms"
+            assert await DOCUMENT.row(session, bids=3) == ({"bids": 3},)
+        orm_pool = db.engine.sync_engine.pool
+        assert isinstance(orm_pool, QueuePool)
+        assert orm_pool.checkedin() == 0, "SQLAlchemy's pool opened nothing"
+        async with db.read_session(ReadKind.OWN) as session:
+            await session.scalar(text("SELECT 1"))  # an ORM statement first: the session's connection
+            own = await session.scalar(text("SELECT pg_backend_pid()"))
+            row = await BACKEND.row(session, name="application_name")
+            assert row is not None
+            assert row[0] == own
+    finally:
+        await db.dispose()
+
+
+async def test_a_compiled_read_on_a_dropped_pool_connection_is_answered_from_a_fresh_one(
+    database_url: str,
+) -> None:
+    db = Database.connect(database_url, Settings(environment="test"), pool_size=1)
+    try:
+        async with db.read_session(ReadKind.BROWSE) as session:
+            before = await BACKEND.row(session, name="application_name")
+        assert before is not None
+        # Dropped while this process is busy: the pool hands the connection out before the
+        # event loop has seen the socket close, so the read itself meets the dead connection.
+        terminate = f"SELECT pg_terminate_backend({int(before[0])})"
+        psql = ["psql", "--no-psqlrc", "--quiet", db.url, "-c", terminate]
+        subprocess.run(psql, check=True, capture_output=True)  # noqa: ASYNC221, S603
+        time.sleep(0.1)  # noqa: ASYNC251 - the loop must not run: it would notice the close
+        async with db.read_session(ReadKind.BROWSE) as session:
+            after = await BACKEND.row(session, name="application_name")
+        assert after is not None
+        assert after[0] != before[0], "answered on a fresh connection"
+        assert after[1] == before[1]
     finally:
         await db.dispose()

@@ -3,7 +3,8 @@
 SQL is seen in two places that do not overlap: SQLAlchemy's ``before_cursor_execute`` (every
 statement SQLAlchemy sends; asyncpg runs it as a prepared statement and does not log it), and
 asyncpg's query logger on every pooled connection (what asyncpg sends on its own: BEGIN,
-COMMIT, ROLLBACK, pings, raw queries such as the task queue's). The one statement both see,
+COMMIT, ROLLBACK, pings, raw queries such as the task queue's, and the compiled reads sent on
+the read pools' connections, core/readpool.py). The one statement both see,
 an ``executemany()``, is counted once. Checked once against PostgreSQL's own log
 (``log_statement = 'all'``): the same number for every request of tests/test_query_budgets.py.
 
@@ -27,8 +28,9 @@ from typing import Any
 import pytest
 from redis.asyncio.connection import AbstractConnection
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from ftw.core.db import Database
 
 SHOWN_CHARS = 150  # of each statement, in a failure's report
 
@@ -55,9 +57,11 @@ class Recorder:
 
     # -- wiring ----------------------------------------------------------------------------
 
-    def watch_engine(self, engine: AsyncEngine) -> None:
-        """Listen on ``engine``; call before its first connection is opened."""
-        sync_engine = engine.sync_engine
+    def watch_database(self, database: Database) -> None:
+        """Listen on its engine and its read pools; call before their first connection opens."""
+        if database.read_pools is not None:
+            database.read_pools.on_connect.append(lambda c: c.add_query_logger(self._driver_query))
+        sync_engine = database.engine.sync_engine
 
         @event.listens_for(sync_engine, "before_cursor_execute")
         def _statement(

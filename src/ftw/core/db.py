@@ -33,6 +33,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from ftw.config import Settings
 from ftw.core import dbmetrics
 from ftw.core.errors import DomainError
+from ftw.core.readpool import POOLED, ReadPools
 from ftw.core.replicas import ReadKind, ReadRouter, Replica, ReplicaSet, replica_name
 
 log = structlog.get_logger(__name__)
@@ -72,8 +73,25 @@ _ENGINE_QUERY = ("prepared_statement_cache_size",)  # options of SQLAlchemy's di
 _IDLE_SINCE = "ftw.idle_since"  # pool record info: when the connection was last checked in
 
 
+def _libpq_url(engine: AsyncEngine) -> str:
+    return sync_libpq_url(engine.url.difference_update_query(_ENGINE_QUERY))
+
+
 def _statement_name() -> str:
     return f"__asyncpg_{uuid.uuid4().hex}__"
+
+
+def _connect_args(settings: Settings) -> dict[str, Any]:
+    """What every connection is opened with, by SQLAlchemy's pool or by ``ReadPools``."""
+    pool = settings.pool
+    return {
+        "timeout": pool.connect_timeout_s,
+        "command_timeout": pool.statement_timeout_s + 5,
+        "server_settings": {
+            "application_name": f"ftw-{os.getpid()}",
+            "statement_timeout": str(int(pool.statement_timeout_s * 1000)),
+        },
+    }
 
 
 def create_engine(url: str, settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
@@ -88,14 +106,7 @@ def create_engine(url: str, settings: Settings, *, pool_size: int | None = None)
     pool = settings.pool
     size = pool_size if pool_size is not None else pool.min_size
     cached = pool.pooler != "pgbouncer"
-    connect_args: dict[str, Any] = {
-        "timeout": pool.connect_timeout_s,
-        "command_timeout": pool.statement_timeout_s + 5,
-        "server_settings": {
-            "application_name": f"ftw-{os.getpid()}",
-            "statement_timeout": str(int(pool.statement_timeout_s * 1000)),
-        },
-    }
+    connect_args = _connect_args(settings)
     if not cached:
         connect_args |= {"statement_cache_size": 0, "prepared_statement_name_func": _statement_name}
     cache_size = pool.statement_cache_size if cached else 0
@@ -212,11 +223,13 @@ class Database:
         router: ReadRouter | None = None,
         *,
         autocommit_reads: bool = True,
+        read_pools: ReadPools | None = None,
     ) -> None:
         self.engine = engine
         self.sessions = sessions
         self.router = router
         self.autocommit_reads = autocommit_reads
+        self.read_pools = read_pools
         self._readers: dict[AsyncEngine, AsyncEngine] = {}
 
     @classmethod
@@ -239,13 +252,24 @@ class Database:
             }
             router = ReadRouter(sets, settings.replicas)
         # An older PgBouncer may send a statement's prepare and its execution to different
-        # server connections unless a transaction holds them together.
-        return cls(engine, sessions, router, autocommit_reads=settings.pool.pooler != "pgbouncer")
+        # server connections unless a transaction holds them together: there every read
+        # stays in a transaction on SQLAlchemy's pool.
+        autocommit_reads = settings.pool.pooler != "pgbouncer"
+        read_pools = None
+        if autocommit_reads:
+            read_pools = ReadPools(
+                _libpq_url,
+                _connect_args(settings) | {"statement_cache_size": settings.pool.statement_cache_size},
+                max_size=settings.pool.max_size,
+                idle_timeout_s=settings.pool.idle_timeout_s,
+                slow_query_ms=settings.slow_query_ms,
+            )
+        return cls(engine, sessions, router, autocommit_reads=autocommit_reads, read_pools=read_pools)
 
     @property
     def url(self) -> str:
         """The primary's URL as asyncpg.connect and libpq tools take it."""
-        return sync_libpq_url(self.engine.url.difference_update_query(_ENGINE_QUERY))
+        return _libpq_url(self.engine)
 
     def _reader(self, bind: Any) -> Any:
         """``bind`` in autocommit: a read sends its statements alone, without the BEGIN and
@@ -257,6 +281,8 @@ class Database:
         return self._readers[bind]
 
     async def dispose(self) -> None:
+        if self.read_pools is not None:
+            await self.read_pools.close()
         await self.engine.dispose()
         if self.router is not None:
             await self.router.dispose()
@@ -280,6 +306,9 @@ class Database:
         if self.autocommit_reads:  # no transaction to set a timeout in: the connection's holds
             options["info"] = {}
         options["bind"] = self._reader(options.get("bind"))
+        if self.read_pools is not None and isinstance(options["bind"], AsyncEngine):
+            # Its compiled reads take asyncpg connections of their own (core/readpool.py).
+            options["info"] = {POOLED: await self.read_pools.of(options["bind"])}
         session: ReadSession | None = None
         if self.router is not None:
             found = self.router.candidates(kind, user_id=user_id, recent_writer=recent_writer)

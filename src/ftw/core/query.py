@@ -28,16 +28,9 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from ftw.core import dbmetrics
 from ftw.core.db import ReadSession
+from ftw.core.readpool import DISCONNECTED, POOLED, PooledReads
 
 _DIALECT = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
-_DISCONNECTED = (
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.AdminShutdownError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.InternalClientError,  # a connection whose loss it saw mid-operation
-    OSError,
-)
 
 
 class Query:
@@ -60,6 +53,9 @@ class Query:
         more on a fresh one: no checkout pays a ping for that."""
         values = self.defaults | values
         arguments = [values[name] for name in self.names]
+        pooled: PooledReads | None = session.info.get(POOLED)
+        if pooled is not None and not session.in_transaction():
+            return await pooled.fetch(self.sql, arguments, self.verb)
         retry = isinstance(session, ReadSession)
         while True:
             connection = await (await session.connection()).get_raw_connection()
@@ -67,7 +63,7 @@ class Query:
             started = time.perf_counter()
             try:
                 found: list[asyncpg.Record] = await driver.fetch(self.sql, *arguments)
-            except _DISCONNECTED as error:
+            except DISCONNECTED as error:
                 if not retry:
                     raise
                 retry = False

@@ -40,7 +40,6 @@ from limits import RateLimitItem, RateLimitItemPerMinute, parse
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.exceptions import RedisError
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ftw.config import AuthLimits, EndpointLimits, Settings
@@ -485,11 +484,12 @@ class TierLimitMiddleware:
             metrics.rate_limited(tier)
             await _too_many(Request(scope), decision)(scope, receive, send)
             return
-        headers = decision.headers()
+        # Appended as raw pairs: no route sets RateLimit-* itself, so nothing needs replacing.
+        added = [(name.lower().encode(), value.encode()) for name, value in decision.headers().items()]
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message).update(headers)
+                message["headers"] = [*message.get("headers", ()), *added]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

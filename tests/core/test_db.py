@@ -87,6 +87,7 @@ async def test_compiled_reads_take_the_read_pool_with_the_engines_settings(datab
             row = await BACKEND.row(session, name="application_name")
             assert row is not None
             assert row[0] == own
+        assert orm_pool.checkedout() == 0, "the ORM's connection is given back"
     finally:
         await db.dispose()
 

@@ -7,6 +7,7 @@ on a replica when one is fit (see core/replicas).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 import uuid
@@ -213,6 +214,14 @@ class ReadSession(AsyncSession):
     sync_session_class = ReadOnlySession
 
 
+async def close_read(session: ReadSession) -> None:
+    """Give back the connection a read session holds, shielded from the request's
+    cancellation as ``AsyncSession`` does; one whose reads all went to the read pools
+    holds none, and closing it would only cost a greenlet hop and a task."""
+    if session.in_transaction():
+        await asyncio.shield(session.close())
+
+
 class Database:
     """The process's engines and session factories, created once at start-up."""
 
@@ -292,11 +301,11 @@ class Database:
         if self.router is not None:
             self.router.wrote(user_id)
 
-    @asynccontextmanager
-    async def read_session(
+    async def open_read(
         self, kind: ReadKind, *, user_id: int | None = None, recent_writer: bool = False
-    ) -> AsyncIterator[ReadSession]:
-        """A read-only session for ``kind`` of read, never committed.
+    ) -> ReadSession:
+        """A read-only session for ``kind`` of read, never committed; ``close_read`` gives
+        back what it holds.
 
         Tries the fit replicas of the kind's set in turn; a replica whose connection fails
         here is skipped and the next one tried, then the primary: the reader gets an answer,
@@ -305,11 +314,6 @@ class Database:
         options = {**self.sessions.kw, "sync_session_class": ReadOnlySession}
         if self.autocommit_reads:  # no transaction to set a timeout in: the connection's holds
             options["info"] = {}
-        options["bind"] = self._reader(options.get("bind"))
-        if self.read_pools is not None and isinstance(options["bind"], AsyncEngine):
-            # Its compiled reads take asyncpg connections of their own (core/readpool.py).
-            options["info"] = {POOLED: await self.read_pools.of(options["bind"])}
-        session: ReadSession | None = None
         if self.router is not None:
             found = self.router.candidates(kind, user_id=user_id, recent_writer=recent_writer)
             async with aclosing(found) as candidates:
@@ -321,10 +325,23 @@ class Database:
                         await candidate.close()
                         self.router.failed(replica, reason=f"connect failed: {error!r}")
                         continue
-                    session = candidate
-                    break
-        async with session or ReadSession(**options) as chosen:
-            yield chosen
+                    return candidate
+        bind = self._reader(options.get("bind"))
+        if self.read_pools is not None and isinstance(bind, AsyncEngine):
+            # Its compiled reads take asyncpg connections of their own (core/readpool.py).
+            options["info"] = {POOLED: await self.read_pools.of(bind)}
+        return ReadSession(**{**options, "bind": bind})
+
+    @asynccontextmanager
+    async def read_session(
+        self, kind: ReadKind, *, user_id: int | None = None, recent_writer: bool = False
+    ) -> AsyncIterator[ReadSession]:
+        """``open_read`` for the length of a block."""
+        session = await self.open_read(kind, user_id=user_id, recent_writer=recent_writer)
+        try:
+            yield session
+        finally:
+            await close_read(session)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

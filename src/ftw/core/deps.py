@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ftw.config import Settings
 from ftw.core import switches
-from ftw.core.db import Database, ReadSession
+from ftw.core.db import Database, ReadSession, close_read
 from ftw.core.principal import principal
 from ftw.core.replicas import RECENT_WRITER, ReadKind
 
@@ -67,9 +67,9 @@ async def _read(request: Request, kind: ReadKind) -> ReadSession:
     """
     db: Database = request.app.state.db
     state = request.scope["state"]
-    opened = db.read_session(kind, user_id=_user_id(request), recent_writer=state.get(RECENT_WRITER, False))
-    session = await opened.__aenter__()
-    state.setdefault(READ_SESSIONS, []).append(opened)
+    recent_writer = state.get(RECENT_WRITER, False)
+    session = await db.open_read(kind, user_id=_user_id(request), recent_writer=recent_writer)
+    state.setdefault(READ_SESSIONS, []).append(session)
     return session
 
 
@@ -100,8 +100,8 @@ class ReadSessions:
         try:
             await self.app(scope, receive, send)
         finally:
-            for opened in reversed(scope.get("state", {}).pop(READ_SESSIONS, ())):
-                await opened.__aexit__(None, None, None)
+            for session in reversed(scope.get("state", {}).pop(READ_SESSIONS, ())):
+                await close_read(session)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 import re
+from collections.abc import Callable, Iterator
+from typing import Any
 
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from ftw.app import ROUTERS
+from ftw.web import PAGES
 
 PARAMETER = re.compile(r"\{[^}]+\}")
 
@@ -24,3 +29,28 @@ def test_every_route_is_the_first_to_match_its_own_path() -> None:
             if first is not route:
                 hidden.append(f"{method} {route.path} reaches {first.path}")
     assert hidden == []
+
+
+def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
+    for dependency in dependant.dependencies:
+        if dependency.call is not None:
+            yield dependency.call
+        yield from _calls(dependency)
+
+
+def _is_async(call: Callable[..., Any]) -> bool:
+    return inspect.iscoroutinefunction(call) or inspect.isasyncgenfunction(call)
+
+
+def test_no_route_runs_a_dependency_in_the_thread_pool() -> None:
+    """FastAPI runs a plain ``def`` dependency in its thread pool: a thread hand-off per
+    request and dependency (the pager's cost /threads 8 % of its CPU until it was async)."""
+    routers = [*ROUTERS, *(module.router for module in PAGES)]
+    routes = [route for router in routers for route in router.routes if isinstance(route, APIRoute)]
+    blocking = {
+        f"{route.path}: {call.__qualname__}"
+        for route in routes
+        for call in _calls(route.dependant)
+        if not _is_async(call if inspect.isroutine(call) else type(call).__call__)
+    }
+    assert sorted(blocking) == []

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -183,15 +183,16 @@ _Limit = Annotated[
 ]
 
 
-def _default_page(settings: SettingsDep, cursor: Cursor = None, limit: _Limit = None) -> PageParams:
+async def _default_page(settings: SettingsDep, cursor: Cursor = None, limit: _Limit = None) -> PageParams:
     rules = settings.jobs
     return PageParams(cursor, min(limit or rules.page_size_default, rules.page_size_max))
 
 
-def page_params(*, default: int, maximum: int) -> Callable[..., PageParams]:
-    """The dependency of a route with its own page size: a limit past ``maximum`` is a 422."""
+def page_params(*, default: int, maximum: int) -> Callable[..., Awaitable[PageParams]]:
+    """The dependency of a route with its own page size: a limit past ``maximum`` is a 422.
+    (``async``, as every dependency: FastAPI runs a plain ``def`` in its thread pool.)"""
 
-    def dependency(cursor: Cursor = None, limit: int = default) -> PageParams:
+    async def dependency(cursor: Cursor = None, limit: int = default) -> PageParams:
         return PageParams(cursor, limit)
 
     # Set as an object: a string annotation could not name this call's ``maximum``.

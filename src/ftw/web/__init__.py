@@ -147,6 +147,14 @@ def _handlers(web: FastAPI) -> None:
         return error_page(request, 404, "Page not found", "There is no page at this address.")
 
 
+# The role modules first: /jobs/new must match before /jobs/{job_id} (and /invoices/new
+# before /invoices/{invoice_id}, within invoices).
+PAGES = (
+    accounts, homeowner, contractor, invoices, payouts, crm, operator, admin,
+    messages, offline, unsubscribe, public,
+)  # fmt: skip
+
+
 def install(app: FastAPI) -> None:
     """Serve the static files at ``/static`` and the pages wherever the API has no route."""
     assets = Assets()
@@ -154,10 +162,7 @@ def install(app: FastAPI) -> None:
     web.state = app.state  # the pages' requests see the app's database, settings and cache
     app.state.assets = assets
     app.state.templates = templates(assets)
-    # The role modules first: /jobs/new must match before /jobs/{job_id} (and /invoices/new
-    # before /invoices/{invoice_id}, within invoices).
-    pages = (accounts, homeowner, contractor, invoices, payouts, crm, operator, admin)
-    for module in (*pages, messages, offline, unsubscribe, public):
+    for module in PAGES:
         web.include_router(module.router)
     _handlers(web)
     web.add_middleware(ErrorPages)

@@ -118,7 +118,11 @@ class PoolSettings(BaseModel):
     """Database pool of one process; PgBouncer multiplexes many of these."""
 
     min_size: int = 20
-    max_size: int = 100
+    max_size: int = 100  # connections of one process to one server, both pools together
+    # The share of max_size that the compiled reads' own pool may open (core/readpool.py);
+    # SQLAlchemy's pool keeps the rest. A compiled read holds its connection only for its
+    # one statement, a write for its whole transaction, so reads need few.
+    read_share: float = Field(default=0.25, gt=0, lt=1)
     connect_timeout_s: float = 30.0
     idle_timeout_s: float = 600.0
     statement_timeout_s: float = 30.0

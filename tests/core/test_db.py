@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import time
 
 import asyncpg
 import pytest
-from sqlalchemy import Integer, String, bindparam, func, insert, select, text
+from sqlalchemy import Float, Integer, String, bindparam, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
 
@@ -111,5 +112,39 @@ async def test_a_compiled_read_on_a_dropped_pool_connection_is_answered_from_a_f
         assert after is not None
         assert after[0] != before[0], "answered on a fresh connection"
         assert after[1] == before[1]
+    finally:
+        await db.dispose()
+
+
+async def test_both_pools_together_open_at_most_max_size_connections(database_url: str) -> None:
+    """Reads and writes at once: the read pool opens its share of ``max_size``, SQLAlchemy's
+    the rest, and everything is answered."""
+    settings = Settings(environment="test", pool=PoolSettings(min_size=1, max_size=4, read_share=0.25))
+    db = Database.connect(database_url, settings)
+    nap = Query(select(func.pg_sleep(bindparam("seconds", type_=Float))))
+    sleeping = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND state = 'active' AND query LIKE '%pg_sleep%'"
+        " AND pid <> pg_backend_pid()"
+    )
+
+    async def read() -> None:
+        async with db.read_session(ReadKind.BROWSE) as session:
+            await nap.rows(session, seconds=0.2)
+
+    async def write() -> None:
+        async with db.session() as session:
+            await session.execute(text("SELECT pg_sleep(0.2)"))
+
+    try:
+        await read()  # the read pool's connection opened before the race, not during it
+        work = asyncio.gather(*(read() for _ in range(5)), *(write() for _ in range(10)))
+        peak = 0
+        async with db.engine.connect() as watcher:  # the watcher is one of SQLAlchemy's 3
+            while not work.done():
+                peak = max(peak, (await watcher.execute(sleeping)).scalar_one())
+                await asyncio.sleep(0.02)
+        await work
+        assert peak == 3, "one read and two writes at a time: 4 connections with the watcher's"
     finally:
         await db.dispose()

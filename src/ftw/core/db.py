@@ -95,6 +95,13 @@ def _connect_args(settings: Settings) -> dict[str, Any]:
     }
 
 
+def read_pool_size(settings: Settings) -> int:
+    """How many of a process's ``pool.max_size`` connections to a server its read pool may
+    open: none behind an old PgBouncer, where reads stay on SQLAlchemy's pool."""
+    pool = settings.pool
+    return 0 if pool.pooler == "pgbouncer" else max(1, round(pool.max_size * pool.read_share))
+
+
 def create_engine(url: str, settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
     """An engine for the configured pooler (``pool.pooler``).
 
@@ -111,11 +118,12 @@ def create_engine(url: str, settings: Settings, *, pool_size: int | None = None)
     if not cached:
         connect_args |= {"statement_cache_size": 0, "prepared_statement_name_func": _statement_name}
     cache_size = pool.statement_cache_size if cached else 0
+    orm_max = pool.max_size - read_pool_size(settings)
     engine = create_async_engine(
         async_url(url).update_query_dict({_ENGINE_QUERY[0]: str(cache_size)}),
         poolclass=dbmetrics.TimedPool,
-        pool_size=size,
-        max_overflow=max(pool.max_size - size, 0),
+        pool_size=min(size, orm_max),
+        max_overflow=max(orm_max - size, 0),
         pool_timeout=pool.connect_timeout_s,
         pool_recycle=int(pool.idle_timeout_s),
         connect_args=connect_args,
@@ -269,7 +277,8 @@ class Database:
             read_pools = ReadPools(
                 _libpq_url,
                 _connect_args(settings) | {"statement_cache_size": settings.pool.statement_cache_size},
-                max_size=settings.pool.max_size,
+                max_size=read_pool_size(settings),
+                acquire_timeout_s=settings.pool.connect_timeout_s,
                 idle_timeout_s=settings.pool.idle_timeout_s,
                 slow_query_ms=settings.slow_query_ms,
             )

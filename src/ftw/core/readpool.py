@@ -44,21 +44,26 @@ async def _nothing_to_reset(connection: asyncpg.Connection) -> None:
 class PooledReads:
     """One server's pool for compiled reads."""
 
-    def __init__(self, pool: asyncpg.Pool, *, slow_query_ms: int) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, acquire_timeout_s: float, slow_query_ms: int) -> None:
         self.pool = pool
+        self.acquire_timeout_s = acquire_timeout_s
         self.slow_query_ms = slow_query_ms
 
     async def fetch(self, sql: str, arguments: list[Any], verb: str) -> list[asyncpg.Record]:
         """The statement's rows; a dead connection is replaced and the read tried once more."""
         for attempt in (1, 2):
-            async with self.pool.acquire() as connection:
+            # A timer, not acquire(timeout=...), which wraps every acquire in a task of its own.
+            async with asyncio.timeout(self.acquire_timeout_s):
+                connection = await self.pool.acquire()
+            try:
                 started = time.perf_counter()
-                try:
-                    found: list[asyncpg.Record] = await connection.fetch(sql, *arguments)
-                except DISCONNECTED:  # closed: the pool opens a fresh one in its place
-                    if attempt == 2:
-                        raise
-                    continue
+                found: list[asyncpg.Record] = await connection.fetch(sql, *arguments)
+            except DISCONNECTED:  # closed: the pool opens a fresh one in its place
+                if attempt == 2:
+                    raise
+                continue
+            finally:
+                await self.pool.release(connection)
             dbmetrics.observe(sql, time.perf_counter() - started, slow_query_ms=self.slow_query_ms, verb=verb)
             return found
         raise AssertionError("unreachable")  # pragma: no cover
@@ -77,12 +82,14 @@ class ReadPools:
         connect_args: dict[str, Any],
         *,
         max_size: int,
+        acquire_timeout_s: float,
         idle_timeout_s: float,
         slow_query_ms: int,
     ) -> None:
         self._dsn = dsn
         self._connect_args = connect_args
         self._max_size = max_size
+        self._acquire_timeout_s = acquire_timeout_s
         self._idle_timeout_s = idle_timeout_s
         self._slow_query_ms = slow_query_ms
         self._pools: dict[object, asyncio.Future[PooledReads]] = {}
@@ -111,7 +118,7 @@ class ReadPools:
             init=self._connected,
             **self._connect_args,
         )
-        return PooledReads(pool, slow_query_ms=self._slow_query_ms)
+        return PooledReads(pool, acquire_timeout_s=self._acquire_timeout_s, slow_query_ms=self._slow_query_ms)
 
     async def _connected(self, connection: asyncpg.Connection) -> None:
         """JSON arrives decoded and addresses as text, as on SQLAlchemy's connections."""

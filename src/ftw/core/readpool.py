@@ -2,10 +2,10 @@
 
 A read that runs only compiled statements needs no SQLAlchemy around its connection, and
 taking one from SQLAlchemy's pool costs more than the read: the session's connection, a
-greenlet hop each way, the pool's checkout and checkin events and the connection reset came
-to 250 µs of CPU against 20 µs for the fetch itself. One asyncpg pool per database server
-hands out the same connections (same URL, startup parameters, statement timeout and
-statement cache) for a fraction of that.
+greenlet hop each way, the pool's checkout and checkin events and the connection reset
+come to about ten times the fetch itself (``benchmarks/reads.py``). One asyncpg pool per
+database server hands out the same connections (same URL, startup parameters, statement
+timeout and statement cache) for less than half the cost of that path.
 
 Its connections only ever run single read statements in autocommit, so nothing needs
 resetting when one is released (asyncpg's default reset is a round trip: unlock advisory

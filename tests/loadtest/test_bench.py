@@ -60,7 +60,9 @@ def test_a_short_bench_reports_rates_latencies_and_cpu_per_request(
     assert [s.errors_by_kind for s in report.mix.steps if s.errors] == []
     mix, bare = report.mix.steps[0].cpu_s_per_1k, report.bare.steps[0].cpu_s_per_1k
     assert mix["app"]
-    assert mix["postgres"]
+    # CPU time comes in 10 ms ticks, and one 2-second step of 20 requests costs PostgreSQL
+    # about that much: some step of the mix must show it, not necessarily the first.
+    assert any(step.cpu_s_per_1k["postgres"] for step in report.mix.steps)
     assert mix["redis"] is not None
     assert bare["app"]
     assert mix["app"] > bare["app"]

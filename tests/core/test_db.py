@@ -141,6 +141,8 @@ async def test_both_pools_together_open_at_most_max_size_connections(database_ur
         work = asyncio.gather(*(read() for _ in range(5)), *(write() for _ in range(10)))
         peak = 0
         async with db.engine.connect() as watcher:  # the watcher is one of SQLAlchemy's 3
+            # Autocommit: a transaction would see pg_stat_activity as of its first sample.
+            await watcher.execution_options(isolation_level="AUTOCOMMIT")
             while not work.done():
                 peak = max(peak, (await watcher.execute(sleeping)).scalar_one())
                 await asyncio.sleep(0.02)

@@ -5,7 +5,8 @@ from. The app runs in this process with its lifespan (PostgreSQL pool, Redis cac
 limiter); each launch-mix request (loadtest/mix.py, same builders, same sampled accounts) is
 sent straight to the ASGI app, no socket, and the process's CPU time (every thread: argon2
 runs in a pool) is divided by the requests. Per endpoint it also prints the share of the
-mix's CPU it accounts for, weighted by its share of the mix.
+mix's CPU it accounts for, weighted by its share of the mix, and, when PostgreSQL runs on this
+machine, the CPU its processes spent meanwhile (the bench gives only the mix's average).
 
     .venv/bin/python benchmarks/endpoints.py --database-url postgresql://postgres@127.0.0.1:5432/ftw_bench \\
         --redis-url redis://127.0.0.1:6379/12 --requests 300
@@ -29,6 +30,7 @@ from rich.table import Table
 from ftw.app import create_app
 from ftw.config import Settings
 from ftw.loadtest import mix as launch_mix
+from ftw.loadtest.bench import postmaster_pid, tree_cpu
 from ftw.loadtest.generator import Request
 
 
@@ -94,6 +96,8 @@ async def main(args: argparse.Namespace) -> None:
     mix = launch_mix.Mix(population, settings, host="bench")
     app = create_app(settings)
     cpu: dict[str, float] = collections.defaultdict(float)
+    postgres = await postmaster_pid(args.database_url)
+    pg_cpu: dict[str, float] = collections.defaultdict(float)
     count: collections.Counter[str] = collections.Counter()
     errors: collections.Counter[str] = collections.Counter()
     weights: dict[str, float] = {}
@@ -106,19 +110,22 @@ async def main(args: argparse.Namespace) -> None:
             for round_ in range(args.warmup + args.requests):
                 request = builder()
                 weights[request.name] = weight
+                pg_started = tree_cpu(postgres) if postgres else 0.0
                 started = time.process_time()
                 status = await _call(app, request)
                 spent = time.process_time() - started
                 if round_ < args.warmup:
                     continue
                 cpu[request.name] += spent
+                if postgres:
+                    pg_cpu[request.name] += tree_cpu(postgres) - pg_started
                 count[request.name] += 1
                 if status not in request.ok:
                     errors[request.name] += 1
                     if args.verbose:
                         print(status, request.raw[:200])
     table = Table(title=f"CPU ms per request, {args.requests} requests per endpoint, in process")
-    for column in ("endpoint", "share ‰", "CPU ms", "of the mix %", "errors"):
+    for column in ("endpoint", "share ‰", "CPU ms", "of the mix %", "PostgreSQL ms", "errors"):
         table.add_column(column, justify="left" if column == "endpoint" else "right")
     mean = {name: cpu[name] / count[name] for name in count}
     mix_ms = sum(mean[name] * weights[name] for name in mean) / sum(weights.values()) or 1.0
@@ -129,11 +136,15 @@ async def main(args: argparse.Namespace) -> None:
             f"{weights[name]:.0f}",
             f"{mean[name] * 1000:.2f}",
             f"{share:.1f}",
+            f"{pg_cpu[name] / count[name] * 1000:.2f}" if postgres else "-",
             str(errors[name]),
         )
     console = Console()
     console.print(table)
     console.print(f"launch mix, weighted: {mix_ms * 1000:.2f} CPU ms per request")
+    if postgres:
+        pg_ms = sum(pg_cpu[name] / count[name] * weights[name] for name in count) / sum(weights.values())
+        console.print(f"PostgreSQL meanwhile, weighted: {pg_ms * 1000:.2f} CPU ms per request")
 
 
 if __name__ == "__main__":

@@ -143,7 +143,7 @@ class Report:
 # -- measuring ------------------------------------------------------------------------------
 
 
-def _tree_cpu(pid: int) -> float:
+def tree_cpu(pid: int) -> float:
     """CPU seconds of a process, its live descendants, and its children that have exited."""
     root = psutil.Process(pid)
     times = root.cpu_times()
@@ -177,13 +177,13 @@ class Meter:
     redis_client: redis.Redis | None
 
     def app(self) -> float:
-        return _tree_cpu(self.app_pid)
+        return tree_cpu(self.app_pid)
 
     def read(self) -> dict[str, float | None]:
         own = psutil.Process().cpu_times()
         figures: dict[str, float | None] = {
             "app": self.app(),
-            "postgres": _tree_cpu(self.postgres_pid) if self.postgres_pid else None,
+            "postgres": tree_cpu(self.postgres_pid) if self.postgres_pid else None,
             "redis": None,
             "generator": own.user + own.system,
         }

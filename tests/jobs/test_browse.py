@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ftw.jobs import service
 from ftw.jobs.models import Job
+from ftw.jobs.schemas import JobFilters
 from tests.conftest import SignUp
 from tests.support.market import post_job
 
@@ -157,3 +159,39 @@ async def test_search_with_only_stop_words_finds_nothing_rather_than_failing(
     client: httpx.AsyncClient,
 ) -> None:
     assert await _search(client, "the and") == []
+
+
+# A county's market, roughly as the seed makes it: most jobs closed, the word common across
+# counties, a county holding a small share of the open jobs that have it.
+MARKET = """
+INSERT INTO jobs (homeowner_id, territory_fips, zip, title, description, trade, status,
+                  price_low_cents, price_high_cents, size, tier, confidence)
+SELECT homeowner_id, CASE WHEN n % 20 = 0 THEN territory_fips ELSE '06037' END, zip,
+       CASE WHEN n % 3 = 0 THEN 'Faucet ' ELSE 'Fence ' END || title, description, trade,
+       CASE WHEN n % 5 = 0 THEN 'open' ELSE 'completed' END,
+       price_low_cents, price_high_cents, size, tier, confidence
+FROM jobs, generate_series(1, 20000) AS n WHERE jobs.id = :job_id
+"""
+
+
+async def test_a_county_search_reads_only_that_countys_open_matches_even_on_a_generic_plan(
+    client: httpx.AsyncClient, sign_up: SignUp, session: AsyncSession
+) -> None:
+    """The search statement as the app prepares it, planned for any value (as PostgreSQL
+    soon plans a prepared statement): one scan of the open jobs' index by county and words,
+    not every job with the word intersected with the county's jobs afterwards."""
+    template = await post_job(client, await sign_up())
+    await session.execute(text(MARKET), {"job_id": template["id"]})
+    connection = await session.connection()
+    await connection.exec_driver_sql("ANALYZE jobs")
+    await connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+    first = service._search_pages(service._shape(JobFilters(territory="36061")))._first
+    values = first.defaults | {"text_query": "faucet", "territory": "36061", "status": "open", "limit": 20}
+    await connection.exec_driver_sql(f"PREPARE county_search AS {first.sql}")
+    arguments = ", ".join(repr(values[name]) for name in first.names)
+    explained = await connection.exec_driver_sql(f"EXPLAIN EXECUTE county_search({arguments})")
+    plan = "\n".join(row[0] for row in explained)
+    await connection.exec_driver_sql("DEALLOCATE county_search")
+    scans = [line for line in plan.splitlines() if "Index Cond" in line or "Scan" in line]
+    assert "ix_jobs_search_open" in plan, plan
+    assert any("territory_fips" in line and "@@" in line for line in scans), plan

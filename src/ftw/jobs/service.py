@@ -372,12 +372,13 @@ _SUMMARY = (
 )
 
 
-_Shape = tuple[bool, bool, bool, bool, bool | None]  # territory, mine, size, trade set; urgent
+_Shape = tuple[bool, bool, bool, bool, bool, bool | None]  # open; territory, mine, size, trade set; urgent
 
 
 def _shape(filters: JobFilters) -> _Shape:
     """Which filters are set: the statement's shape, one compiled pager per shape."""
     return (
+        filters.status is JobStatus.OPEN,
         filters.territory is not None,
         filters.homeowner_id is not None,
         filters.size is not None,
@@ -387,9 +388,18 @@ def _shape(filters: JobFilters) -> _Shape:
 
 
 def _narrowed(query: Select[*tuple[Any, ...]], shape: _Shape) -> Select[*tuple[Any, ...]]:
-    """``query`` narrowed to the filters set, bound as ``territory``, ``homeowner_id``,
-    ``size`` and ``trade``."""
-    territory, mine, size, trade, urgent = shape
+    """``query`` narrowed to the status and the filters set, bound as ``status``,
+    ``territory``, ``homeowner_id``, ``size`` and ``trade``.
+
+    Open jobs (nearly every list) are asked for by a literal, not a bound value: asyncpg
+    prepares each statement, PostgreSQL soon plans it once for any value, and a plan for any
+    status cannot use the indexes of open jobs alone (``ix_jobs_browse_open``,
+    ``ix_jobs_search_open``).
+    """
+    open_only, territory, mine, size, trade, urgent = shape
+    query = query.where(
+        Job.status == (literal_column(f"'{JobStatus.OPEN.value}'") if open_only else bindparam("status"))
+    )
     if territory:
         query = query.where(Job.territory_fips == bindparam("territory"))
     if mine:
@@ -414,7 +424,7 @@ def _values(filters: JobFilters) -> dict[str, Any]:
     }
 
 
-_BROWSE = select(*_SUMMARY).where(Job.status == bindparam("status"))
+_BROWSE = select(*_SUMMARY)
 
 
 @functools.cache
@@ -473,9 +483,7 @@ def _search_pages(shape: _Shape) -> Keyset:
     """``search``'s pager for one combination of filters, compiled on first use."""
     tsquery = func.websearch_to_tsquery("english", bindparam("text_query"))
     rank = func.ts_rank_cd(Job.search, tsquery, 32, type_=Float).label("rank")
-    query: Select[*tuple[Any, ...]] = select(*_SUMMARY, rank).where(
-        Job.search.bool_op("@@")(tsquery), Job.status == bindparam("status")
-    )
+    query: Select[*tuple[Any, ...]] = select(*_SUMMARY, rank).where(Job.search.bool_op("@@")(tsquery))
     return Keyset(_narrowed(query, shape), rank.desc(), Job.id.desc())
 
 

@@ -188,9 +188,8 @@ class Limiter:
         if any refuses; with ``writer``, also mark (a write) or look up (a read) the caller's
         recent write."""
         if self._pipeline is not None:
-            try:
-                async with asyncio.timeout(REDIS_TIMEOUT_S * 4):
-                    return await self._shared(self._pipeline, limits, writer)
+            try:  # bounded: each batch of the pipeline is (REDIS_TIMEOUT_S * 4)
+                return await self._shared(self._pipeline, limits, writer)
             except (RedisError, OSError, TimeoutError) as exc:
                 self._unavailable(exc)
         return await self._in_memory(limits)

@@ -195,3 +195,13 @@ async def test_a_county_search_reads_only_that_countys_open_matches_even_on_a_ge
     scans = [line for line in plan.splitlines() if "Index Cond" in line or "Scan" in line]
     assert "ix_jobs_search_open" in plan, plan
     assert any("territory_fips" in line and "@@" in line for line in scans), plan
+
+
+async def test_the_county_search_index_keeps_no_pending_list(session: AsyncSession) -> None:
+    """GIN's pending list (fastupdate) would make every search scan the entries of the jobs
+    posted since the last vacuum; posting pays for the index instead."""
+    options = await session.scalar(
+        text("SELECT reloptions FROM pg_class WHERE relname = 'ix_jobs_search_open'")
+    )
+    assert options is not None
+    assert "fastupdate=off" in options

@@ -147,6 +147,8 @@ class Job(Timestamped, Base):
             "search",
             postgresql_using="gin",
             postgresql_where=text("status = 'open'"),
+            # No pending list for every search to scan: the insert (rare) updates the index.
+            postgresql_with={"fastupdate": "off"},
         ),
         Index("ix_jobs_homeowner_recent", "homeowner_id", text("created_at DESC"), text("id DESC")),
     )

@@ -19,7 +19,6 @@ from ftw.config import EndpointLimits, RateTiers, Settings
 from ftw.core.db import Database
 from ftw.core.ratelimit import Limiter, _tier, client_ip
 from tests.conftest import SignUp
-from tests.support.budget import Recorder
 from tests.support.silent import silent_server
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -184,28 +183,6 @@ async def test_a_redis_that_never_answers_costs_requests_a_bounded_wait(
         async with client_for(configured, database) as client, asyncio.timeout(10):  # a hang fails
             codes = [(await client.get("/api/v1/territories/36061")).status_code for _ in range(3)]
     assert codes == [200, 200, 429]  # answered, and still limited by this process alone
-
-
-async def test_requests_of_one_loop_turn_share_a_round_trip_and_each_gets_its_own_count(
-    settings: Settings, prefix: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Twelve callers at once on a limit of ten: one pipeline to Redis, exact windows."""
-    recorder = Recorder(redis_prefix=prefix)
-    recorder.watch_redis(monkeypatch)
-    limiter = Limiter(limited(settings, prefix))
-    await limiter.warm()
-    limits = [(parse("10/minute"), "tier", "ip:1.2.3.4")]
-    other = [(parse("10/minute"), "tier", "ip:5.6.7.8")]
-    async with recorder.counting():
-        decisions = await asyncio.gather(*(limiter.hit(limits) for _ in range(12)), limiter.hit(other))
-    await limiter.aclose()
-    assert len(recorder.redis) == 1, recorder.report()
-    assert recorder.redis[0].count("EVALSHA") == 13
-    *crowd, alone = decisions
-    assert sorted(d.remaining for d in crowd if d.allowed) == list(range(10))
-    assert [d.allowed for d in crowd].count(False) == 2
-    assert alone.allowed
-    assert alone.remaining == 9
 
 
 async def test_a_redis_that_lost_its_scripts_still_counts_in_redis(settings: Settings, prefix: str) -> None:

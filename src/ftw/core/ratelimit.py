@@ -22,7 +22,6 @@ interval: a limiter outage must not take the API down.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import ipaddress
 import json
 import math
@@ -40,12 +39,11 @@ from fastapi.routing import APIRoute
 from limits import RateLimitItem, RateLimitItemPerMinute, parse
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ftw.config import AuthLimits, EndpointLimits, Settings
 from ftw.core import metrics
-from ftw.core.autopipeline import AutoPipeline
 from ftw.core.errors import problem
 from ftw.core.principal import principal
 from ftw.core.replicas import RECENT_WRITER
@@ -111,7 +109,6 @@ if marker then
 end
 return result
 """
-SCRIPT_SHA = hashlib.sha1(MOVING_WINDOWS.encode(), usedforsecurity=False).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -175,21 +172,20 @@ class Limiter:
         )
         self._local = MovingWindowRateLimiter(MemoryStorage())
         self._client: redis.Redis | None = None
-        self._pipeline: AutoPipeline | None = None
         if settings.redis_url:
             # No socket_timeout (a task per send, a timer per read): ``hit`` bounds the call.
             self._client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=REDIS_TIMEOUT_S)
-            # The requests of one loop turn share a round trip; the batch is bounded as ``hit`` is.
-            self._pipeline = AutoPipeline(self._client, timeout_s=REDIS_TIMEOUT_S * 4)
+            self._script = self._client.register_script(MOVING_WINDOWS)
         self._last_error_log = 0.0
 
     async def hit(self, limits: Sequence[Limit], *, writer: Writer | None = None) -> Decision:
         """Count one request against every limit (each under its own key), or against none
         if any refuses; with ``writer``, also mark (a write) or look up (a read) the caller's
         recent write."""
-        if self._pipeline is not None:
-            try:  # bounded: each batch of the pipeline is (REDIS_TIMEOUT_S * 4)
-                return await self._shared(self._pipeline, limits, writer)
+        if self._client is not None:
+            try:
+                async with asyncio.timeout(REDIS_TIMEOUT_S * 4):
+                    return await self._shared(limits, writer)
             except (RedisError, OSError, TimeoutError) as exc:
                 self._unavailable(exc)
         return await self._in_memory(limits)
@@ -201,19 +197,13 @@ class Limiter:
             self._last_error_log = now
             log.warning("rate_limit_store_unavailable", error=repr(exc), effect="per-process limits")
 
-    async def _shared(
-        self, pipeline: AutoPipeline, limits: Sequence[Limit], writer: Writer | None
-    ) -> Decision:
+    async def _shared(self, limits: Sequence[Limit], writer: Writer | None) -> Decision:
         keys = [self.prefix + item.key_for(name, key) for item, name, key in limits]
         args = [value for item, _, _ in limits for value in (item.amount, item.get_expiry())]
         if writer is not None:
             keys.append(f"{self.writers_prefix}{writer.user_id}")
             args.append(self.writer_ms if writer.writes else 0)
-        try:
-            reply = await pipeline.execute("EVALSHA", SCRIPT_SHA, len(keys), *keys, *args)
-        except NoScriptError:  # Redis restarted or was flushed since ``warm``: EVAL loads it again
-            reply = await pipeline.execute("EVAL", MOVING_WINDOWS, len(keys), *keys, *args)
-        allowed, stamp, *windows = reply
+        allowed, stamp, *windows = await self._script(keys=keys, args=args)
         recent_writer = bool(windows.pop()) if writer is not None else False
         now = float(stamp)
         decisions = []

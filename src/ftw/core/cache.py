@@ -22,10 +22,10 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, contextmanager
 from typing import Annotated, Literal, NamedTuple, Protocol, TypeVar, cast
 
-import redis.asyncio as redis
 import structlog
 from fastapi import Depends, FastAPI, Request
 from pydantic import BaseModel
+from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ftw.config import CacheTTL, Settings
 from ftw.core import metrics
+from ftw.core.redispool import RedisPool
 
 log = structlog.get_logger(__name__)
 
@@ -139,33 +140,32 @@ class RedisBackend:
     """Shared by every instance; keys live under ``prefix``."""
 
     def __init__(self, url: str, *, prefix: str = "ftw:cache:", timeout_s: float = REDIS_TIMEOUT_S) -> None:
-        # No socket_timeout: redis-py would run every send in a task of its own (wait_for)
-        # and arm a second timer per read; ``Cache._guard`` bounds each call with one timer.
-        self.client = redis.Redis.from_url(url, socket_connect_timeout=timeout_s, health_check_interval=30)
+        # No socket_timeout (a timer per read): ``Cache._guard`` bounds each call with one timer.
+        self.redis = RedisPool.from_url(url, socket_connect_timeout=timeout_s, health_check_interval=30)
         self.prefix = prefix
 
     async def get(self, key: str) -> bytes | None:
-        value = await self.client.get(self.prefix + key)
-        return value.encode() if isinstance(value, str) else value
+        value: bytes | None = await self.redis.call("GET", self.prefix + key)
+        return value
 
     async def get_many(self, *keys: str) -> list[bytes | None]:
-        values = await self.client.mget([self.prefix + key for key in keys])
-        return [value.encode() if isinstance(value, str) else value for value in values]
+        values: list[bytes | None] = await self.redis.call("MGET", *[self.prefix + key for key in keys])
+        return values
 
     async def set(self, key: str, value: bytes, ttl_s: float) -> None:
-        await self.client.set(self.prefix + key, value, px=max(1, int(ttl_s * 1000)))
+        await self.redis.call("SET", self.prefix + key, value, "PX", max(1, int(ttl_s * 1000)))
 
     async def lock(self, key: str, ttl_ms: int) -> bool:
-        return bool(await self.client.set(self.prefix + "lock:" + key, b"1", nx=True, px=ttl_ms))
+        return await self.redis.call("SET", self.prefix + "lock:" + key, b"1", "NX", "PX", ttl_ms) is not None
 
     async def unlock(self, key: str) -> None:
-        await self.client.delete(self.prefix + "lock:" + key)
+        await self.redis.call("DEL", self.prefix + "lock:" + key)
 
     async def incr(self, key: str) -> int:
-        return int(await self.client.incr(self.prefix + key))
+        return int(await self.redis.call("INCR", self.prefix + key))
 
     async def close(self) -> None:
-        await self.client.aclose()
+        await self.redis.aclose()
 
 
 class Cache:
@@ -298,7 +298,7 @@ class Cache:
         try:
             async with asyncio.timeout(REDIS_TIMEOUT_S * 2):  # no task per call, unlike wait_for
                 return await call
-        except (redis.RedisError, OSError, TimeoutError) as exc:
+        except (RedisError, OSError, TimeoutError) as exc:
             now = time.monotonic()
             if now - self._last_error_log >= LOG_EVERY_S:
                 self._last_error_log = now

@@ -22,6 +22,7 @@ interval: a limiter outage must not take the API down.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import ipaddress
 import json
 import math
@@ -31,7 +32,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import redis.asyncio as redis
 import structlog
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -39,13 +39,14 @@ from fastapi.routing import APIRoute
 from limits import RateLimitItem, RateLimitItemPerMinute, parse
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ftw.config import AuthLimits, EndpointLimits, Settings
 from ftw.core import metrics
 from ftw.core.errors import problem
 from ftw.core.principal import principal
+from ftw.core.redispool import RedisPool
 from ftw.core.replicas import RECENT_WRITER
 from ftw.core.security import digest
 
@@ -109,6 +110,8 @@ if marker then
 end
 return result
 """
+# Its name in Redis's script cache (EVALSHA): a content address, not a security measure.
+MOVING_WINDOWS_SHA = hashlib.sha1(MOVING_WINDOWS.encode(), usedforsecurity=False).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -171,21 +174,20 @@ class Limiter:
             int(replicas.read_your_writes_s * 1000) if replicas.browse or replicas.analytics else 0
         )
         self._local = MovingWindowRateLimiter(MemoryStorage())
-        self._client: redis.Redis | None = None
+        self._redis: RedisPool | None = None
         if settings.redis_url:
-            # No socket_timeout (a task per send, a timer per read): ``hit`` bounds the call.
-            self._client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=REDIS_TIMEOUT_S)
-            self._script = self._client.register_script(MOVING_WINDOWS)
+            # No socket_timeout (a timer per read): ``hit`` bounds the call.
+            self._redis = RedisPool.from_url(settings.redis_url, socket_connect_timeout=REDIS_TIMEOUT_S)
         self._last_error_log = 0.0
 
     async def hit(self, limits: Sequence[Limit], *, writer: Writer | None = None) -> Decision:
         """Count one request against every limit (each under its own key), or against none
         if any refuses; with ``writer``, also mark (a write) or look up (a read) the caller's
         recent write."""
-        if self._client is not None:
+        if self._redis is not None:
             try:
                 async with asyncio.timeout(REDIS_TIMEOUT_S * 4):
-                    return await self._shared(limits, writer)
+                    return await self._shared(self._redis, limits, writer)
             except (RedisError, OSError, TimeoutError) as exc:
                 self._unavailable(exc)
         return await self._in_memory(limits)
@@ -197,13 +199,17 @@ class Limiter:
             self._last_error_log = now
             log.warning("rate_limit_store_unavailable", error=repr(exc), effect="per-process limits")
 
-    async def _shared(self, limits: Sequence[Limit], writer: Writer | None) -> Decision:
+    async def _shared(self, pool: RedisPool, limits: Sequence[Limit], writer: Writer | None) -> Decision:
         keys = [self.prefix + item.key_for(name, key) for item, name, key in limits]
         args = [value for item, _, _ in limits for value in (item.amount, item.get_expiry())]
         if writer is not None:
             keys.append(f"{self.writers_prefix}{writer.user_id}")
             args.append(self.writer_ms if writer.writes else 0)
-        allowed, stamp, *windows = await self._script(keys=keys, args=args)
+        try:
+            reply = await pool.call("EVALSHA", MOVING_WINDOWS_SHA, len(keys), *keys, *args)
+        except NoScriptError:  # a restarted or flushed Redis: load it once more
+            reply = await pool.call("EVAL", MOVING_WINDOWS, len(keys), *keys, *args)
+        allowed, stamp, *windows = reply
         recent_writer = bool(windows.pop()) if writer is not None else False
         now = float(stamp)
         decisions = []
@@ -273,17 +279,17 @@ class Limiter:
         is not the one paying both under the hot path's bound (on a busy starting pod it
         would miss it and be counted in process instead). Redis down is only logged here:
         each request falls back on its own."""
-        if self._client is None:
+        if self._redis is None:
             return
         try:
             async with asyncio.timeout(WARM_TIMEOUT_S):
-                await self._client.script_load(MOVING_WINDOWS)
+                await self._redis.call("SCRIPT", "LOAD", MOVING_WINDOWS)
         except (RedisError, OSError, TimeoutError) as exc:
             self._unavailable(exc)
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
+        if self._redis is not None:
+            await self._redis.aclose()
 
 
 def _tier(role: str, pro: bool) -> Tier:

@@ -4,8 +4,9 @@ cache's MGET), straight on redis-py's connections.
 A command through ``redis.asyncio.Redis`` passes its connection pool (a lock, pool
 observability records, a readiness probe of the socket on every checkout), a retry wrapper,
 an event dispatcher and the response callbacks: it doubles the client's CPU per call (66
-against 35-44 µs for the limiter's script, `benchmarks/redis_calls.py`). Here a checked-in connection goes back on a free list
-and the next command takes it, sends and reads its reply: nothing else.
+against 35-44 µs for the limiter's script, `benchmarks/redis_calls.py`). Here a connection
+goes back on a free list and the next command takes it, sends and reads its reply: nothing
+else.
 
 A connection that fails, times out or is cancelled mid-command is disconnected, never
 reused: its reply could still arrive and answer the next caller. Error replies

@@ -30,7 +30,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import structlog
 from fastapi import Depends, FastAPI, Request
@@ -165,6 +165,12 @@ class Limiter:
         self.tiers = settings.rate_limits
         self.endpoints: EndpointLimits = settings.endpoint_limits
         self.accounts: AuthLimits = settings.auth_limits
+        # Parsed once: a limit's text ("50/hour") belongs to the settings, not to a request.
+        self._tier_items = {
+            tier: RateLimitItemPerMinute(getattr(self.tiers, tier)) for tier in get_args(Tier)
+        }
+        self._endpoint_items = {name: parse(getattr(self.endpoints, name)) for name in get_args(Endpoint)}
+        self._account_items = (parse(self.accounts.per_address), parse(self.accounts.per_email))
         self.trusted = [ipaddress.ip_network(cidr, strict=False) for cidr in settings.trusted_proxies]
         self.prefix = f"{settings.redis_prefix}:limits:"
         self.writers_prefix = f"{settings.redis_prefix}:wrote:"
@@ -246,10 +252,10 @@ class Limiter:
         return _tightest(decisions)
 
     def tier_item(self, tier: Tier) -> RateLimitItem:
-        return RateLimitItemPerMinute(getattr(self.tiers, tier))
+        return self._tier_items[tier]
 
     def endpoint_item(self, name: Endpoint) -> RateLimitItem:
-        return parse(getattr(self.endpoints, name))
+        return self._endpoint_items[name]
 
     def caller(self, scope: Scope) -> Caller:
         claims = principal(scope.get("state", {}))
@@ -267,11 +273,11 @@ class Limiter:
         address = self.address(scope).key
         limits: list[Limit] = [
             (self.tier_item("anonymous"), "tier", address),
-            (parse(self.accounts.per_address), "accounts", address),
+            (self._account_items[0], "accounts", address),
         ]
         if email is not None:
             # Hashed: the limit needs only to tell addresses apart, Redis need not hold them.
-            limits.append((parse(self.accounts.per_email), "accounts", f"email:{digest(email)}"))
+            limits.append((self._account_items[1], "accounts", f"email:{digest(email)}"))
         return limits
 
     async def warm(self) -> None:

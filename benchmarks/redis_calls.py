@@ -1,8 +1,10 @@
 """Client CPU per Redis round trip, the way requests make them: many at once on one event loop.
 
-The rate limiter's script through redis-py's client (``Redis`` and a registered ``Script``)
-against the same script through ``core.redispool.RedisPool``, and a bare PING through each.
-The process's CPU time is divided by the calls (Redis's own CPU is not in it).
+The rate limiter's script through redis-py's client (``Redis`` and a registered ``Script``),
+as the app sent it before: with redis-py 8's default socket timeout (5 s: each send in a task
+of its own, a timer per read) and without; then through ``core.redispool.RedisPool`` without
+it, as the app sends it now; and a bare PING through each. The process's CPU time is divided
+by the calls (Redis's own CPU is not in it).
 
     .venv/bin/python benchmarks/redis_calls.py --redis-url redis://127.0.0.1:6379/12
 """
@@ -36,7 +38,9 @@ async def _cpu_us(call: Callable[[int], Awaitable[object]], *, tasks: int, calls
 async def main(args: argparse.Namespace) -> None:
     client = redis.Redis.from_url(args.redis_url)
     script = client.register_script(MOVING_WINDOWS)
-    pool = RedisPool.from_url(args.redis_url)
+    untimed = redis.Redis.from_url(args.redis_url, socket_timeout=None)
+    untimed_script = untimed.register_script(MOVING_WINDOWS)
+    pool = RedisPool.from_url(args.redis_url, socket_timeout=None)
     prefix = f"bench-redis-{uuid.uuid4().hex}:"
 
     def keys(i: int) -> list[str]:
@@ -44,6 +48,9 @@ async def main(args: argparse.Namespace) -> None:
 
     async def client_script(i: int) -> object:
         return await script(keys=keys(i), args=[200, 60])
+
+    async def untimed_script_call(i: int) -> object:
+        return await untimed_script(keys=keys(i), args=[200, 60])
 
     async def pool_script(i: int) -> object:
         return await pool.call("EVALSHA", MOVING_WINDOWS_SHA, 1, *keys(i), 200, 60)
@@ -57,6 +64,7 @@ async def main(args: argparse.Namespace) -> None:
     await pool.call("SCRIPT", "LOAD", MOVING_WINDOWS)
     runs = (
         ("limiter script, redis-py client", client_script),
+        ("  the same, no socket timeout", untimed_script_call),
         ("limiter script, RedisPool", pool_script),
         ("PING, redis-py client", client_ping),
         ("PING, RedisPool", pool_ping),
@@ -69,6 +77,7 @@ async def main(args: argparse.Namespace) -> None:
         async for key in client.scan_iter(match=f"{prefix}*"):
             await client.delete(key)
         await client.aclose()
+        await untimed.aclose()
         await pool.aclose()
 
 

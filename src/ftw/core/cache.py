@@ -140,8 +140,11 @@ class RedisBackend:
     """Shared by every instance; keys live under ``prefix``."""
 
     def __init__(self, url: str, *, prefix: str = "ftw:cache:", timeout_s: float = REDIS_TIMEOUT_S) -> None:
-        # No socket_timeout (a timer per read): ``Cache._guard`` bounds each call with one timer.
-        self.redis = RedisPool.from_url(url, socket_connect_timeout=timeout_s, health_check_interval=30)
+        # No socket timeout (redis-py 8 sets 5 s: a task per send, a timer per read);
+        # ``Cache._guard`` bounds each call with one timer.
+        self.redis = RedisPool.from_url(
+            url, socket_timeout=None, socket_connect_timeout=timeout_s, health_check_interval=30
+        )
         self.prefix = prefix
 
     async def get(self, key: str) -> bytes | None:

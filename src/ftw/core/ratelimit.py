@@ -182,8 +182,11 @@ class Limiter:
         self._local = MovingWindowRateLimiter(MemoryStorage())
         self._redis: RedisPool | None = None
         if settings.redis_url:
-            # No socket_timeout (a timer per read): ``hit`` bounds the call.
-            self._redis = RedisPool.from_url(settings.redis_url, socket_connect_timeout=REDIS_TIMEOUT_S)
+            # No socket timeout (redis-py 8 sets 5 s: a task per send, a timer per read); ``hit``
+            # bounds the whole call with one timer.
+            self._redis = RedisPool.from_url(
+                settings.redis_url, socket_timeout=None, socket_connect_timeout=REDIS_TIMEOUT_S
+            )
         self._last_error_log = 0.0
 
     async def hit(self, limits: Sequence[Limit], *, writer: Writer | None = None) -> Decision:

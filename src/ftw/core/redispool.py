@@ -3,8 +3,9 @@ cache's MGET), straight on redis-py's connections.
 
 A command through ``redis.asyncio.Redis`` passes its connection pool (a lock, pool
 observability records, a readiness probe of the socket on every checkout), a retry wrapper,
-an event dispatcher and the response callbacks: it doubles the client's CPU per call (66
-against 35-44 µs for the limiter's script, `benchmarks/redis_calls.py`). Here a connection
+an event dispatcher and the response callbacks: two to three times the client CPU of a
+call here (65-86 against 29 µs for the limiter's script with 32 calls in flight,
+`benchmarks/redis_calls.py`). Here a connection
 goes back on a free list and the next command takes it, sends and reads its reply: nothing
 else.
 
@@ -34,7 +35,11 @@ class RedisPool:
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisPool:
-        """Connections to ``url`` with redis-py's connection ``options`` (timeouts, health checks)."""
+        """Connections to ``url`` with redis-py's connection ``options`` (timeouts, health checks).
+
+        Pass ``socket_timeout=None`` when the caller bounds each call itself: redis-py 8's
+        default (5 s) sends every command from a task of its own and arms a timer per read.
+        """
         return cls(redis.ConnectionPool.from_url(url, **options))
 
     async def call(self, *args: EncodableT) -> Any:

@@ -8,6 +8,10 @@ runs in a pool) is divided by the requests. Per endpoint it also prints the shar
 mix's CPU it accounts for, weighted by its share of the mix, and, when PostgreSQL runs on this
 machine, the CPU its processes spent meanwhile (the bench gives only the mix's average).
 
+With ``--calls N`` each endpoint then answers N more requests under cProfile, and the table
+gives the Python function calls one request makes: a count of work that, unlike CPU time, a
+busy or slow machine does not move, so two trees can be compared on it run by run.
+
     .venv/bin/python benchmarks/endpoints.py --database-url postgresql://postgres@127.0.0.1:5432/ftw_bench \\
         --redis-url redis://127.0.0.1:6379/12 --requests 300
 """
@@ -17,7 +21,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import cProfile
 import gc
+import pstats
 import secrets
 import time
 from typing import Any
@@ -101,6 +107,7 @@ async def main(args: argparse.Namespace) -> None:
     count: collections.Counter[str] = collections.Counter()
     errors: collections.Counter[str] = collections.Counter()
     weights: dict[str, float] = {}
+    calls: dict[str, float] = {}
     gc.freeze()  # as `ftw serve` does (core/server.py)
     async with app.router.lifespan_context(app):
         endpoints = [(launch_mix.bare("bench"), 0.0), *zip(mix.builders, mix.weights, strict=True)]
@@ -124,8 +131,11 @@ async def main(args: argparse.Namespace) -> None:
                     errors[request.name] += 1
                     if args.verbose:
                         print(status, request.raw[:200])
+            if args.calls:
+                calls[builder().name] = await _calls_per_request(app, builder, args.calls)
     table = Table(title=f"CPU ms per request, {args.requests} requests per endpoint, in process")
-    for column in ("endpoint", "share ‰", "CPU ms", "of the mix %", "PostgreSQL ms", "errors"):
+    columns = ["endpoint", "share ‰", "CPU ms", "of the mix %", "PostgreSQL ms", "errors"]
+    for column in columns + (["Python calls"] if calls else []):
         table.add_column(column, justify="left" if column == "endpoint" else "right")
     mean = {name: cpu[name] / count[name] for name in count}
     mix_ms = sum(mean[name] * weights[name] for name in mean) / sum(weights.values()) or 1.0
@@ -138,6 +148,7 @@ async def main(args: argparse.Namespace) -> None:
             f"{share:.1f}",
             f"{pg_cpu[name] / count[name] * 1000:.2f}" if postgres else "-",
             str(errors[name]),
+            *([f"{calls[name]:.0f}"] if calls else []),
         )
     console = Console()
     console.print(table)
@@ -145,6 +156,19 @@ async def main(args: argparse.Namespace) -> None:
     if postgres:
         pg_ms = sum(pg_cpu[name] / count[name] * weights[name] for name in count) / sum(weights.values())
         console.print(f"PostgreSQL meanwhile, weighted: {pg_ms * 1000:.2f} CPU ms per request")
+    if calls:
+        mix_calls = sum(calls[name] * weights[name] for name in calls) / sum(weights[name] for name in calls)
+        console.print(f"Python calls, weighted: {mix_calls:.0f} per request")
+
+
+async def _calls_per_request(app: Any, builder: Any, requests: int) -> float:
+    """The Python function calls (primitive ones, as cProfile counts them) per request."""
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(requests):
+        await _call(app, builder())
+    profile.disable()
+    return float(pstats.Stats(profile).prim_calls) / requests  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":
@@ -156,5 +180,8 @@ if __name__ == "__main__":
         "--only", help="measure this endpoint alone (its name in the table), e.g. to profile it"
     )
     parser.add_argument("--verbose", action="store_true", help="print each request that failed")
+    parser.add_argument(
+        "--calls", type=int, default=0, help="then count Python calls over this many requests"
+    )
     parser.add_argument("--warmup", type=int, default=30, help="unmeasured requests per endpoint first")
     asyncio.run(main(parser.parse_args()))

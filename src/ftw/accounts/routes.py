@@ -57,20 +57,23 @@ def e164_or_none(value: str) -> str | None:
 @router.post(
     "/auth/signup",
     status_code=status.HTTP_202_ACCEPTED,
-    dependencies=[auth_limit("signup"), switches.required(Name.SIGNUPS)],
+    dependencies=[switches.required(Name.SIGNUPS)],
 )
+@auth_limit("signup")
 async def signup(data: Signup, session: SessionDep, settings: SettingsDep, _: Anyone) -> Accepted:
     """The same answer whether or not the address has an account (the e-mail says which)."""
     await service.signup(session=session, settings=settings, data=data)
     return SIGNUP_ACCEPTED
 
 
-@router.post("/auth/login", dependencies=[auth_limit("login")])
+@router.post("/auth/login")
+@auth_limit("login")
 async def login(data: Login, session: SessionDep, settings: SettingsDep, _: Anyone) -> TokenPair:
     return await service.login(session=session, settings=settings, email=data.email, password=data.password)
 
 
-@router.post("/auth/refresh", dependencies=[auth_limit("refresh")])
+@router.post("/auth/refresh")
+@auth_limit("refresh")
 async def refresh(data: RefreshRequest, session: SessionDep, settings: SettingsDep, _: Anyone) -> TokenPair:
     return await service.refresh(session=session, settings=settings, token=data.refresh_token)
 
@@ -80,9 +83,8 @@ async def logout(data: LogoutRequest, session: SessionDep, _: Anyone) -> None:
     await service.logout(session=session, token=data.refresh_token, everywhere=data.everywhere)
 
 
-@router.post(
-    "/auth/password/forgot", status_code=status.HTTP_202_ACCEPTED, dependencies=[auth_limit("password_reset")]
-)
+@router.post("/auth/password/forgot", status_code=status.HTTP_202_ACCEPTED)
+@auth_limit("password_reset")
 async def forgot_password(data: PasswordForgotten, session: SessionDep, _: Anyone) -> Accepted:
     await service.request_password_reset(session=session, email=data.email)
     return RESET_ACCEPTED
@@ -91,29 +93,30 @@ async def forgot_password(data: PasswordForgotten, session: SessionDep, _: Anyon
 @router.post(
     "/auth/password/reset",
     status_code=status.HTTP_204_NO_CONTENT,
-    dependencies=[auth_limit("password_reset")],
 )
+@auth_limit("password_reset")
 async def reset_password(data: PasswordReset, session: SessionDep, settings: SettingsDep, _: Anyone) -> None:
     await service.reset_password(
         session=session, settings=settings, token=data.token, new_password=data.new_password
     )
 
 
-@router.post(
-    "/auth/email/confirm", status_code=status.HTTP_204_NO_CONTENT, dependencies=[auth_limit("email_confirm")]
-)
+@router.post("/auth/email/confirm", status_code=status.HTTP_204_NO_CONTENT)
+@auth_limit("email_confirm")
 async def confirm_email(data: EmailConfirmation, session: SessionDep, _: Anyone) -> None:
     await service.confirm_email(session=session, token=data.token)
 
 
-@router.post("/me/phone/code", status_code=status.HTTP_202_ACCEPTED, dependencies=[auth_limit("phone")])
+@router.post("/me/phone/code", status_code=status.HTTP_202_ACCEPTED)
+@auth_limit("phone")
 async def phone_code(principal: SignedIn, session: SessionDep) -> Accepted:
     """Text a 6-digit code to the profile's phone: nothing else is texted until it is entered."""
     await service.request_phone_code(session=session, user_id=principal.user_id)
     return Accepted(detail="A code is on its way by text message.")
 
 
-@router.post("/me/phone/verify", status_code=status.HTTP_204_NO_CONTENT, dependencies=[auth_limit("phone")])
+@router.post("/me/phone/verify", status_code=status.HTTP_204_NO_CONTENT)
+@auth_limit("phone")
 async def verify_phone(
     data: PhoneCode, principal: SignedIn, session: SessionDep, settings: SettingsDep
 ) -> None:
@@ -171,7 +174,8 @@ async def update_me(data: ProfileUpdate, principal: SignedIn, session: SessionDe
     return UserOut.model_validate(user)
 
 
-@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT, dependencies=[auth_limit("login")])
+@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
+@auth_limit("login")
 async def change_password(
     data: PasswordChange, principal: SignedIn, session: SessionDep, settings: SettingsDep
 ) -> None:
@@ -185,6 +189,7 @@ async def change_password(
     )
 
 
-@router.post("/me/deactivate", status_code=status.HTTP_204_NO_CONTENT, dependencies=[auth_limit("login")])
+@router.post("/me/deactivate", status_code=status.HTTP_204_NO_CONTENT)
+@auth_limit("login")
 async def deactivate(data: Deactivation, principal: SignedIn, session: SessionDep) -> None:
     await service.deactivate(session=session, user_id=principal.user_id, password=data.password)

@@ -28,9 +28,8 @@ def _problem(description: str) -> dict[str, Any]:
     return {"description": description, "content": {PROBLEM_JSON: {}}}
 
 
-@router.post(
-    "/jobs/{job_id}/bids", status_code=status.HTTP_201_CREATED, dependencies=[ratelimit.limit("post_bid")]
-)
+@router.post("/jobs/{job_id}/bids", status_code=status.HTTP_201_CREATED)
+@ratelimit.limit("post_bid")
 async def place(
     job_id: Id, data: BidCreate, session: SessionDep, settings: SettingsDep, principal: Contractor
 ) -> BidOut:
@@ -41,7 +40,8 @@ async def place(
     return BidOut.model_validate(bid)
 
 
-@router.get("/jobs/{job_id}/bids", dependencies=[ratelimit.limit("list_bids")])
+@router.get("/jobs/{job_id}/bids")
+@ratelimit.limit("list_bids")
 async def of_job(
     job_id: Id,
     session: OwnReadSessionDep,
@@ -57,7 +57,8 @@ async def of_job(
     return BidPage(items=items, next_cursor=next_cursor)
 
 
-@router.get("/bids", dependencies=[ratelimit.limit("list_bids")])
+@router.get("/bids")
+@ratelimit.limit("list_bids")
 async def mine(
     session: OwnReadSessionDep,
     principal: Contractor,

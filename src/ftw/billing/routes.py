@@ -102,7 +102,8 @@ async def payout_history(session: OwnReadSessionDep, principal: Earner, page: Pa
     return PayoutPage(items=items, next_cursor=next_cursor)
 
 
-@router.post("/invoices", status_code=status.HTTP_201_CREATED, dependencies=[ratelimit.limit("post_invoice")])
+@router.post("/invoices", status_code=status.HTTP_201_CREATED)
+@ratelimit.limit("post_invoice")
 async def create_invoice(
     data: InvoiceCreate, session: SessionDep, settings: SettingsDep, principal: Contractor
 ) -> InvoiceOut:

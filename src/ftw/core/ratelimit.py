@@ -2,11 +2,11 @@
 
 Every ``/api/`` request counts against its caller's tier per minute (anonymous callers by
 client address, IPv6 by its /64; signed-in callers by user id; admins share the operator
-tier), and routes that declare ``dependencies=[limit("post_job")]`` also against that
-endpoint limit. Account routes (sign-in, sign-up, refresh, password reset) declare
-``auth_limit(...)`` instead: they count against the anonymous tier, the account routes'
-window of the client address and the window of the e-mail in their body, whatever token
-the request carries, so a guesser's own valid token buys it nothing. All of a request's
+tier), and routes marked ``@limit("post_job")`` also against that endpoint limit. Account
+routes (sign-in, sign-up, refresh, password reset) are marked ``@auth_limit(...)`` instead:
+they count against the anonymous tier, the account routes' window of the client address and
+the window of the e-mail in their body, whatever token the request carries, so a guesser's
+own valid token buys it nothing. All of a request's
 limits are decided together, before routing, by one Lua script in Redis: a request refused
 by any limit consumes none, and the answer carries the RateLimit-* headers of whichever
 limit leaves the caller fewer requests.
@@ -28,12 +28,12 @@ import json
 import math
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 import structlog
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from limits import RateLimitItem, RateLimitItemPerMinute, parse
@@ -52,6 +52,7 @@ from ftw.core.security import digest
 
 log = structlog.get_logger(__name__)
 
+Endpoint_ = TypeVar("Endpoint_", bound=Callable[..., Any])  # a route's endpoint function
 Tier = Literal["anonymous", "authenticated", "pro", "operator"]
 Endpoint = Literal["post_job", "post_bid", "post_invoice", "post_message", "scope", "list_jobs", "list_bids"]
 AccountRoute = Literal["login", "signup", "refresh", "password_reset", "email_confirm", "phone"]
@@ -346,43 +347,42 @@ def client_ip(request: Request, trusted: list[IPNetwork]) -> str:
     return peer
 
 
-def limit(name: Endpoint) -> Any:
+def limit(name: Endpoint) -> Callable[[Endpoint_], Endpoint_]:
     """Declares that a route also counts against the endpoint limit ``name`` of
-    config.EndpointLimits. ``TierLimitMiddleware`` finds the declaration and decides it with
-    the caller's tier, before routing; the dependency itself does nothing."""
+    config.EndpointLimits (``@limit("post_job")`` under the route's decorator).
+    ``TierLimitMiddleware`` finds the mark on the endpoint and decides it with the caller's
+    tier, before routing. A mark, not a dependency: FastAPI would solve even a dependency
+    that does nothing on every request."""
 
-    async def dependency() -> None:
-        return None
+    def mark(endpoint: Endpoint_) -> Endpoint_:
+        endpoint.endpoint_limit = name  # type: ignore[attr-defined]
+        return endpoint
 
-    dependency.__name__ = f"limit_{name}"
-    dependency.endpoint_limit = name  # type: ignore[attr-defined]
-    return Depends(dependency)
+    return mark
 
 
-def auth_limit(name: AccountRoute) -> Any:
+def auth_limit(name: AccountRoute) -> Callable[[Endpoint_], Endpoint_]:
     """Declares an account route: limited by client address and target e-mail (the body's
     ``email``), never by the token it carries. Decided by ``TierLimitMiddleware``."""
 
-    async def dependency() -> None:
-        return None
+    def mark(endpoint: Endpoint_) -> Endpoint_:
+        endpoint.account_route = name  # type: ignore[attr-defined]
+        return endpoint
 
-    dependency.__name__ = f"auth_limit_{name}"
-    dependency.account_route = name  # type: ignore[attr-defined]
-    return Depends(dependency)
+    return mark
 
 
 Declared = tuple[APIRoute, Endpoint | None]  # a limited route, its endpoint limit (None: an account route)
 
 
 def endpoint_limits(routes: Sequence[Any]) -> list[Declared]:
-    """The routes that declare an endpoint limit (with its name) or are account routes."""
+    """The routes marked with an endpoint limit (with its name) or as account routes."""
     found: list[Declared] = []
     for route in routes:
         if isinstance(route, APIRoute):
-            for declared in route.dependencies:
-                name = getattr(declared.dependency, "endpoint_limit", None)
-                if name is not None or hasattr(declared.dependency, "account_route"):
-                    found.append((route, name))
+            name = getattr(route.endpoint, "endpoint_limit", None)
+            if name is not None or hasattr(route.endpoint, "account_route"):
+                found.append((route, name))
     return found
 
 

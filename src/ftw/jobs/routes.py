@@ -45,8 +45,9 @@ ViewsDep = Annotated[PageViews, Depends(get_views)]
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    dependencies=[ratelimit.limit("post_job"), switches.required(Name.JOB_POSTING)],
+    dependencies=[switches.required(Name.JOB_POSTING)],
 )
+@ratelimit.limit("post_job")
 async def post_job(
     data: JobCreate, session: SessionDep, settings: SettingsDep, storage: StorageDep, principal: Homeowner
 ) -> JobOut:
@@ -55,7 +56,8 @@ async def post_job(
     return service.present(job, [], storage)
 
 
-@router.get("", response_model=JobPage, dependencies=[ratelimit.limit("list_jobs")])
+@router.get("", response_model=JobPage)
+@ratelimit.limit("list_jobs")
 async def browse(
     session: ReadSessionDep,
     cache: CacheDep,

@@ -48,8 +48,8 @@ async def job_messages(
 @router.post(
     "/jobs/{job_id}/messages",
     status_code=status.HTTP_201_CREATED,
-    dependencies=[ratelimit.limit("post_message")],
 )
+@ratelimit.limit("post_message")
 async def send_message(job_id: Id, data: MessageIn, session: SessionDep, principal: SignedIn) -> MessageOut:
     return await service.send(session=session, principal=principal, job_id=job_id, data=data)
 

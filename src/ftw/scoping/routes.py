@@ -19,7 +19,8 @@ from ftw.territories.geography import county_for_zip
 router = APIRouter(prefix="/api/v1", tags=["scoping"])
 
 
-@router.post("/scope", dependencies=[ratelimit.limit("scope")])
+@router.post("/scope")
+@ratelimit.limit("scope")
 async def scope(
     data: ScopeRequest,
     request: Request,

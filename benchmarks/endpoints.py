@@ -132,7 +132,7 @@ async def main(args: argparse.Namespace) -> None:
                     if args.verbose:
                         print(status, request.raw[:200])
             if args.calls:
-                calls[builder().name] = await _calls_per_request(app, builder, args.calls)
+                calls[request.name] = await _calls_per_request(app, builder, args.calls)
     table = Table(title=f"CPU ms per request, {args.requests} requests per endpoint, in process")
     columns = ["endpoint", "share ‰", "CPU ms", "of the mix %", "PostgreSQL ms", "errors"]
     for column in columns + (["Python calls"] if calls else []):

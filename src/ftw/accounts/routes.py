@@ -90,10 +90,7 @@ async def forgot_password(data: PasswordForgotten, session: SessionDep, _: Anyon
     return RESET_ACCEPTED
 
 
-@router.post(
-    "/auth/password/reset",
-    status_code=status.HTTP_204_NO_CONTENT,
-)
+@router.post("/auth/password/reset", status_code=status.HTTP_204_NO_CONTENT)
 @auth_limit("password_reset")
 async def reset_password(data: PasswordReset, session: SessionDep, settings: SettingsDep, _: Anyone) -> None:
     await service.reset_password(

@@ -6,10 +6,9 @@ tier), and routes marked ``@limit("post_job")`` also against that endpoint limit
 routes (sign-in, sign-up, refresh, password reset) are marked ``@auth_limit(...)`` instead:
 they count against the anonymous tier, the account routes' window of the client address and
 the window of the e-mail in their body, whatever token the request carries, so a guesser's
-own valid token buys it nothing. All of a request's
-limits are decided together, before routing, by one Lua script in Redis: a request refused
-by any limit consumes none, and the answer carries the RateLimit-* headers of whichever
-limit leaves the caller fewer requests.
+own valid token buys it nothing. All of a request's limits are decided together, before
+routing, by one Lua script in Redis: a request refused by any limit consumes none, and the
+answer carries the RateLimit-* headers of whichever limit leaves the caller fewer requests.
 
 The windows are the `limits` library's moving window (a list of hit times per key, newest
 first), kept by the script on Redis's own clock so instances with skewed clocks agree. The
@@ -171,7 +170,8 @@ class Limiter:
             tier: RateLimitItemPerMinute(getattr(self.tiers, tier)) for tier in get_args(Tier)
         }
         self._endpoint_items = {name: parse(getattr(self.endpoints, name)) for name in get_args(Endpoint)}
-        self._account_items = (parse(self.accounts.per_address), parse(self.accounts.per_email))
+        self._per_address = parse(self.accounts.per_address)
+        self._per_email = parse(self.accounts.per_email)
         self.trusted = [ipaddress.ip_network(cidr, strict=False) for cidr in settings.trusted_proxies]
         self.prefix = f"{settings.redis_prefix}:limits:"
         self.writers_prefix = f"{settings.redis_prefix}:wrote:"
@@ -277,11 +277,11 @@ class Limiter:
         address = self.address(scope).key
         limits: list[Limit] = [
             (self.tier_item("anonymous"), "tier", address),
-            (self._account_items[0], "accounts", address),
+            (self._per_address, "accounts", address),
         ]
         if email is not None:
             # Hashed: the limit needs only to tell addresses apart, Redis need not hold them.
-            limits.append((self._account_items[1], "accounts", f"email:{digest(email)}"))
+            limits.append((self._per_email, "accounts", f"email:{digest(email)}"))
         return limits
 
     async def warm(self) -> None:

@@ -45,10 +45,7 @@ async def job_messages(
     return MessagePage(thread_id=thread_id, items=items, next_cursor=next_cursor)
 
 
-@router.post(
-    "/jobs/{job_id}/messages",
-    status_code=status.HTTP_201_CREATED,
-)
+@router.post("/jobs/{job_id}/messages", status_code=status.HTTP_201_CREATED)
 @ratelimit.limit("post_message")
 async def send_message(job_id: Id, data: MessageIn, session: SessionDep, principal: SignedIn) -> MessageOut:
     return await service.send(session=session, principal=principal, job_id=job_id, data=data)

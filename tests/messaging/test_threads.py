@@ -6,16 +6,29 @@ from typing import Any
 
 import httpx
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.config import Settings
-from ftw.messaging.models import Delivery, Message, Notification, Thread
+from ftw.core import migrations
+from ftw.messaging.models import PREVIEW_CHARS, Delivery, Message, Notification, Thread
 from tests.conftest import Account
 from tests.support.market import headers_as, make_user, post_job, write_bid
 
 Parties = tuple[Account, Account, Account, Account, dict[str, Any]]
 """The homeowner, a bidder, a withdrawn bidder, an outsider contractor, and the job."""
+
+# What the thread list read before threads carried their last message (migration 0013).
+LATERAL = text(
+    "SELECT t.id, left(m.body, :chars) AS preview, m.sender_id FROM threads t"
+    " JOIN LATERAL (SELECT body, sender_id FROM messages WHERE thread_id = t.id"
+    "               ORDER BY id DESC LIMIT 1) m ON true ORDER BY t.id"
+).bindparams(chars=PREVIEW_CHARS)
+COPIED = text(
+    "SELECT id, last_message_preview, last_sender_id FROM threads"
+    " WHERE last_sender_id IS NOT NULL ORDER BY id"
+)
 
 
 @pytest.fixture
@@ -292,3 +305,49 @@ async def test_only_participants_mark_a_thread_read(client: httpx.AsyncClient, m
     foreign = await client.post(url, json={"message_id": theirs["id"]}, headers=homeowner.headers)
     assert foreign.status_code == 422
     assert foreign.json()["errors"][0]["field"] == "message_id"
+
+
+async def test_the_thread_list_shows_the_newest_message_and_its_sender(
+    client: httpx.AsyncClient, session: AsyncSession, market: Parties
+) -> None:
+    homeowner, contractor, _, _, job = market
+    long = "Details: " + "the valve drips. " * 20
+    exchange = [
+        (contractor, "Can I come on Tuesday?"),
+        (homeowner, "Tuesday works."),
+        (homeowner, long),
+        (contractor, "See you then."),
+        (homeowner, long + "And the tap."),
+    ]
+    for sender, body in exchange:
+        extra = {"contractor_id": contractor.id} if sender is homeowner else {}
+        assert (await _send(client, sender, job["id"], body=body, **extra)).status_code == 201
+        for viewer in (homeowner, contractor):
+            (thread,) = (await client.get("/api/v1/threads", headers=viewer.headers)).json()["items"]
+            assert (thread["last_message_preview"], thread["last_sender_id"]) == (
+                body[:PREVIEW_CHARS],
+                sender.id,
+            )
+    assert len(long) > PREVIEW_CHARS
+    assert (await session.execute(COPIED)).all() == (await session.execute(LATERAL)).all()
+
+
+async def test_the_migration_fills_threads_as_the_lateral_lookup_did(
+    client: httpx.AsyncClient, session: AsyncSession, market: Parties
+) -> None:
+    homeowner, contractor, other, _, job = market
+    for i in range(3):
+        await _send(client, contractor, job["id"], body=f"message {i} " + "x" * 150 * i)
+        await _send(client, homeowner, job["id"], body=f"reply {i}", contractor_id=contractor.id)
+    await _send(client, other, job["id"], body="Only message")
+    listed = (await client.get("/api/v1/threads", headers=homeowner.headers)).json()
+    await session.execute(text("UPDATE threads SET last_message_preview = NULL, last_sender_id = NULL"))
+
+    scripts = ScriptDirectory.from_config(migrations.alembic_config(""))
+    revision = scripts.get_revision("0013")
+    assert revision is not None
+    await session.execute(revision.module.BACKFILL)
+    lateral = (await session.execute(LATERAL)).all()
+    assert len(lateral) == 2
+    assert (await session.execute(COPIED)).all() == lateral
+    assert (await client.get("/api/v1/threads", headers=homeowner.headers)).json() == listed

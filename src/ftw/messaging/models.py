@@ -13,9 +13,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ftw.core.db import Base
 from ftw.core.lifecycle import ANYONE, Lifecycle, one_of, status_type
 
+PREVIEW_CHARS = 140  # of a message's body, in its notification and its thread's summary
+
 
 class Thread(Base):
-    """One conversation per job and contractor who bid on it."""
+    """One conversation per job and contractor who bid on it. Its last message's preview and
+    sender are copied onto it as it is sent, so the thread list reads no message."""
 
     __tablename__ = "threads"
 
@@ -25,6 +28,8 @@ class Thread(Base):
     contractor_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
     last_message_at: Mapped[datetime | None]
+    last_message_preview: Mapped[str | None] = mapped_column(Text)
+    last_sender_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"))
 
     __table_args__ = (
         Index("uq_threads_job_contractor", "job_id", "contractor_id", unique=True),

@@ -16,7 +16,6 @@ from sqlalchemy import (
     exists,
     func,
     select,
-    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert
@@ -33,11 +32,9 @@ from ftw.core.security import AccessClaims
 from ftw.jobs import service as jobs
 from ftw.jobs.models import Job
 from ftw.messaging.events import HomeownerReplied
-from ftw.messaging.models import Message, Notification, Thread, ThreadRead
+from ftw.messaging.models import PREVIEW_CHARS, Message, Notification, Thread, ThreadRead
 from ftw.messaging.notifications import notify
 from ftw.messaging.schemas import MessageIn, MessageOut, NotificationOut, ThreadSummary
-
-PREVIEW_CHARS = 140
 
 
 async def _has_bid(session: AsyncSession, *, job_id: int, contractor_id: int | None) -> bool:
@@ -91,18 +88,23 @@ async def send(*, session: AsyncSession, principal: AccessClaims, job_id: int, d
         has_bid=await _has_bid(session, job_id=job.id, contractor_id=asked),
         writing=True,
     )
+    upsert = insert(Thread).values(
+        job_id=job.id,
+        homeowner_id=job.homeowner_id,
+        contractor_id=contractor_id,
+        last_message_at=func.now(),
+        last_message_preview=data.body[:PREVIEW_CHARS],
+        last_sender_id=principal.user_id,
+    )
     thread_id = await session.scalar(
-        insert(Thread)
-        .values(
-            job_id=job.id,
-            homeowner_id=job.homeowner_id,
-            contractor_id=contractor_id,
-            last_message_at=func.now(),
-        )
-        .on_conflict_do_update(
-            index_elements=[Thread.job_id, Thread.contractor_id], set_={"last_message_at": func.now()}
-        )
-        .returning(Thread.id)
+        upsert.on_conflict_do_update(
+            index_elements=[Thread.job_id, Thread.contractor_id],
+            set_={
+                "last_message_at": func.now(),
+                "last_message_preview": upsert.excluded.last_message_preview,
+                "last_sender_id": upsert.excluded.last_sender_id,
+            },
+        ).returning(Thread.id)
     )
     row = (
         await session.execute(
@@ -205,17 +207,10 @@ def _unread_of(user_id: int | BindParameter[Any]) -> ColumnElement[bool]:
 
 
 def _threads_pages(role: Role) -> Keyset:
-    """The caller's threads, most recent first, each with its unread count and last message:
-    for one role (its side's column leads its index)."""
+    """The caller's threads, most recent first, each with its unread count and last message
+    (copied onto the thread by ``send``): for one role (its side's column leads its index)."""
     me: BindParameter[int] = bindparam("me")
     side = Thread.contractor_id if role == Role.CONTRACTOR else Thread.homeowner_id
-    last = (
-        select(Message.body, Message.sender_id)
-        .where(Message.thread_id == Thread.id)
-        .order_by(Message.id.desc())
-        .limit(1)
-        .lateral("last")
-    )
     unread = select(func.count()).select_from(Message).where(_unread_of(me)).scalar_subquery()
     query: Select[Any] = (
         select(
@@ -225,14 +220,14 @@ def _threads_pages(role: Role) -> Keyset:
             Thread.homeowner_id,
             Thread.contractor_id,
             Thread.last_message_at,
-            func.left(last.c.body, PREVIEW_CHARS).label("last_message_preview"),
-            last.c.sender_id.label("last_sender_id"),
+            Thread.last_message_preview,
+            Thread.last_sender_id,
             unread.label("unread"),
         )
         .join(Job, Job.id == Thread.job_id)
         .outerjoin(ThreadRead, _read_marker(me))
-        .join(last, true())
-        .where(side == me, Thread.last_message_at.is_not(None))
+        # A thread without a last message is not listed, as when the message was joined.
+        .where(side == me, Thread.last_message_at.is_not(None), Thread.last_sender_id.is_not(None))
     )
     return Keyset(query, Thread.last_message_at.desc().nulls_last(), Thread.id.desc())
 

@@ -22,6 +22,7 @@ from ftw.config import Settings
 from ftw.core import migrations
 from ftw.core.db import Database, sync_libpq_url
 from ftw.jobs.models import JobStatus, Urgency
+from ftw.messaging.models import PREVIEW_CHARS
 from ftw.ops.seed import (
     DEMO_DOMAIN,
     DEMO_FIPS,
@@ -327,6 +328,13 @@ async def test_messages_stay_between_a_job_s_homeowner_and_its_bidders(db: async
         "SELECT count(*) FROM threads t JOIN (SELECT thread_id, min(created_at) AS first,"
         " max(created_at) AS last FROM messages GROUP BY thread_id) m ON m.thread_id = t.id"
         " WHERE (t.created_at, t.last_message_at) IS DISTINCT FROM (m.first, m.last)"
+    )
+    # Each thread carries its last message's preview and sender, as messaging.service.send sets them.
+    assert not await db.fetchval(
+        "SELECT count(*) FROM threads t LEFT JOIN LATERAL (SELECT body, sender_id FROM messages"
+        "  WHERE thread_id = t.id ORDER BY id DESC LIMIT 1) m ON true"
+        " WHERE (t.last_message_preview, t.last_sender_id) IS DISTINCT FROM (left(m.body, $1), m.sender_id)",
+        PREVIEW_CHARS,
     )
     assert not await db.fetchval(
         "SELECT count(*) FROM thread_reads r JOIN threads t ON t.id = r.thread_id"

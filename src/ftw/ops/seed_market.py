@@ -28,6 +28,7 @@ from ftw.config import Settings
 from ftw.crm.models import Stage
 from ftw.crm.service import ADVOCATE_MIN_JOBS
 from ftw.jobs.models import JobStatus
+from ftw.messaging.models import PREVIEW_CHARS
 from ftw.reviews.service import performance_score
 
 CHUNK_JOBS = 20_000
@@ -64,7 +65,10 @@ LEDGER_COLUMNS = (
     "job_id",
     "created_at",
 )
-THREAD_COLUMNS = ("id", "job_id", "homeowner_id", "contractor_id", "created_at", "last_message_at")
+THREAD_COLUMNS = (
+    "id", "job_id", "homeowner_id", "contractor_id", "created_at", "last_message_at", "last_message_preview",
+    "last_sender_id",
+)  # fmt: skip
 MESSAGE_COLUMNS = ("id", "thread_id", "sender_id", "body", "created_at")
 READ_COLUMNS = ("thread_id", "user_id", "last_read_message_id")
 NOTIFICATION_COLUMNS = ("user_id", "kind", "payload", "created_at", "read_at")
@@ -334,12 +338,15 @@ class Marketplace:
             last_id[sender] = message_id  # a sender has read up to their own message
             sender = job.homeowner_id if sender == contractor else contractor
         # Older threads are read through; a recent last message may still be unread.
-        final = self.rows["messages"][-1][0]
+        final, _, last_sender, body, _ = self.rows["messages"][-1]
         recent = self.now - times[-1] < timedelta(days=2)
         for user in (job.homeowner_id, contractor):
             if not recent or rng.random() < 0.5:
                 last_id[user] = final
-        self.rows["threads"].append((thread_id, job.id, job.homeowner_id, contractor, times[0], times[-1]))
+        self.rows["threads"].append(
+            (thread_id, job.id, job.homeowner_id, contractor, times[0], times[-1], body[:PREVIEW_CHARS],
+             last_sender)
+        )  # fmt: skip
         self.rows["thread_reads"] += [(thread_id, user, read) for user, read in last_id.items()]
 
     def _payment(

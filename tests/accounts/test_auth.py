@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import argon2
 import httpx
 import jwt
 import pytest
 from fastapi.routing import APIRoute
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ftw.accounts.auth import access_of
@@ -181,6 +182,21 @@ async def test_expired_refresh_token_is_refused(
     await session.flush()
     response = await client.post("/api/v1/auth/refresh", json={"refresh_token": account.refresh_token})
     assert response.status_code == 401
+
+
+async def test_sign_in_redoes_a_hash_made_with_older_parameters(
+    client: httpx.AsyncClient, session: AsyncSession, sign_up: SignUp
+) -> None:
+    account = await sign_up()
+    old = argon2.PasswordHasher().hash(PASSWORD)  # 64 MiB, 3 passes, 4 lanes
+    await session.execute(update(User).where(User.id == account.id).values(password_hash=old))
+    signed_in = await client.post("/api/v1/auth/login", json={"email": account.email, "password": PASSWORD})
+    assert signed_in.status_code == 200
+    stored = await session.scalar(select(User.password_hash).where(User.id == account.id))
+    assert stored is not None
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    again = await client.post("/api/v1/auth/login", json={"email": account.email, "password": PASSWORD})
+    assert again.status_code == 200
 
 
 async def test_logout_revokes_the_refresh_token(client: httpx.AsyncClient, sign_up: SignUp) -> None:

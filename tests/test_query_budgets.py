@@ -36,7 +36,7 @@ from tests.support.budget import Budget, Recorder
 # rate limiter's script; a write that changes a territory's jobs one more to bump its version.
 BUDGETS: dict[str, Budget] = {
     "GET /me": Budget(sql=1, redis=1),
-    "GET /notifications": Budget(sql=2, redis=1),
+    "GET /notifications": Budget(sql=1, redis=1),
     "GET /threads": Budget(sql=1, redis=1),
     # A cache hit: no SQL, and one more round trip (the version and the page in one MGET).
     "GET /jobs?territory (browse)": Budget(sql=0, redis=2),

@@ -14,6 +14,7 @@ from ftw.accounts.service import unsubscribe_link
 from ftw.config import Settings
 from ftw.core import switches
 from ftw.core.db import Database
+from ftw.core.pagination import encode
 from ftw.core.switches import Name
 from ftw.integrations.context import TaskContext
 from ftw.messaging import tasks as messaging_tasks
@@ -52,6 +53,23 @@ async def test_the_list_is_newest_first_and_pages_by_cursor(
         if not cursor:
             break
     assert seen == [n.id for n in reversed(made)]
+
+
+async def test_the_unread_count_stands_on_an_empty_page(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    user, newcomer = await make_user(session, settings), await make_user(session, settings)
+    made = await _notifications(session, user, 3)
+    await client.post(f"/api/v1/notifications/{made[1].id}/read", headers=user.headers)
+    past_the_end = {"cursor": encode(made[0].id)}
+    beyond = (await client.get("/api/v1/notifications", params=past_the_end, headers=user.headers)).json()
+    assert beyond == {"items": [], "next_cursor": None, "unread": 2}
+    none = (await client.get("/api/v1/notifications", headers=newcomer.headers)).json()
+    assert none == {"items": [], "next_cursor": None, "unread": 0}
+    await client.post("/api/v1/notifications/read-all", headers=user.headers)
+    unread_only = {"unread_only": True}
+    read = (await client.get("/api/v1/notifications", params=unread_only, headers=user.headers)).json()
+    assert read == {"items": [], "next_cursor": None, "unread": 0}
 
 
 async def test_reading_one_and_reading_all(

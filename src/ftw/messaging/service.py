@@ -305,31 +305,44 @@ async def mark_read(
     return marker, int(unread or 0)
 
 
+_UNREAD_COUNT = select(func.count()).where(
+    Notification.user_id == bindparam("user_id"), Notification.read_at.is_(None)
+)
+_UNREAD_NOTIFICATIONS = Query(_UNREAD_COUNT)
+
+
 def _notifications_pages(*, unread_only: bool) -> Keyset:
-    query = select(*Notification.__table__.c["id", "kind", "payload", "created_at", "read_at"]).where(
-        Notification.user_id == bindparam("user_id")
-    )
+    """A page of the user's notifications, each row carrying the user's unread count (an
+    uncorrelated subquery: PostgreSQL counts once per statement)."""
+    query = select(
+        *Notification.__table__.c["id", "kind", "payload", "created_at", "read_at"],
+        _UNREAD_COUNT.scalar_subquery().label("unread"),
+    ).where(Notification.user_id == bindparam("user_id"))
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
     return Keyset(query, Notification.id.desc())
 
 
 _NOTIFICATIONS = {unread_only: _notifications_pages(unread_only=unread_only) for unread_only in (False, True)}
-_UNREAD_NOTIFICATIONS = Query(
-    select(func.count()).where(Notification.user_id == bindparam("user_id"), Notification.read_at.is_(None))
-)
 
 
 async def notifications(
     *, session: ReadSession, user_id: int, unread_only: bool, page: PageParams
 ) -> tuple[list[NotificationOut], str | None, int]:
-    """The user's notifications newest first (keyset on id), and how many are unread."""
+    """The user's notifications newest first (keyset on id), and how many are unread: one
+    statement, but for a page past the end, which has no row to carry the count."""
     rows, next_cursor = await _NOTIFICATIONS[unread_only].page(
         session, page.cursor, page.limit, user_id=user_id
     )
-    unread = await _UNREAD_NOTIFICATIONS.row(session, user_id=user_id)
+    if rows:
+        unread = rows[0]["unread"]
+    elif page.cursor is None:  # an empty first page: no notification, or none unread
+        unread = 0
+    else:
+        counted = await _UNREAD_NOTIFICATIONS.row(session, user_id=user_id)
+        unread = counted[0] if counted is not None else 0
     items = [NotificationOut.model_validate(dict(row)) for row in rows]
-    return items, next_cursor, unread[0] if unread is not None else 0
+    return items, next_cursor, unread
 
 
 async def latest_notification_id(*, session: AsyncSession, user_id: int) -> int:

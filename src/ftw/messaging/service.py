@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
 
 from ftw.accounts.models import Role, User
 from ftw.bids.models import Bid
@@ -76,6 +77,30 @@ def _counterpart(
     return contractor_id
 
 
+def _thread_upsert() -> ReturningInsert[tuple[int]]:
+    """The thread of a job and contractor, created or moved to the top with the new message's
+    preview and sender. Built once: ``excluded`` makes a new table alias each time it is read."""
+    upsert = insert(Thread).values(
+        job_id=bindparam("job_id"),
+        homeowner_id=bindparam("homeowner_id"),
+        contractor_id=bindparam("contractor_id"),
+        last_message_at=func.now(),
+        last_message_preview=bindparam("preview"),
+        last_sender_id=bindparam("sender_id"),
+    )
+    return upsert.on_conflict_do_update(
+        index_elements=[Thread.job_id, Thread.contractor_id],
+        set_={
+            "last_message_at": func.now(),
+            "last_message_preview": upsert.excluded.last_message_preview,
+            "last_sender_id": upsert.excluded.last_sender_id,
+        },
+    ).returning(Thread.id)
+
+
+_THREAD_UPSERT = _thread_upsert()
+
+
 async def send(*, session: AsyncSession, principal: AccessClaims, job_id: int, data: MessageIn) -> MessageOut:
     """Post to the thread (creating it), mark it read for the sender, notify the other side."""
     job = await jobs.get(session=session, job_id=job_id)
@@ -88,23 +113,15 @@ async def send(*, session: AsyncSession, principal: AccessClaims, job_id: int, d
         has_bid=await _has_bid(session, job_id=job.id, contractor_id=asked),
         writing=True,
     )
-    upsert = insert(Thread).values(
-        job_id=job.id,
-        homeowner_id=job.homeowner_id,
-        contractor_id=contractor_id,
-        last_message_at=func.now(),
-        last_message_preview=data.body[:PREVIEW_CHARS],
-        last_sender_id=principal.user_id,
-    )
     thread_id = await session.scalar(
-        upsert.on_conflict_do_update(
-            index_elements=[Thread.job_id, Thread.contractor_id],
-            set_={
-                "last_message_at": func.now(),
-                "last_message_preview": upsert.excluded.last_message_preview,
-                "last_sender_id": upsert.excluded.last_sender_id,
-            },
-        ).returning(Thread.id)
+        _THREAD_UPSERT,
+        {
+            "job_id": job.id,
+            "homeowner_id": job.homeowner_id,
+            "contractor_id": contractor_id,
+            "preview": data.body[:PREVIEW_CHARS],
+            "sender_id": principal.user_id,
+        },
     )
     row = (
         await session.execute(

@@ -9,7 +9,7 @@ instead of a trigger's lookup per updated row.
 
 Revision ID: 0013
 Revises: 0012
-Create Date: 2026-12-08
+Create Date: 2026-12-07
 """
 
 from collections.abc import Sequence
@@ -17,12 +17,14 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from ftw.messaging.models import PREVIEW_CHARS
-
 revision: str = "0013"
 down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+# messaging.models.PREVIEW_CHARS when this step was written: a migration keeps its meaning
+# when the live constant changes later.
+PREVIEW_CHARS = 140
 
 BACKFILL = sa.text(
     "UPDATE threads SET last_message_preview = last.preview, last_sender_id = last.sender_id"

@@ -44,6 +44,6 @@ async def test_launch_indexes_exist_and_are_valid(connection: AsyncConnection) -
         ),
         {"names": list(LAUNCH_INDEXES)},
     )
-    found: dict[str, bool] = dict(rows.tuples().all())
+    found: dict[str, bool] = {name: valid for name, valid in rows}
     assert set(found) == LAUNCH_INDEXES
     assert all(found.values())

@@ -21,11 +21,11 @@ from nacl.exceptions import CryptPrefixError, InvalidkeyError
 from ftw.config import AuthSettings
 
 # argon2id at OWASP's recommended parameters (DESIGN.md, security): 19 MiB, 2 passes, 1 lane.
-# libsodium (PyNaCl) computes it, with the AVX2/AVX-512 code it picks at run time: a quarter
-# less CPU per hash than argon2-cffi's SSE build of the same algorithm and parameters, and the
-# same PHC string ($argon2id$v=19$m=19456,t=2,p=1$...); it verifies any argon2 hash, older
-# parameters included. argon2-cffi reads a hash's parameters, so those made with other ones
-# are redone at the next sign-in.
+# libsodium (PyNaCl) computes it, with the AVX2/AVX-512 code it picks at run time: about an
+# eighth less CPU per hash than argon2-cffi's SSE build of the same algorithm and parameters
+# (docs/decisions.md), and the same PHC string ($argon2id$v=19$m=19456,t=2,p=1$...); it
+# verifies any argon2 hash, older parameters included. argon2-cffi reads a hash's parameters,
+# so those made with other ones are redone at the next sign-in.
 OPSLIMIT, MEMLIMIT = 2, 19 * 1024 * 1024
 _parameters = PasswordHasher(time_cost=OPSLIMIT, memory_cost=MEMLIMIT // 1024, parallelism=1)
 # One hash per core at a time in each process: a sign-in storm queues here (holding only the

@@ -31,6 +31,7 @@ from ftw.ops.seed import (
     DEMO_USERS,
     RECENT_DAYS,
     SEED_PASSWORD,
+    _counties,
     referral_code,
     seed_demo,
     seed_population,
@@ -38,6 +39,7 @@ from ftw.ops.seed import (
 from ftw.reviews.service import performance_score
 from ftw.scoping.estimator import estimate, size_for, tier_for
 from ftw.scoping.trades import Trade
+from ftw.territories.geography import county_for_zip
 from tests.conftest import SERVER_URL
 
 USERS, JOBS = 500, 700
@@ -134,6 +136,17 @@ async def test_users_live_where_people_live(db: asyncpg.Connection) -> None:
     assert not await db.fetchval(
         "SELECT count(*) FROM users WHERE territory_fips IS NULL OR zip !~ '^[0-9]{5}$'"
     )
+
+
+async def test_a_seeded_user_s_zip_lies_in_its_territory(db: asyncpg.Connection) -> None:
+    # As for a real user, whose ZIP decided its territory at sign-up: a job posted from the
+    # user's own ZIP lands there. Every county users are drawn from is checked, not only the
+    # few this small seed reached: no stand-in codes for counties without a ZIP of their own.
+    counties = await _counties(db)
+    assert len(counties) > 3_000
+    assert [(c.fips, z) for c in counties for z in c.zips if county_for_zip(z) != c.fips] == []
+    homes = await db.fetch("SELECT DISTINCT zip, territory_fips FROM users")
+    assert [tuple(home) for home in homes if county_for_zip(home["zip"]) != home["territory_fips"]] == []
 
 
 async def test_every_job_is_posted_by_a_homeowner_of_its_county(db: asyncpg.Connection) -> None:

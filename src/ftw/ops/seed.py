@@ -25,7 +25,6 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-import addfips
 import asyncpg
 import zipcodes
 from rich.console import Console
@@ -61,6 +60,7 @@ from ftw.ops.seed_data import (
 from ftw.ops.seed_market import CUSTOMER_COLUMNS, STATS_COLUMNS, TABLES, Marketplace, SeededJob
 from ftw.scoping.estimator import DETAILED_TEXT_WORDS, SOME_DETAIL_WORDS, estimate
 from ftw.scoping.trades import Trade
+from ftw.territories.geography import county_for_zip
 
 SEED_PASSWORD = "seed-password"  # noqa: S105 - every seeded user's password, printed on purpose
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - printed on the demo start-up screen
@@ -179,16 +179,13 @@ class _Timings:
 
 @lru_cache(maxsize=1)
 def _zips_by_county() -> dict[str, tuple[str, ...]]:
-    """Real ZIP codes by county FIPS, as ftw.territories.geography maps them; street ZIPs first."""
-    fips_of = addfips.AddFIPS()
+    """Active ZIP codes by the county the app places them in (``county_for_zip``), street ZIPs
+    first: a seeded user's ZIP posts jobs to its own territory, as a real user's does."""
     street: dict[str, list[str]] = defaultdict(list)
     other: dict[str, list[str]] = defaultdict(list)
     for record in zipcodes.list_all():  # type: ignore[no-untyped-call]
-        county, state = record.get("county"), record.get("state")
-        if not (county and state and record.get("active")):
-            continue
-        fips = fips_of.get_county_fips(county, state=state)
-        if fips:
+        fips = county_for_zip(record["zip_code"])
+        if fips and record.get("active"):
             (street if record.get("zip_code_type") == "STANDARD" else other)[fips].append(record["zip_code"])
     return {fips: tuple(street.get(fips) or other[fips]) for fips in street.keys() | other.keys()}
 
@@ -200,10 +197,12 @@ async def _counties(conn: Any, only: Sequence[str] | None = None) -> list[_Count
         list(only) if only else None,
     )
     zips = _zips_by_county()
-    # A few remote census areas have no ZIP of their own; their FIPS stands in.
+    # A few counties (independent cities, remote census areas) have no ZIP the app places in
+    # them: nobody could sign up there, so no seeded user lives there either.
     return [
-        _County(r["fips"], r["state"], r["name"], r["population"], zips.get(r["fips"], (r["fips"],)))
+        _County(r["fips"], r["state"], r["name"], r["population"], zips[r["fips"]])
         for r in rows
+        if r["fips"] in zips
     ]
 
 

@@ -27,7 +27,7 @@ from tests.support.market import JOB, post_job
 
 def pixels(data: bytes) -> list[object]:
     with Image.open(io.BytesIO(data)) as image:
-        return list(image.convert("RGB").getdata())
+        return list(image.convert("RGB").get_flattened_data())
 
 
 def png(width: int = 2, height: int = 2) -> bytes:

@@ -10,17 +10,17 @@ from typing import Any
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from ftw.app import ROUTERS
+from ftw.app import HOT_READS, ROUTERS, route_table
 from ftw.web import PAGES
 
 PARAMETER = re.compile(r"\{[^}]+\}")
 
 
 def test_every_route_is_the_first_to_match_its_own_path() -> None:
-    """Routers are included busiest first (app.py): a request must still reach its own route,
-    never a parametric one of an earlier router that happens to fit (`/jobs/{id}` taking
+    """Routes are tried busiest first (app.py): a request must still reach its own route,
+    never a parametric one tried earlier that happens to fit (`/jobs/{id}` taking
     `/jobs/mine`). Parameters are sampled as `1`, which no static segment is."""
-    routes = [route for router in ROUTERS for route in router.routes if isinstance(route, APIRoute)]
+    routes = [route for route in route_table() if isinstance(route, APIRoute)]
     hidden = []
     for route in routes:
         path = PARAMETER.sub("1", route.path)
@@ -29,6 +29,14 @@ def test_every_route_is_the_first_to_match_its_own_path() -> None:
             if first is not route:
                 hidden.append(f"{method} {route.path} reaches {first.path}")
     assert hidden == []
+
+
+def test_the_launch_mix_reads_come_first_after_the_probes() -> None:
+    routes = [route for route in route_table() if isinstance(route, APIRoute)]
+    reads = [route.path for route in routes[2 : 2 + len(HOT_READS)] if "GET" in (route.methods or ())]
+    assert [route.path for route in routes[:2]] == ["/healthz", "/readyz"]
+    assert reads == list(HOT_READS)  # each names a GET route, in this order
+    assert len(routes) == sum(len(router.routes) for router in ROUTERS)
 
 
 def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:

@@ -66,9 +66,15 @@ LEDGER_COLUMNS = (
     "created_at",
 )
 THREAD_COLUMNS = (
-    "id", "job_id", "homeowner_id", "contractor_id", "created_at", "last_message_at", "last_message_preview",
+    "id",
+    "job_id",
+    "homeowner_id",
+    "contractor_id",
+    "created_at",
+    "last_message_at",
+    "last_message_preview",
     "last_sender_id",
-)  # fmt: skip
+)
 MESSAGE_COLUMNS = ("id", "thread_id", "sender_id", "body", "created_at")
 READ_COLUMNS = ("thread_id", "user_id", "last_read_message_id")
 NOTIFICATION_COLUMNS = ("user_id", "kind", "payload", "created_at", "read_at")
@@ -343,10 +349,10 @@ class Marketplace:
         for user in (job.homeowner_id, contractor):
             if not recent or rng.random() < 0.5:
                 last_id[user] = final
+        preview = body[:PREVIEW_CHARS]
         self.rows["threads"].append(
-            (thread_id, job.id, job.homeowner_id, contractor, times[0], times[-1], body[:PREVIEW_CHARS],
-             last_sender)
-        )  # fmt: skip
+            (thread_id, job.id, job.homeowner_id, contractor, times[0], times[-1], preview, last_sender)
+        )
         self.rows["thread_reads"] += [(thread_id, user, read) for user, read in last_id.items()]
 
     def _payment(

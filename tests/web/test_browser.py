@@ -328,6 +328,9 @@ async def test_a_tampered_cookie_signs_nobody_in(chromium: Browser, base_url: st
     await person.sign_up("homeowner", "Tess Tamper")
     cookies = {c["name"]: c for c in await person.context.cookies()}
     access, refresh = cookies["ftw_access"], cookies["ftw_refresh"]
+    # Off the signed-in page first: its bell, polling without a valid cookie meanwhile, would
+    # send the page to sign in and race the navigation below.
+    await person.page.goto("about:blank")
     await person.context.clear_cookies()
     tampered = [
         {**access, "value": access["value"][:-3] + "abc"},

@@ -8,6 +8,7 @@ from contextlib import aclosing, asynccontextmanager
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from fastapi.telemetry import TelemetryConfig
 from starlette.routing import BaseRoute
 
 from ftw import hooks
@@ -89,6 +90,11 @@ HOT_READS = (
 )
 
 
+# FastAPI's native OpenTelemetry asks, on every request, whether a provider is configured;
+# none is (our metrics are Prometheus's, our traces Sentry's errors), so it is off outright.
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+
+
 def route_table() -> list[BaseRoute]:
     """Every route of ROUTERS, flat: the probes, the launch mix's reads, then the rest in
     ROUTERS' order."""
@@ -148,6 +154,7 @@ def create_app(
         docs_url="/docs" if docs else None,
         redoc_url="/redoc" if docs else None,
         openapi_url="/openapi.json" if docs else None,
+        telemetry=NO_TELEMETRY,
     )
     app.state.settings = settings
     if database is not None:

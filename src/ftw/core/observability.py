@@ -100,9 +100,7 @@ def _observe(scope: Scope, path: str, status: int, seconds: float, *, streamed: 
         return
     method: str = scope["method"]
     if not streamed:
-        labels = (method, route, str(status))
-        metrics.HTTP_REQUESTS.labels(*labels).inc()
-        metrics.HTTP_DURATION.labels(*labels).observe(seconds)
+        metrics.http_answered(method, route, str(status), seconds)
     caller = principal(scope.get("state", {}))
     fields: dict[str, Any] = {
         "method": method,

@@ -26,8 +26,6 @@ from ftw.app import create_app
 from ftw.config import Settings
 from ftw.core import introspection
 
-HELPERS = (*introspection.PARAMETER_QUESTIONS, introspection.CACHE_KEY)
-
 
 def _use(helpers: dict[str, Any]) -> None:
     for name, helper in helpers.items():
@@ -36,7 +34,7 @@ def _use(helpers: dict[str, Any]) -> None:
 
 async def measure(settings: Settings, path: str, rounds: int, per_round: int) -> dict[str, list[float]]:
     app = create_app(settings)  # installs the memos
-    memos = {name: getattr(utils, name) for name in HELPERS}
+    memos = {name: getattr(utils, name) for name in introspection.MEMOIZED}
     fastapis = {name: memo.__wrapped__ for name, memo in memos.items()}
     cpu: dict[str, list[float]] = {"memos": [], "FastAPI's": []}
     async with (

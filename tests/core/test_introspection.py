@@ -62,10 +62,10 @@ def test_every_routes_parameters_and_dependencies_get_fastapis_own_answers(
             )
 
 
-def test_installing_twice_wraps_once(settings: Settings, database: Database) -> None:
+def test_installing_twice_wraps_once() -> None:
     introspection.install()
     introspection.install()
-    for name in (*introspection.PARAMETER_QUESTIONS, introspection.CACHE_KEY):
+    for name in introspection.MEMOIZED:
         helper = getattr(utils, name)
         assert not hasattr(helper.__wrapped__, "__wrapped__"), name
 

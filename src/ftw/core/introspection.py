@@ -34,15 +34,9 @@ PARAMETER_QUESTIONS = (
     "field_annotation_is_sequence",
 )
 CACHE_KEY = "_get_cache_key"  # a dependency's cache key: depends only on the Dependant
+MEMOIZED = (*PARAMETER_QUESTIONS, CACHE_KEY)
 MEMO_SIZE = 4_096  # FastAPI's own bound for its callables' classification
 _INSTALLED = "__ftw_memoized__"
-
-
-def _remember(
-    answers: dict[tuple[Any, ...], tuple[object, Any]], key: tuple[Any, ...], subject: object, found: Any
-) -> None:
-    if len(answers) < MEMO_SIZE:
-        answers[key] = (subject, found)  # the subject kept alive: its id stays its own
 
 
 def memoized(ask: Callable[..., Any]) -> Callable[..., Any]:
@@ -56,7 +50,8 @@ def memoized(ask: Callable[..., Any]) -> Callable[..., Any]:
         if known is not None:
             return known[1]
         found = ask(subject, **options)
-        _remember(answers, key, subject, found)
+        if len(answers) < MEMO_SIZE:
+            answers[key] = (subject, found)  # the subject kept alive: its id stays its own
         return found
 
     setattr(answer, _INSTALLED, True)
@@ -64,19 +59,13 @@ def memoized(ask: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def per_dependant(ask: Callable[..., Any]) -> Callable[..., Any]:
-    """``ask(dependant=..., **scratch)``, answered once per Dependant; ``scratch`` (FastAPI's
-    per-request caches) only helps the first answer."""
-    answers: dict[tuple[Any, ...], tuple[object, Any]] = {}
+    """``ask(dependant=..., **scratch)``, answered once per Dependant. ``scratch`` (FastAPI's
+    per-request caches) is not passed on: without it the helper makes its own."""
+    by_dependant = memoized(lambda dependant: ask(dependant=dependant))
 
     @functools.wraps(ask)
     def answer(*, dependant: Dependant, **scratch: Any) -> Any:
-        key = (id(dependant),)
-        known = answers.get(key)
-        if known is not None:
-            return known[1]
-        found = ask(dependant=dependant, **scratch)
-        _remember(answers, key, dependant, found)
-        return found
+        return by_dependant(dependant)
 
     setattr(answer, _INSTALLED, True)
     return answer

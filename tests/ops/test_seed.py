@@ -23,6 +23,7 @@ from ftw.core import migrations
 from ftw.core.db import Database, sync_libpq_url
 from ftw.jobs.models import JobStatus, Urgency
 from ftw.messaging.models import PREVIEW_CHARS
+from ftw.ops import seed_market
 from ftw.ops.seed import (
     DEMO_DOMAIN,
     DEMO_FIPS,
@@ -43,12 +44,16 @@ from ftw.territories.geography import county_for_zip
 from tests.conftest import SERVER_URL
 
 USERS, JOBS = 500, 700
+# The marketplace is made and copied in chunks, the next made while the last is copied: small
+# chunks put the seeded world through that pipeline seven times over.
+CHUNK_JOBS = 100
 
 
 @dataclass(frozen=True)
 class Scratch:
     seeded: str  # seeded once with USERS and JOBS
     empty: str  # migrated, no users: for seed_demo
+    failing: str  # migrated, no users: for a run that fails midway
 
 
 async def _server(sql: str) -> None:
@@ -66,15 +71,18 @@ def _url(name: str) -> str:
 @pytest.fixture(scope="module")
 async def scratch(settings: Settings) -> AsyncIterator[Scratch]:
     base = f"ftw_seed_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
-    names = (base, f"{base}_demo")
+    names = (base, f"{base}_demo", f"{base}_failing")
     for name in names:
         await _server(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     try:
         await _server(f'CREATE DATABASE "{base}"')
         await asyncio.to_thread(migrations.upgrade, _url(base))
-        await _server(f'CREATE DATABASE "{names[1]}" TEMPLATE "{base}"')  # a copy, cheaper than migrating
-        await seed_population(_url(base), settings, users=USERS, jobs=JOBS, batch=300, random_seed=3)
-        yield Scratch(seeded=_url(base), empty=_url(names[1]))
+        for copy in names[1:]:
+            await _server(f'CREATE DATABASE "{copy}" TEMPLATE "{base}"')  # cheaper than migrating
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(seed_market, "CHUNK_JOBS", CHUNK_JOBS)
+            await seed_population(_url(base), settings, users=USERS, jobs=JOBS, batch=300, random_seed=3)
+        yield Scratch(seeded=_url(base), empty=_url(names[1]), failing=_url(names[2]))
     finally:
         for name in names:
             await _server(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -497,3 +505,23 @@ async def test_no_marketplace_seeds_only_people_and_jobs(
         scratch.seeded, settings, users=40, jobs=50, batch=40, random_seed=5, marketplace=False
     )
     assert await db.fetchval("SELECT count(*) FROM bids") == bids
+
+
+async def test_a_copy_that_fails_midway_leaves_nothing_behind(
+    scratch: Scratch, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bids on jobs past the 300th break a constraint, ten chunks in, while the next chunk is
+    being made: the run fails with the server's error and rolls back every row before it."""
+    monkeypatch.setattr(seed_market, "CHUNK_JOBS", CHUNK_JOBS)
+    conn = await asyncpg.connect(sync_libpq_url(scratch.failing))
+    try:
+        await conn.execute("ALTER TABLE bids ADD CONSTRAINT early_jobs_only CHECK (job_id <= 300)")
+        with pytest.raises(asyncpg.CheckViolationError):
+            await seed_population(scratch.failing, settings, users=USERS, jobs=JOBS, batch=300, random_seed=3)
+        counts = await conn.fetchrow(
+            "SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM jobs) AS jobs,"
+            " (SELECT count(*) FROM bids) AS bids, (SELECT count(*) FROM messages) AS messages"
+        )
+    finally:
+        await conn.close()
+    assert dict(counts) == {"users": 0, "jobs": 0, "bids": 0, "messages": 0}

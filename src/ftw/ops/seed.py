@@ -571,21 +571,45 @@ async def _market(
         copying[table] += time.perf_counter() - began
         written[table] += len(records)
 
-    start = 0
-    while start < len(seeded):
+    generating = 0.0
+
+    async def reserve() -> None:
         for table, count in market.wanted().items():
             market.ids[table].refill(await _reserve(conn, table, count))
-        end, rows = market.chunk(seeded, start)
-        for table, columns in TABLES.items():
-            if rows[table]:
-                await copy(table, columns, rows[table])
+
+    def generate(start: int) -> tuple[int, dict[str, list[tuple[Any, ...]]]]:
+        nonlocal generating
+        began = time.perf_counter()
+        made = market.chunk(seeded, start)
+        generating += time.perf_counter() - began
+        return made
+
+    start = 0
+    await reserve()
+    end, rows = generate(start)
+    while start < len(seeded):
+        # The next chunk is made in a thread while the server ingests this one; its ids are
+        # reserved first, since the connection carries one statement at a time.
+        following = None
+        if end < len(seeded):
+            await reserve()
+            following = asyncio.ensure_future(asyncio.to_thread(generate, end))
+        try:
+            for table, columns in TABLES.items():
+                if rows[table]:
+                    await copy(table, columns, rows[table])
+        finally:
+            if following is not None and not following.done():
+                await asyncio.wait([following])  # a failed COPY still lets the thread finish
         if progress is not None and task is not None:
             progress.advance(task, end - start)
         start = end
+        if following is not None:
+            end, rows = following.result()
     await copy("contractor_stats", STATS_COLUMNS, list(market.stats_rows()))
     await copy("crm_customers", CUSTOMER_COLUMNS, list(market.customer_rows()))
     timings.record("market", sum(written.values()), started)
-    timings.phases["  generate"] = (0, timings.phases["market"][1] - sum(copying.values()))
+    timings.phases["  generate (overlaps the copies)"] = (0, generating)
     for table, count in written.items():
         timings.phases[f"  {table}"] = (count, copying[table])
 

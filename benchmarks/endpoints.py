@@ -2,11 +2,12 @@
 
 The bench (`ftw bench`) gives the mix's cost as a whole; this says which endpoint it comes
 from. The app runs in this process with its lifespan (PostgreSQL pool, Redis cache and
-limiter); each launch-mix request (loadtest/mix.py, same builders, same sampled accounts) is
-sent straight to the ASGI app, no socket, and the process's CPU time (every thread: argon2
-runs in a pool) is divided by the requests. Per endpoint it also prints the share of the
-mix's CPU it accounts for, weighted by its share of the mix, and, when PostgreSQL runs on this
-machine, the CPU its processes spent meanwhile (the bench gives only the mix's average).
+limiter) on uvloop, the event loop `ftw serve` runs; each launch-mix request (loadtest/mix.py,
+same builders, same sampled accounts) is sent straight to the ASGI app, no socket, and the
+process's CPU time (every thread: argon2 runs in a pool) is divided by the requests. Per
+endpoint it also prints the share of the mix's CPU it accounts for, weighted by its share of
+the mix, and, when PostgreSQL runs on this machine, the CPU its processes spent meanwhile
+(the bench gives only the mix's average).
 
 With ``--calls N`` each endpoint then answers N more requests under cProfile, and the table
 gives the Python function calls one request makes: a count of work that, unlike CPU time, a
@@ -28,6 +29,7 @@ import secrets
 import time
 from typing import Any
 
+import uvloop
 from pydantic import SecretStr
 from rich.console import Console
 from rich.markup import escape
@@ -186,4 +188,4 @@ if __name__ == "__main__":
         "--calls", type=int, default=0, help="then count Python calls over this many requests"
     )
     parser.add_argument("--warmup", type=int, default=30, help="unmeasured requests per endpoint first")
-    asyncio.run(main(parser.parse_args()))
+    uvloop.run(main(parser.parse_args()))

@@ -13,13 +13,13 @@ machine's drift falls on both alike, and the ratio of each round's pair is repor
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import statistics
 import time
 from typing import Any
 
 import httpx
+import uvloop
 from fastapi.dependencies import utils
 
 from ftw.app import create_app
@@ -73,7 +73,7 @@ def main() -> None:
         log_json=True,
         log_level="WARNING",
     )
-    cpu = asyncio.run(measure(settings, args.path, args.rounds, args.per_round))
+    cpu = uvloop.run(measure(settings, args.path, args.rounds, args.per_round))
     for variant, figures in cpu.items():
         median = statistics.median(figures)
         print(f"{variant:>9}: median {median:.3f} CPU ms per request ({len(figures)} rounds)")

@@ -12,11 +12,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
 import asyncpg
+import uvloop
 from sqlalchemy import Integer, bindparam, select
 
 from ftw.config import Settings
@@ -67,4 +67,4 @@ if __name__ == "__main__":
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--reads", type=int, default=5000, help="timed reads per way and round")
     parser.add_argument("--rounds", type=int, default=2, help="each way measured this many times, alternated")
-    asyncio.run(main(parser.parse_args()))
+    uvloop.run(main(parser.parse_args()))

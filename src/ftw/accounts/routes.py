@@ -35,10 +35,11 @@ from ftw.core.deps import OwnReadSessionDep, SessionDep, SettingsDep
 from ftw.core.errors import Forbidden
 from ftw.core.pagination import PageDep
 from ftw.core.ratelimit import auth_limit
+from ftw.core.routing import LeanRoute
 from ftw.core.switches import Name
 from ftw.core.validation import Id
 
-router = APIRouter(prefix="/api/v1", tags=["accounts"])
+router = APIRouter(prefix="/api/v1", tags=["accounts"], route_class=LeanRoute)
 
 SIGNUP_ACCEPTED = Accepted(
     detail="Check your inbox: we sent a link to confirm the address, or a note if it already has an account."

@@ -10,9 +10,10 @@ from ftw.accounts.auth import Admin, Contractor, Operator, SignedIn
 from ftw.analytics import service
 from ftw.analytics.schemas import ContractorFigures, JobFigures, PlatformFigures, TerritoryFigures
 from ftw.core.deps import AnalyticsSession
+from ftw.core.routing import LeanRoute
 from ftw.core.validation import Id
 
-router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
+router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"], route_class=LeanRoute)
 
 
 Days = Annotated[int, Query(ge=1, le=366, description="The window: this many days up to today (UTC)")]

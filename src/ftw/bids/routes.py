@@ -15,13 +15,14 @@ from ftw.core import ratelimit, switches
 from ftw.core.deps import OwnReadSessionDep, SessionDep, SettingsDep
 from ftw.core.errors import PROBLEM_JSON
 from ftw.core.pagination import PageDep
+from ftw.core.routing import LeanRoute
 from ftw.core.switches import Name
 from ftw.core.validation import Id
 from ftw.integrations.deps import IntegrationsDep, StorageDep
 from ftw.jobs import service as jobs
 from ftw.jobs.schemas import JobOut
 
-router = APIRouter(prefix="/api/v1", tags=["bids"])
+router = APIRouter(prefix="/api/v1", tags=["bids"], route_class=LeanRoute)
 
 
 def _problem(description: str) -> dict[str, Any]:

@@ -29,11 +29,12 @@ from ftw.core import ratelimit, switches
 from ftw.core.deps import OwnReadSessionDep, SessionDep, SettingsDep
 from ftw.core.errors import PROBLEM_JSON
 from ftw.core.pagination import PageDep
+from ftw.core.routing import LeanRoute
 from ftw.core.switches import Name
 from ftw.core.validation import Id
 from ftw.integrations.deps import IntegrationsDep
 
-router = APIRouter(prefix="/api/v1", tags=["billing"])
+router = APIRouter(prefix="/api/v1", tags=["billing"], route_class=LeanRoute)
 
 Earner = Annotated[Principal, Depends(require(Role.CONTRACTOR, Role.OPERATOR))]
 InvoiceParty = Annotated[Principal, Depends(require(Role.CONTRACTOR, Role.HOMEOWNER))]

@@ -7,6 +7,7 @@ from fastapi import APIRouter, status
 from ftw.accounts.auth import Contractor
 from ftw.core.deps import OwnReadSessionDep, SessionDep
 from ftw.core.pagination import PageDep
+from ftw.core.routing import LeanRoute
 from ftw.core.validation import Id
 from ftw.crm import service
 from ftw.crm.models import Stage
@@ -21,7 +22,7 @@ from ftw.crm.schemas import (
     StageIn,
 )
 
-router = APIRouter(prefix="/api/v1/crm", tags=["crm"])
+router = APIRouter(prefix="/api/v1/crm", tags=["crm"], route_class=LeanRoute)
 
 
 @router.get("/customers")

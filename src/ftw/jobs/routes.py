@@ -14,6 +14,7 @@ from ftw.core.deps import ReadSessionDep, SessionDep, SettingsDep
 from ftw.core.errors import Invalid, LengthRequired, PayloadTooLarge
 from ftw.core.multipart import MB, Form
 from ftw.core.pagination import PageDep
+from ftw.core.routing import LeanRoute
 from ftw.core.switches import Name
 from ftw.core.validation import Id, NoNul
 from ftw.integrations.deps import StorageDep
@@ -23,7 +24,7 @@ from ftw.jobs.schemas import JobCreate, JobFilters, JobOut, JobPage, JobUpdate, 
 from ftw.scoping.estimator import JobSize
 from ftw.scoping.trades import Trade
 
-router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
+router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], route_class=LeanRoute)
 PHOTOS_PATH = "/api/v1/jobs/{job_id}/photos"  # an upload: the edge bounds its body as one
 
 

@@ -12,6 +12,7 @@ from ftw.core import ratelimit
 from ftw.core.db import Database
 from ftw.core.deps import OwnReadSessionDep, SessionDep
 from ftw.core.pagination import PageDep
+from ftw.core.routing import LeanRoute
 from ftw.core.validation import MAX_ID, Id
 from ftw.messaging import service, stream
 from ftw.messaging.schemas import (
@@ -27,7 +28,7 @@ from ftw.messaging.schemas import (
     UnreadOut,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["messaging"])
+router = APIRouter(prefix="/api/v1", tags=["messaging"], route_class=LeanRoute)
 
 
 @router.get("/jobs/{job_id}/messages")

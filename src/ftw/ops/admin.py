@@ -14,9 +14,10 @@ from ftw.core.breakers import CircuitBreaker
 from ftw.core.deps import OwnReadSessionDep, SessionDep
 from ftw.core.errors import NotFound
 from ftw.core.metrics import BreakerState
+from ftw.core.routing import LeanRoute
 from ftw.integrations.deps import IntegrationsDep
 
-router = APIRouter(prefix="/api/v1/admin", tags=["ops"])
+router = APIRouter(prefix="/api/v1/admin", tags=["ops"], route_class=LeanRoute)
 
 
 class BreakerOut(BaseModel):

@@ -7,11 +7,12 @@ from fastapi import APIRouter, status
 from ftw.accounts.auth import Anyone, Contractor, Homeowner
 from ftw.core.deps import ReadSessionDep, SessionDep
 from ftw.core.pagination import PageDep
+from ftw.core.routing import LeanRoute
 from ftw.core.validation import Id
 from ftw.reviews import service
 from ftw.reviews.schemas import ContractorProfile, ResponseIn, ReviewIn, ReviewOut, ReviewPage
 
-router = APIRouter(prefix="/api/v1", tags=["reviews"])
+router = APIRouter(prefix="/api/v1", tags=["reviews"], route_class=LeanRoute)
 
 
 @router.post("/jobs/{job_id}/review", status_code=status.HTTP_201_CREATED)

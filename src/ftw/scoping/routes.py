@@ -8,6 +8,7 @@ from ftw.accounts.auth import SignedIn
 from ftw.core import ratelimit, switches
 from ftw.core.deps import SessionDep, SettingsDep
 from ftw.core.errors import Invalid
+from ftw.core.routing import LeanRoute
 from ftw.core.switches import Name
 from ftw.integrations.deps import IntegrationsDep
 from ftw.scoping.estimator import estimate
@@ -16,7 +17,7 @@ from ftw.scoping.schemas import ScopeOut, ScopeRequest
 from ftw.territories import service as territories
 from ftw.territories.geography import county_for_zip
 
-router = APIRouter(prefix="/api/v1", tags=["scoping"])
+router = APIRouter(prefix="/api/v1", tags=["scoping"], route_class=LeanRoute)
 
 
 @router.post("/scope")

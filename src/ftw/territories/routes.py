@@ -11,12 +11,13 @@ from ftw.core import switches
 from ftw.core.cache import CacheDep
 from ftw.core.deps import ReadSessionDep, SessionDep, SettingsDep
 from ftw.core.pagination import PageParams, page_params
+from ftw.core.routing import LeanRoute
 from ftw.core.switches import Name
 from ftw.integrations.deps import IntegrationsDep
 from ftw.territories import service
 from ftw.territories.schemas import ClaimOut, ClaimPayment, TerritoryOut, TerritoryPage
 
-router = APIRouter(prefix="/api/v1/territories", tags=["territories"])
+router = APIRouter(prefix="/api/v1/territories", tags=["territories"], route_class=LeanRoute)
 
 Fips = Annotated[str, Path(pattern=r"^\d{5}$", description="Five-digit county FIPS code")]
 

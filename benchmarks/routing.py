@@ -1,0 +1,102 @@
+"""CPU per request of the launch mix's reads with core/routing's planned handlers and with
+FastAPI's own, in one process, side by side.
+
+On this shared machine two runs of one tree differ by a fifth or more; a change of that size
+needs both variants measured in the same minutes. The app runs in this process with its
+lifespan (PostgreSQL, Redis cache and limiter) on uvloop. Each round draws requests from the
+launch mix's reads (loadtest/mix.py, by their shares, as 200 sampled accounts of each kind)
+and sends the same list through each variant, the order alternating; the planned routes are
+switched to FastAPI's handler and back between them. Printed: the median CPU per request of
+each variant and the median of the rounds' ratios.
+
+    .venv/bin/python benchmarks/routing.py --database-url postgresql://postgres@127.0.0.1:5432/ftw_bench \\
+        --redis-url redis://127.0.0.1:6379/12 --rounds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import secrets
+import statistics
+import time
+
+import uvloop
+from endpoints import _call
+from pydantic import SecretStr
+
+from ftw.app import create_app, route_table
+from ftw.config import Settings
+from ftw.core.routing import LeanRoute
+from ftw.core.server import rarer_full_collections
+from ftw.loadtest import mix as launch_mix
+from ftw.loadtest.generator import Request
+
+
+def _use(planned: list[LeanRoute], handlers: list[object]) -> None:
+    for route, handler in zip(planned, handlers, strict=True):
+        route.app = handler  # type: ignore[assignment]
+
+
+async def measure(args: argparse.Namespace) -> dict[str, list[float]]:
+    settings = Settings(
+        database_url=args.database_url,
+        redis_url=args.redis_url,
+        log_level="warning",
+        log_json=True,
+    )
+    settings = settings.model_copy(
+        update={
+            "auth": settings.auth.model_copy(update={"secret_key": SecretStr(secrets.token_urlsafe(32))}),
+            "redis_prefix": f"ftw-routing-{secrets.token_hex(4)}",
+        }
+    )
+    population = await launch_mix.sample(args.database_url, args.accounts)
+    mix = launch_mix.Mix(population, settings, host="bench")
+    reads = [(b, w) for b, w in zip(mix.builders, mix.weights, strict=True) if b().raw.startswith(b"GET")]
+    app = create_app(settings)
+    planned = [r for r in route_table() if isinstance(r, LeanRoute) and r.lean]
+    lean = [r.app for r in planned]
+    fastapis = [r.fastapi_app for r in planned]
+    draw = random.Random(7)  # noqa: S311 - the same draw for both variants, not a secret
+    cpu: dict[str, list[float]] = {"planned": [], "FastAPI's": []}
+    rarer_full_collections()
+    gc.freeze()
+    async with app.router.lifespan_context(app):
+        for _ in range(3):  # warm: every account's token verified, pools open, caches filled
+            for builder, _weight in reads:
+                for _ in range(args.accounts):
+                    await _call(app, builder())
+        for round_ in range(args.rounds):
+            chosen = draw.choices([b for b, _ in reads], [w for _, w in reads], k=args.per_round)
+            requests: list[Request] = [builder() for builder in chosen]
+            order = ("planned", "FastAPI's") if round_ % 2 == 0 else ("FastAPI's", "planned")
+            for variant in order:
+                _use(planned, lean if variant == "planned" else fastapis)
+                started = time.process_time()
+                for request in requests:
+                    await _call(app, request)
+                cpu[variant].append(1000 * (time.process_time() - started) / len(requests))
+        _use(planned, lean)
+    return cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--redis-url", default=None)
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--per-round", type=int, default=400)
+    parser.add_argument("--accounts", type=int, default=200, help="sampled accounts of each kind")
+    args = parser.parse_args()
+    cpu = uvloop.run(measure(args))
+    for variant, figures in cpu.items():
+        median = statistics.median(figures)
+        print(f"{variant:>9}: median {median:.3f} CPU ms per read ({len(figures)} rounds)")
+    ratios = [p / f for p, f in zip(cpu["planned"], cpu["FastAPI's"], strict=True)]
+    print(f"planned / FastAPI's, each round's pair: median {statistics.median(ratios):.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -6,8 +6,9 @@ needs both variants measured in the same minutes. The app runs in this process w
 lifespan (PostgreSQL, Redis cache and limiter) on uvloop. Each round draws requests from the
 launch mix's reads (loadtest/mix.py, by their shares, as 200 sampled accounts of each kind)
 and sends the same list through each variant, the order alternating; the planned routes are
-switched to FastAPI's handler and back between them. Printed: the median CPU per request of
-each variant and the median of the rounds' ratios.
+switched to FastAPI's handler and back between them. Printed: each read's CPU per request under
+each variant (all rounds together), the median CPU per request of each variant's rounds and the
+median of the rounds' ratios.
 
     .venv/bin/python benchmarks/routing.py --database-url postgresql://postgres@127.0.0.1:5432/ftw_bench \\
         --redis-url redis://127.0.0.1:6379/12 --rounds 20
@@ -16,6 +17,7 @@ each variant and the median of the rounds' ratios.
 from __future__ import annotations
 
 import argparse
+import collections
 import gc
 import random
 import secrets
@@ -25,6 +27,7 @@ import time
 import uvloop
 from endpoints import _call
 from pydantic import SecretStr
+from starlette.types import ASGIApp
 
 from ftw.app import create_app, route_table
 from ftw.config import Settings
@@ -34,12 +37,16 @@ from ftw.loadtest import mix as launch_mix
 from ftw.loadtest.generator import Request
 
 
-def _use(planned: list[LeanRoute], handlers: list[object]) -> None:
+def _use(planned: list[LeanRoute], handlers: list[ASGIApp]) -> None:
     for route, handler in zip(planned, handlers, strict=True):
-        route.app = handler  # type: ignore[assignment]
+        route.app = handler
 
 
-async def measure(args: argparse.Namespace) -> dict[str, list[float]]:
+Rounds = dict[str, list[float]]  # variant: CPU ms per read of each round
+PerRead = dict[tuple[str, str], list[float]]  # (variant, read): [CPU seconds, requests]
+
+
+async def measure(args: argparse.Namespace) -> tuple[Rounds, PerRead]:
     settings = Settings(
         database_url=args.database_url,
         redis_url=args.redis_url,
@@ -60,7 +67,8 @@ async def measure(args: argparse.Namespace) -> dict[str, list[float]]:
     lean = [r.app for r in planned]
     fastapis = [r.fastapi_app for r in planned]
     draw = random.Random(7)  # noqa: S311 - the same draw for both variants, not a secret
-    cpu: dict[str, list[float]] = {"planned": [], "FastAPI's": []}
+    cpu: Rounds = {"planned": [], "FastAPI's": []}
+    per_read: PerRead = collections.defaultdict(lambda: [0.0, 0.0])
     rarer_full_collections()
     gc.freeze()
     async with app.router.lifespan_context(app):
@@ -74,12 +82,18 @@ async def measure(args: argparse.Namespace) -> dict[str, list[float]]:
             order = ("planned", "FastAPI's") if round_ % 2 == 0 else ("FastAPI's", "planned")
             for variant in order:
                 _use(planned, lean if variant == "planned" else fastapis)
-                started = time.process_time()
+                spent = 0.0
                 for request in requests:
+                    started = time.process_time()
                     await _call(app, request)
-                cpu[variant].append(1000 * (time.process_time() - started) / len(requests))
+                    one = time.process_time() - started
+                    spent += one
+                    tally = per_read[variant, request.name]
+                    tally[0] += one
+                    tally[1] += 1
+                cpu[variant].append(1000 * spent / len(requests))
         _use(planned, lean)
-    return cpu
+    return cpu, per_read
 
 
 def main() -> None:
@@ -90,7 +104,12 @@ def main() -> None:
     parser.add_argument("--per-round", type=int, default=400)
     parser.add_argument("--accounts", type=int, default=200, help="sampled accounts of each kind")
     args = parser.parse_args()
-    cpu = uvloop.run(measure(args))
+    cpu, per_read = uvloop.run(measure(args))
+    for name in sorted({read for _, read in per_read}):
+        by_variant = {
+            variant: 1000 * per_read[variant, name][0] / per_read[variant, name][1] for variant in cpu
+        }
+        print(f"{name:>22}: " + ", ".join(f"{v} {ms:.3f}" for v, ms in by_variant.items()) + " CPU ms")
     for variant, figures in cpu.items():
         median = statistics.median(figures)
         print(f"{variant:>9}: median {median:.3f} CPU ms per read ({len(figures)} rounds)")

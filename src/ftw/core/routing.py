@@ -53,14 +53,11 @@ class _Param:
     name: str
     alias: str
     in_path: bool
+    loc: tuple[str, str]  # where FastAPI reports an error: ("query", "limit")
     required: bool
     default: Any
     copy_default: bool
     validate_default: bool
-
-    @property
-    def loc(self) -> tuple[str, str]:
-        return ("path" if self.in_path else "query", self.alias)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +84,13 @@ def _plain_param(field: ModelField, *, in_path: bool) -> _Param | None:
     if len(aliases) != 1:
         return None
     default = field.default
+    alias = aliases[0][1]
     return _Param(
         field=field,
         name=field.name,
-        alias=aliases[0][1],
+        alias=alias,
         in_path=in_path,
+        loc=("path" if in_path else "query", alias),
         required=info.is_required(),
         default=default,
         copy_default=not isinstance(default, IMMUTABLE),

@@ -17,19 +17,25 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import structlog
-from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ftw.core.errors import problem
 
-REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
-HSTS = "max-age=63072000; includeSubDomains"
+REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
 JSON_TYPES = (b"application/json", b"application/problem+json")
+# The answer's headers as ASGI carries them (lowercase names, bytes): added to the list
+# as it is, not through starlette's MutableHeaders, which scans and re-encodes the whole
+# list for each header it sets (a fifth of a bare request's CPU in this layer).
+NOSNIFF = (b"x-content-type-options", b"nosniff")
+FRAME_DENY = (b"x-frame-options", b"DENY")
+HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
+NO_STORE = (b"cache-control", b"no-store")
+Header = tuple[bytes, bytes]
 
 
 class BodyTooLarge(HTTPException):
@@ -39,10 +45,36 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"The request body exceeds {limit} bytes")
 
 
-def request_id(headers: Headers) -> str:
-    given = headers.get("x-request-id", "")
+def request_id(given: bytes) -> str:
     # 128 random bits as hex, as uuid4().hex gave, without building a UUID (a fifth of the cost).
-    return given if REQUEST_ID.fullmatch(given) else secrets.token_hex(16)
+    return given.decode() if REQUEST_ID.fullmatch(given) else secrets.token_hex(16)
+
+
+def answer_headers(headers: Iterable[Header], rid: str, *, credentialed: bool, hsts: bool) -> list[Header]:
+    """The answer's headers with ours set: the request id, nosniff, DENY framing unless the
+    answer chose its own, HSTS, and no-store on JSON answered to a request with credentials."""
+    out = list(headers)
+    kind = next((value for name, value in out if name == b"content-type"), b"")
+    no_store = credentialed and kind.startswith(JSON_TYPES)
+    ours = {b"x-request-id", NOSNIFF[0]}
+    if hsts:
+        ours.add(HSTS[0])
+    if no_store:
+        ours.add(NO_STORE[0])
+    framed = False
+    kept = []
+    for header in out:
+        if header[0] not in ours:
+            kept.append(header)
+            framed = framed or header[0] == FRAME_DENY[0]
+    kept += [(b"x-request-id", rid.encode()), NOSNIFF]
+    if not framed:
+        kept.append(FRAME_DENY)
+    if hsts:
+        kept.append(HSTS)
+    if no_store:
+        kept.append(NO_STORE)
+    return kept
 
 
 class EdgeMiddleware:
@@ -70,27 +102,28 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        rid = request_id(headers)
-        credentialed = "authorization" in headers or "cookie" in headers
+        given = declared = b""
+        credentialed = False
+        for name, value in scope["headers"]:  # lowercase names (ASGI); the first of each counts
+            if name == b"x-request-id" and not given:
+                given = value
+            elif name == b"authorization" or name == b"cookie":
+                credentialed = True
+            elif name == b"content-length" and not declared:
+                declared = value
+        rid = request_id(given)
         hsts = self.hsts
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                answer = MutableHeaders(scope=message)
-                answer["X-Request-ID"] = rid
-                answer["X-Content-Type-Options"] = "nosniff"
-                answer.setdefault("X-Frame-Options", "DENY")
-                if hsts:
-                    answer["Strict-Transport-Security"] = HSTS
-                if credentialed and answer.get("content-type", "").encode().startswith(JSON_TYPES):
-                    answer["Cache-Control"] = "no-store"
+                message["headers"] = answer_headers(
+                    message.get("headers", ()), rid, credentialed=credentialed, hsts=hsts
+                )
             await send(message)
 
         structlog.contextvars.bind_contextvars(request_id=rid)
         try:
             bound = self._bound(scope["path"])
-            declared = headers.get("content-length", "")
             if declared.isdigit() and int(declared) > bound:
                 refusal = problem(
                     413, "Payload too large", BodyTooLarge(bound).detail, instance=scope["path"]

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ftw.app import create_app
 from ftw.config import Settings
 from ftw.core.db import Database
+from ftw.core.edge import answer_headers
 from ftw.jobs.models import Job
 from ftw.sandboxes import SANDBOXES  # production's stand-ins, allowed by name here
 from tests.conftest import SignUp
@@ -199,3 +200,29 @@ async def test_a_request_id_is_kept_only_when_well_formed(client: httpx.AsyncCli
         answer = await client.get("/healthz", headers={"X-Request-ID": forged})
         assert answer.headers["x-request-id"] != forged
         assert len(answer.headers["x-request-id"]) == 32
+
+
+def test_our_headers_replace_the_answers_own_of_the_same_name() -> None:
+    given = [
+        (b"content-type", b"application/json"),
+        (b"cache-control", b"public, max-age=60"),
+        (b"x-request-id", b"from-the-app"),
+        (b"x-frame-options", b"SAMEORIGIN"),
+    ]
+    answer = answer_headers(given, "abc-123", credentialed=True, hsts=True)
+    values = {name: [v for n, v in answer if n == name] for name, _ in answer}
+    assert values[b"x-request-id"] == [b"abc-123"]
+    assert values[b"cache-control"] == [b"no-store"]  # nothing personal stays in a shared cache
+    assert values[b"x-frame-options"] == [b"SAMEORIGIN"]  # the answer chose its own framing
+    assert values[b"x-content-type-options"] == [b"nosniff"]
+    assert values[b"strict-transport-security"][0].startswith(b"max-age=")
+
+
+def test_an_anonymous_or_non_json_answer_keeps_its_cache_control() -> None:
+    page = [(b"content-type", b"text/html; charset=utf-8"), (b"cache-control", b"public, max-age=60")]
+    json = [(b"content-type", b"application/json"), (b"cache-control", b"public, max-age=60")]
+    for given, credentialed in ((page, True), (json, False)):
+        answer = answer_headers(given, "abc", credentialed=credentialed, hsts=False)
+        assert (b"cache-control", b"public, max-age=60") in answer
+        assert (b"x-frame-options", b"DENY") in answer
+        assert not any(name == b"strict-transport-security" for name, _ in answer)

@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import argparse
 import gc
-import statistics
 import time
 from typing import Any
 
 import httpx
 import uvloop
 from fastapi.dependencies import utils
+from pairs import order, report
 
 from ftw.app import create_app
 from ftw.config import Settings
 from ftw.core import introspection
+
+VARIANTS = ("memos", "FastAPI's")
 
 
 def _use(helpers: dict[str, Any]) -> None:
@@ -36,7 +38,7 @@ async def measure(settings: Settings, path: str, rounds: int, per_round: int) ->
     app = create_app(settings)  # installs the memos
     memos = {name: getattr(utils, name) for name in introspection.MEMOIZED}
     fastapis = {name: memo.__wrapped__ for name, memo in memos.items()}
-    cpu: dict[str, list[float]] = {"memos": [], "FastAPI's": []}
+    cpu: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client,
@@ -47,8 +49,7 @@ async def measure(settings: Settings, path: str, rounds: int, per_round: int) ->
         gc.collect()
         gc.freeze()
         for round_ in range(rounds):
-            order = ("memos", "FastAPI's") if round_ % 2 == 0 else ("FastAPI's", "memos")
-            for variant in order:
+            for variant in order(round_, VARIANTS):
                 _use(memos if variant == "memos" else fastapis)
                 started = time.process_time()
                 for _ in range(per_round):
@@ -74,11 +75,7 @@ def main() -> None:
         log_level="WARNING",
     )
     cpu = uvloop.run(measure(settings, args.path, args.rounds, args.per_round))
-    for variant, figures in cpu.items():
-        median = statistics.median(figures)
-        print(f"{variant:>9}: median {median:.3f} CPU ms per request ({len(figures)} rounds)")
-    ratios = [memo / own for memo, own in zip(cpu["memos"], cpu["FastAPI's"], strict=True)]
-    print(f"memos / FastAPI's, each round's pair: median {statistics.median(ratios):.3f}")
+    report(cpu, VARIANTS, "request")
 
 
 if __name__ == "__main__":

@@ -21,11 +21,11 @@ import collections
 import gc
 import random
 import secrets
-import statistics
 import time
 
 import uvloop
 from endpoints import _call
+from pairs import order, report
 from pydantic import SecretStr
 from starlette.types import ASGIApp
 
@@ -42,6 +42,7 @@ def _use(planned: list[LeanRoute], handlers: list[ASGIApp]) -> None:
         route.app = handler
 
 
+VARIANTS = ("planned", "FastAPI's")
 Rounds = dict[str, list[float]]  # variant: CPU ms per read of each round
 PerRead = dict[tuple[str, str], list[float]]  # (variant, read): [CPU seconds, requests]
 
@@ -67,7 +68,7 @@ async def measure(args: argparse.Namespace) -> tuple[Rounds, PerRead]:
     lean = [r.app for r in planned]
     fastapis = [r.fastapi_app for r in planned]
     draw = random.Random(7)  # noqa: S311 - the same draw for both variants, not a secret
-    cpu: Rounds = {"planned": [], "FastAPI's": []}
+    cpu: Rounds = {variant: [] for variant in VARIANTS}
     per_read: PerRead = collections.defaultdict(lambda: [0.0, 0.0])
     rarer_full_collections()
     gc.freeze()
@@ -79,8 +80,7 @@ async def measure(args: argparse.Namespace) -> tuple[Rounds, PerRead]:
         for round_ in range(args.rounds):
             chosen = draw.choices([b for b, _ in reads], [w for _, w in reads], k=args.per_round)
             requests: list[Request] = [builder() for builder in chosen]
-            order = ("planned", "FastAPI's") if round_ % 2 == 0 else ("FastAPI's", "planned")
-            for variant in order:
+            for variant in order(round_, VARIANTS):
                 _use(planned, lean if variant == "planned" else fastapis)
                 spent = 0.0
                 for request in requests:
@@ -110,11 +110,7 @@ def main() -> None:
             variant: 1000 * per_read[variant, name][0] / per_read[variant, name][1] for variant in cpu
         }
         print(f"{name:>22}: " + ", ".join(f"{v} {ms:.3f}" for v, ms in by_variant.items()) + " CPU ms")
-    for variant, figures in cpu.items():
-        median = statistics.median(figures)
-        print(f"{variant:>9}: median {median:.3f} CPU ms per read ({len(figures)} rounds)")
-    ratios = [p / f for p, f in zip(cpu["planned"], cpu["FastAPI's"], strict=True)]
-    print(f"planned / FastAPI's, each round's pair: median {statistics.median(ratios):.3f}")
+    report(cpu, VARIANTS, "read")
 
 
 if __name__ == "__main__":

@@ -3,10 +3,11 @@
 It starts `ftw serve` on a seeded database, drives the launch mix (mix.py) open-loop at rising
 rates, and for each rate records the achieved rate, p50/p95/p99, errors, and the CPU seconds
 the app's processes, PostgreSQL's and Redis spent per 1,000 requests (the generator's too, to
-show it stayed small). The highest rate held with p95 <= the target and no errors is the
-machine's capacity; the same search on a bare endpoint (/healthz) gives the framework's
-ceiling on the same server settings. Optionally it then holds N live notification streams
-while the mix runs at half the held rate, and reports the server memory per stream.
+show it stayed small), beside the machine's speed just before the step (`machine_ms`). The
+highest rate held with p95 <= the target and no errors is the machine's capacity; the same
+search on a bare endpoint (/healthz) gives the framework's ceiling on the same server settings.
+Optionally it then holds N live notification streams while the mix runs at half the held rate,
+and reports the server memory per stream.
 
 The report (reports/bench/<time>.json and latest.json) is what `ftw capacity` sizes with.
 """
@@ -91,6 +92,7 @@ class Step:
     errors_by_kind: dict[str, int] = field(default_factory=dict)
     # Per request name: requests, p50 and p95 in ms, slowest p95 first.
     endpoints: dict[str, tuple[int, float, float]] = field(default_factory=dict)
+    machine_ms: float | None = None  # see machine_ms(): taken just before the step
 
     def held(self, p95_target_ms: float) -> bool:
         return self.requests > 0 and self.errors == 0 and self.p95_ms <= p95_target_ms
@@ -267,11 +269,33 @@ async def settle(meter: Meter, plan: Plan, *, quiet_s: float = 2.0, max_s: float
         last = now
 
 
+MACHINE_WORK = 1_000_000  # additions
+
+
+def machine_ms(rounds: int = 3) -> float:
+    """CPU milliseconds this process spends on a fixed piece of pure-Python work (a million
+    additions), the median of `rounds`: the speed of the machine at that moment.
+
+    The app's CPU per request moves with the machine. A shared host's cores get slower and
+    faster by a quarter from one minute to the next (the app, PostgreSQL, Redis and the
+    generator all at once), and fresh machines differ threefold; beside each step, this
+    figure tells a slower minute or machine from a change in the app."""
+    spent = []
+    for _ in range(rounds):
+        started = time.process_time()
+        total = 0
+        for i in range(MACHINE_WORK):
+            total += i
+        spent.append(time.process_time() - started)
+    return round(sorted(spent)[rounds // 2] * 1_000, 1)
+
+
 async def step(
     loop: OpenLoop, meter: Meter, next_request: Callable[[], Request], rate: float, plan: Plan, seed: int
 ) -> Step:
     """Once the app is idle, warm up at `rate`, then measure `plan.step_s` seconds at it."""
     await settle(meter, plan)
+    machine = machine_ms()  # while nothing else runs: it blocks this loop for a quarter second
     await loop.run(next_request, rate=rate, duration_s=plan.warmup_s, seed=seed)
     before = meter.read()
     started = time.monotonic()
@@ -279,7 +303,7 @@ async def step(
     ended = time.monotonic()
     after = meter.read()
     spent = {k: None if before[k] is None else after[k] - before[k] for k in before}  # type: ignore[operator]
-    return figures(outcomes, rate=rate, started=started, ended=ended, cpu=spent)
+    return replace(figures(outcomes, rate=rate, started=started, ended=ended, cpu=spent), machine_ms=machine)
 
 
 async def search(
@@ -591,16 +615,20 @@ def summary(report: Report, path: Path) -> dict[str, Any]:
 def _table(title: str, found: Search, p95_target_ms: float) -> Table:
     table = Table(title=title)
     columns = ("rate/s", "got/s", "p50", "p95", "p99", "errors")
-    for column in (*columns, "app", "pg", "redis", "gen", ""):
+    for column in (*columns, "app", "pg", "redis", "gen", "mach", ""):
         table.add_column(column, justify="right")
     for s in found.steps:
         cpu = [f"{v:.2f}" if v is not None else "-" for v in s.cpu_s_per_1k.values()]
         mark = "[green]held[/]" if s.held(p95_target_ms) else "[red]no[/]"
+        machine = f"{s.machine_ms:g}" if s.machine_ms is not None else "-"
         table.add_row(
             f"{s.target_rps:,.0f}", f"{s.achieved_rps:,.0f}", f"{s.p50_ms:g}", f"{s.p95_ms:g}",
-            f"{s.p99_ms:g}", str(s.errors), *cpu, mark,
+            f"{s.p99_ms:g}", str(s.errors), *cpu, machine, mark,
         )  # fmt: skip
-    table.caption = "latency in ms; app, pg (PostgreSQL), redis, gen (generator): CPU ms per request"
+    table.caption = (
+        "latency in ms; app, pg (PostgreSQL), redis, gen (generator): CPU ms per request;"
+        " mach: CPU ms for a million Python additions before the step (higher: a slower machine)"
+    )
     return table
 
 
@@ -620,6 +648,9 @@ def lines(report: Report, path: Path) -> list[Any]:
         cpu = report.mix.held.cpu_s_per_1k
         parts = [f"{name} {value:g} ms" for name, value in cpu.items() if value is not None]
         out.append(f"  CPU per request at {report.mix.max_rps:,.0f}/s: " + ", ".join(parts))
+        if report.mix.held.machine_ms is not None:
+            speed = report.mix.held.machine_ms
+            out.append(f"  the machine then: {speed:g} CPU ms for a million Python additions")
     c = report.connections
     if c is not None:
         per = f"{c.rss_bytes_per_connection / 1024:,.1f} KiB" if c.rss_bytes_per_connection else "-"

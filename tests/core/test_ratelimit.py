@@ -164,6 +164,21 @@ async def test_limits_are_shared_through_redis(settings: Settings, prefix: str) 
     await two.aclose()
 
 
+async def test_a_window_resets_when_its_oldest_hit_leaves_it(settings: Settings, prefix: str) -> None:
+    """RateLimit-Reset counts from the oldest hit still in the window, not the newest: after
+    hits 1.5 s apart in a 10-second window, the first frees a place in about 8.5 s."""
+    limiter = Limiter(limited(settings, prefix))
+    limits = [(parse("2 per 10 seconds"), "tier", "ip:5.6.7.8")]
+    first = await limiter.hit(limits)
+    await asyncio.sleep(1.5)
+    second = await limiter.hit(limits)
+    refused = await limiter.hit(limits)
+    await limiter.aclose()
+    assert (first.allowed, first.remaining, first.reset_after_s) == (True, 1, 10)
+    assert (second.allowed, second.remaining, second.reset_after_s) == (True, 0, 9)
+    assert (refused.allowed, refused.remaining, refused.reset_after_s) == (False, 0, 9)
+
+
 async def test_redis_down_fails_open_to_per_process_limits(
     settings: Settings, database: Database, prefix: str
 ) -> None:

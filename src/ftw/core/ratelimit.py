@@ -70,6 +70,9 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # A signed-in caller's recent-write marker rides along (read-your-writes across instances):
 # then the last KEY is the marker and the last ARGV its lifetime in ms, set by an allowed
 # write (> 0) or looked up by a read (0); its existence (1/0) is the last value returned.
+# Each redis.call costs Redis about as much as the command itself, so the script makes as few
+# as it can: the oldest hit in a window is the last one the binary search found inside it, and
+# a list is trimmed only when it is full.
 MOVING_WINDOWS = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
@@ -78,27 +81,29 @@ local limits, marker, lifetime = #KEYS, nil, 0
 if #ARGV % 2 == 1 then
   limits, marker, lifetime = #KEYS - 1, KEYS[#KEYS], tonumber(ARGV[#ARGV])
 end
-local allowed, counts = 1, {}
+local allowed, counts, oldest, full = 1, {}, {}, {}
 for i = 1, limits do
   local amount, since = tonumber(ARGV[2 * i - 1]), now - tonumber(ARGV[2 * i])
-  local low, high = 0, math.min(redis.call('LLEN', KEYS[i]), amount)
+  local length = redis.call('LLEN', KEYS[i])
+  local low, high, first = 0, math.min(length, amount), stamp
   while low < high do
     local middle = math.floor((low + high) / 2)
-    if tonumber(redis.call('LINDEX', KEYS[i], middle)) > since then low = middle + 1 else high = middle end
+    local entry = redis.call('LINDEX', KEYS[i], middle)
+    if tonumber(entry) > since then low, first = middle + 1, entry else high = middle end
   end
-  counts[i] = low
+  counts[i], oldest[i], full[i] = low, first, length >= amount
   if low >= amount then allowed = 0 end
 end
 local result = {allowed, stamp}
 for i = 1, limits do
   if allowed == 1 then
     redis.call('LPUSH', KEYS[i], stamp)
-    redis.call('LTRIM', KEYS[i], 0, tonumber(ARGV[2 * i - 1]) - 1)
+    if full[i] then redis.call('LTRIM', KEYS[i], 0, tonumber(ARGV[2 * i - 1]) - 1) end
     redis.call('EXPIRE', KEYS[i], tonumber(ARGV[2 * i]))
     counts[i] = counts[i] + 1
   end
   result[#result + 1] = counts[i]
-  result[#result + 1] = redis.call('LINDEX', KEYS[i], counts[i] - 1) or stamp
+  result[#result + 1] = oldest[i]
 end
 if marker then
   if lifetime > 0 then

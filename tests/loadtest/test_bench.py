@@ -66,7 +66,7 @@ def test_a_short_bench_reports_rates_latencies_and_cpu_per_request(
     assert mix["redis"] is not None
     assert bare["app"]
     assert mix["app"] > bare["app"]
-    # Each step says how fast the machine was just before it.
+    # Each step says how fast the machine was while it ran.
     assert all(s.machine_ms and s.machine_ms > 0 for s in [*report.mix.steps, *report.bare.steps])
     assert data["mix"]["steps"][0]["machine_ms"] == report.mix.steps[0].machine_ms
     assert any("launch mix" in line for line in said)

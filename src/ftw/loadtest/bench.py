@@ -3,7 +3,7 @@
 It starts `ftw serve` on a seeded database, drives the launch mix (mix.py) open-loop at rising
 rates, and for each rate records the achieved rate, p50/p95/p99, errors, and the CPU seconds
 the app's processes, PostgreSQL's and Redis spent per 1,000 requests (the generator's too, to
-show it stayed small), beside the machine's speed just before the step (`machine_ms`). The
+show it stayed small), beside the machine's speed during the step (`machine_ms`). The
 highest rate held with p95 <= the target and no errors is the machine's capacity; the same
 search on a bare endpoint (/healthz) gives the framework's ceiling on the same server settings.
 Optionally it then holds N live notification streams while the mix runs at half the held rate,
@@ -21,6 +21,7 @@ import os
 import secrets
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -92,7 +93,7 @@ class Step:
     errors_by_kind: dict[str, int] = field(default_factory=dict)
     # Per request name: requests, p50 and p95 in ms, slowest p95 first.
     endpoints: dict[str, tuple[int, float, float]] = field(default_factory=dict)
-    machine_ms: float | None = None  # see machine_ms(): taken just before the step
+    machine_ms: float | None = None  # the median of machine_speed()'s samples during the step
 
     def held(self, p95_target_ms: float) -> bool:
         return self.requests > 0 and self.errors == 0 and self.p95_ms <= p95_target_ms
@@ -269,25 +270,41 @@ async def settle(meter: Meter, plan: Plan, *, quiet_s: float = 2.0, max_s: float
         last = now
 
 
-MACHINE_WORK = 1_000_000  # additions
+# Run by `python -c` beside a step: twice a second, the CPU ms a million additions take
+# (timed on a tenth of that), one figure a line, until terminated.
+_MACHINE_PROBE = """
+import signal, sys, time
+def additions():
+    started, total = time.process_time(), 0
+    for i in range(100_000):
+        total += i
+    return (time.process_time() - started) * 10_000
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+while True:
+    print(round(additions(), 2), flush=True)
+    time.sleep(0.5)
+"""
 
 
-def machine_ms(rounds: int = 3) -> float:
-    """CPU milliseconds this process spends on a fixed piece of pure-Python work (a million
-    additions), the median of `rounds`: the speed of the machine at that moment.
+@contextmanager
+def machine_speed() -> Iterator[list[float]]:
+    """The machine's speed while the block runs: CPU ms per million Python additions, sampled
+    twice a second by a process of its own (about 1 % of one core), listed when the block ends.
 
-    The app's CPU per request moves with the machine. A shared host's cores get slower and
-    faster by a quarter from one minute to the next (the app, PostgreSQL, Redis and the
-    generator all at once), and fresh machines differ threefold; beside each step, this
-    figure tells a slower minute or machine from a change in the app."""
-    spent = []
-    for _ in range(rounds):
-        started = time.process_time()
-        total = 0
-        for i in range(MACHINE_WORK):
-            total += i
-        spent.append(time.process_time() - started)
-    return round(sorted(spent)[rounds // 2] * 1_000, 1)
+    The app's CPU per request moves with the machine. On a shared host the same work takes
+    from 28 to 49 ms within seconds, the app, PostgreSQL, Redis and the generator all at once,
+    and fresh machines differ threefold; beside each step, the median of these samples tells
+    a slower minute or machine from a change in the app."""
+    samples: list[float] = []
+    probe = subprocess.Popen(  # noqa: S603 - this interpreter, our own code
+        [sys.executable, "-c", _MACHINE_PROBE], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        yield samples
+    finally:
+        probe.terminate()
+        out, _ = probe.communicate(timeout=10)
+        samples.extend(float(line) for line in out.split())
 
 
 async def step(
@@ -295,15 +312,16 @@ async def step(
 ) -> Step:
     """Once the app is idle, warm up at `rate`, then measure `plan.step_s` seconds at it."""
     await settle(meter, plan)
-    machine = machine_ms()  # while nothing else runs: it blocks this loop for a quarter second
     await loop.run(next_request, rate=rate, duration_s=plan.warmup_s, seed=seed)
-    before = meter.read()
-    started = time.monotonic()
-    outcomes = await loop.run(next_request, rate=rate, duration_s=plan.step_s, seed=seed + 1)
-    ended = time.monotonic()
-    after = meter.read()
+    with machine_speed() as speeds:
+        before = meter.read()
+        started = time.monotonic()
+        outcomes = await loop.run(next_request, rate=rate, duration_s=plan.step_s, seed=seed + 1)
+        ended = time.monotonic()
+        after = meter.read()
     spent = {k: None if before[k] is None else after[k] - before[k] for k in before}  # type: ignore[operator]
-    return replace(figures(outcomes, rate=rate, started=started, ended=ended, cpu=spent), machine_ms=machine)
+    measured = figures(outcomes, rate=rate, started=started, ended=ended, cpu=spent)
+    return replace(measured, machine_ms=round(statistics.median(speeds), 1) if speeds else None)
 
 
 async def search(
@@ -627,7 +645,7 @@ def _table(title: str, found: Search, p95_target_ms: float) -> Table:
         )  # fmt: skip
     table.caption = (
         "latency in ms; app, pg (PostgreSQL), redis, gen (generator): CPU ms per request;"
-        " mach: CPU ms for a million Python additions before the step (higher: a slower machine)"
+        " mach: CPU ms for a million Python additions during the step (higher: a slower machine)"
     )
     return table
 
@@ -650,7 +668,7 @@ def lines(report: Report, path: Path) -> list[Any]:
         out.append(f"  CPU per request at {report.mix.max_rps:,.0f}/s: " + ", ".join(parts))
         if report.mix.held.machine_ms is not None:
             speed = report.mix.held.machine_ms
-            out.append(f"  the machine then: {speed:g} CPU ms for a million Python additions")
+            out.append(f"  the machine meanwhile: {speed:g} CPU ms for a million Python additions")
     c = report.connections
     if c is not None:
         per = f"{c.rss_bytes_per_connection / 1024:,.1f} KiB" if c.rss_bytes_per_connection else "-"
